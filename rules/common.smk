@@ -1,0 +1,56 @@
+# Sample sheet, input functions and wildcard constraints shared by all rules.
+from slidesnake.cohort_sheet import demo_plans, load_samples, plan_as_params
+from slidesnake.errors import SlidesnakeError
+from slidesnake.sheet import SLIDE_EXTENSIONS
+
+try:
+    SAMPLES = load_samples(config)
+except SlidesnakeError as error:
+    raise WorkflowError(str(error)) from None
+
+SLIDES = list(SAMPLES.index)
+DEMO = config["samples"] == "demo"
+DEMO_PLANS = demo_plans(config["demo"]) if DEMO else {}
+LOGS = "results/logs"
+BENCHMARKS = "results/benchmarks"
+
+
+wildcard_constraints:
+    slide=r"[A-Za-z0-9._-]+",
+    ext="|".join(SLIDE_EXTENSIONS),
+    aext="png|tif|tiff",
+
+
+def sample(slide):
+    return SAMPLES.loc[slide]
+
+
+def slide_file(slide):
+    """The workflow's copy (or link) of a slide; its extension tells OpenSlide the format."""
+    return f"results/slides/{slide}.{sample(slide)['ext']}"
+
+
+def annotation_file(slide):
+    """The workflow's copy of a slide's annotation mask, or None."""
+    row = sample(slide)
+    if row["annotation"] is None:
+        return None
+    return f"results/annotations/{slide}.{row['annotation'].rsplit('.', 1)[-1].lower()}"
+
+
+def local_source(column):
+    """Input function: a local source file (so changing it reruns), nothing for URLs."""
+
+    def inputs(wildcards):
+        row = sample(wildcards.slide)
+        return [row[column]] if row[f"{column}_kind"] == "path" else []
+
+    return inputs
+
+
+def rules_targets(stage):
+    """Files that make up one stage for every slide."""
+    if stage == "download":
+        demo = ["resources/demo/samples.tsv"] if DEMO else []
+        return demo + [slide_file(s) for s in SLIDES] + [a for a in map(annotation_file, SLIDES) if a]
+    raise ValueError(stage)

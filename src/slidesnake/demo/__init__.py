@@ -1,0 +1,1 @@
+"""Built-in demo cohort: synthetic pyramidal H&E slides with known tissue and tumor truth."""

@@ -1,0 +1,168 @@
+"""Render level-0 H&E pixels of a synthetic slide window by Beer-Lambert mixing of stain densities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .geometry import GRID, SlideLayout, sample_field
+
+TEXTURE = 1024   # period of the tiled textures, level-0 px
+CELL = 1024      # nuclei are generated per cell of this size, seeded by the cell position
+MARGIN = 24      # nuclei from neighbouring cells reaching into a window
+HEMATOXYLIN_OD = np.array([0.65, 0.70, 0.29], np.float32)
+EOSIN_OD = np.array([0.07, 0.99, 0.11], np.float32)
+
+
+def periodic_noise(rng: np.random.Generator, size: int, sigma_x: float, sigma_y: float, angle: float = 0.0
+                   ) -> np.ndarray:
+    """Tileable noise with an (optionally rotated, anisotropic) Gaussian spectrum, scaled to [0, 1]."""
+    freq = np.fft.fftfreq(size)
+    fx, fy = np.meshgrid(freq, freq)
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = c * fx + s * fy, -s * fx + c * fy
+    spectrum = np.exp(-2 * np.pi**2 * ((u * sigma_x) ** 2 + (v * sigma_y) ** 2))
+    noise = np.fft.ifft2(np.fft.fft2(rng.standard_normal((size, size))) * spectrum).real
+    noise = (noise - noise.mean()) / (noise.std() + 1e-9)
+    return (1.0 / (1.0 + np.exp(-1.5 * noise))).astype(np.float32)
+
+
+def tile2(texture: np.ndarray) -> np.ndarray:
+    return np.tile(texture, (2, 2) + (1,) * (texture.ndim - 2))
+
+
+def window(texture2: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    """Window of a 2x2-tiled periodic texture at level-0 position (x0, y0); w, h <= period."""
+    period = texture2.shape[0] // 2
+    ox, oy = x0 % period, y0 % period
+    return texture2[oy:oy + h, ox:ox + w]
+
+
+@dataclass
+class Stain:
+    """Per-slide scanner and stain batch: stain vectors, intensities, glass colour."""
+
+    hematoxylin: np.ndarray
+    eosin: np.ndarray
+    glass: np.ndarray
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "Stain":
+        def jitter(vector):
+            v = np.clip(vector + rng.normal(0, 0.06, 3), 0.02, None)
+            return (v / np.linalg.norm(v) * rng.uniform(0.85, 1.2)).astype(np.float32)
+        glass = np.clip(rng.normal([243, 240, 242], 4), 225, 252).astype(np.float32)
+        return cls(jitter(HEMATOXYLIN_OD), jitter(EOSIN_OD), glass)
+
+
+class SlideRenderer:
+    """Deterministic renderer: the same (seed, window) always gives the same pixels."""
+
+    def __init__(self, layout: SlideLayout, seed: int):
+        self.layout = layout
+        self.seed = seed
+        rng = np.random.default_rng([seed, 1])
+        self.stain = Stain.random(rng)
+        angle = rng.uniform(0, np.pi)
+        self.fibres = [tile2(periodic_noise(rng, TEXTURE, 14, 1.6, angle + d)) for d in (0.0, 1.1)]
+        self.edge_noise = tile2(periodic_noise(rng, TEXTURE, 18, 18) * 2 - 1)
+        self.chromatin = tile2(periodic_noise(rng, TEXTURE, 1.2, 1.2) * 0.7 + 0.65)
+        self.pixel_noise = tile2(rng.normal(0, 2.2, (TEXTURE, TEXTURE, 3)).astype(np.float32))
+
+    def masks(self, x0: int, y0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean level-0 tissue and tumor masks of a window."""
+        edge = window(self.edge_noise, x0, y0, w, h)
+        tissue = (sample_field(self.layout.tissue, x0, y0, w, h) + 0.045 * edge) > 0
+        if (self.layout.tumor <= -0.5).all():
+            return tissue, np.zeros_like(tissue)
+        tumor = tissue & ((sample_field(self.layout.tumor, x0, y0, w, h) - 0.05 * edge) > 0)
+        return tissue, tumor
+
+    def _cell_nuclei(self, cx: int, cy: int) -> np.ndarray:
+        """Nuclei of one cell: rows of x, y, radius_a, radius_b, angle, darkness, irregularity."""
+        rng = np.random.default_rng([self.seed, 2, cx + 1, cy + 1])  # cells start at -1
+        n = rng.poisson(CELL * CELL / 280)
+        xs = (cx + rng.random(n)) * CELL
+        ys = (cy + rng.random(n)) * CELL
+        grid_xy = np.stack([xs / GRID - 0.5, ys / GRID - 0.5], 1).astype(np.float32)[None]
+        tissue = cv2.remap(self.layout.tissue, grid_xy, None, cv2.INTER_LINEAR, borderValue=-1.0)[0]
+        tumor = cv2.remap(self.layout.tumor, grid_xy, None, cv2.INTER_LINEAR, borderValue=-1.0)[0]
+        in_tumor = tumor > 0
+        keep_p = np.where(in_tumor, 1.0, 0.45) * (tissue > -0.02)
+        keep = rng.random(n) < keep_p
+        xs, ys, in_tumor = xs[keep], ys[keep], in_tumor[keep]
+        m = len(xs)
+        lymph = ~in_tumor & (rng.random(m) < 0.12)
+        size = np.where(in_tumor, rng.uniform(4.8, 8.5, m), np.where(lymph, rng.uniform(2.3, 3.0, m),
+                                                                     rng.uniform(2.6, 4.0, m)))
+        aspect = np.where(in_tumor, rng.uniform(1.0, 1.6, m), np.where(lymph, 1.0, rng.uniform(1.4, 3.0, m)))
+        darkness = np.where(in_tumor, rng.uniform(1.15, 1.6, m), np.where(lymph, 1.5, rng.uniform(0.8, 1.1, m)))
+        irregular = np.where(in_tumor, 0.22, 0.06)
+        angle = rng.uniform(0, np.pi, m)
+        return np.column_stack([xs, ys, size * np.sqrt(aspect), size / np.sqrt(aspect), angle, darkness, irregular])
+
+    def _nuclei_layer(self, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        layer = np.zeros((h, w), np.float32)
+        cells = [(cx, cy) for cy in range((y0 - MARGIN) // CELL, (y0 + h + MARGIN) // CELL + 1)
+                 for cx in range((x0 - MARGIN) // CELL, (x0 + w + MARGIN) // CELL + 1)]
+        nuclei = np.concatenate([self._cell_nuclei(cx, cy) for cx, cy in cells])
+        near = ((nuclei[:, 0] > x0 - MARGIN) & (nuclei[:, 0] < x0 + w + MARGIN)
+                & (nuclei[:, 1] > y0 - MARGIN) & (nuclei[:, 1] < y0 + h + MARGIN))
+        nuclei = nuclei[near]
+        if not len(nuclei):
+            return layer
+        rng = np.random.default_rng([self.seed, 3, x0, y0])
+        k = 10
+        theta = np.linspace(0, 2 * np.pi, k, endpoint=False)
+        wobble = 1 + nuclei[:, 6:7] * rng.standard_normal((len(nuclei), k))
+        u = nuclei[:, 2:3] * wobble * np.cos(theta)
+        v = nuclei[:, 3:4] * wobble * np.sin(theta)
+        c, s = np.cos(nuclei[:, 4:5]), np.sin(nuclei[:, 4:5])
+        px = (nuclei[:, 0:1] - x0 + c * u - s * v) * 4
+        py = (nuclei[:, 1:2] - y0 + s * u + c * v) * 4
+        polygons = np.stack([px, py], -1).round().astype(np.int32)
+        for polygon, dark in zip(polygons, nuclei[:, 5].tolist()):
+            cv2.fillPoly(layer, [polygon], dark, lineType=cv2.LINE_8, shift=2)
+        return cv2.GaussianBlur(layer, (0, 0), 0.7)
+
+    def render(self, x0: int, y0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """RGB uint8 pixels and boolean tissue / tumor masks of a level-0 window."""
+        layout, stain = self.layout, self.stain
+        tissue, tumor = self.masks(x0, y0, w, h)
+        od = np.zeros((h, w, 3), np.float32)
+        if tissue.any():
+            mix = sample_field(layout.tissue, x0 + 5000, y0, w, h)  # decorrelated weight
+            weight = np.clip(0.5 + mix, 0, 1)
+            fibre = weight * window(self.fibres[0], x0, y0, w, h) + (1 - weight) * window(self.fibres[1], x0, y0, w, h)
+            tumor_f = tumor.astype(np.float32)
+            tissue_f = tissue.astype(np.float32)
+            nuclei = self._nuclei_layer(x0, y0, w, h) * window(self.chromatin, x0, y0, w, h)
+            hema = tissue_f * (0.07 + 0.13 * tumor_f + 0.95 * nuclei)
+            eosin = tissue_f * ((0.12 + 0.55 * fibre ** 1.5) * (1 - 0.45 * tumor_f) + 0.1 * tumor_f)
+            for fold in layout.folds:
+                fold_mask = np.zeros((h, w), np.uint8)
+                cv2.fillPoly(fold_mask, [fold - np.array([x0, y0], np.int32)], 1)
+                thick = 1 + 0.9 * fold_mask
+                hema, eosin = hema * thick, eosin * thick
+            od += hema[..., None] * stain.hematoxylin + eosin[..., None] * stain.eosin
+        for stroke, thickness, colour in layout.pen_strokes:
+            pen = np.zeros((h, w), np.uint8)
+            cv2.polylines(pen, [stroke - np.array([x0, y0], np.int32)], False, 1, thickness, cv2.LINE_AA)
+            if pen.any():
+                od += pen[..., None].astype(np.float32) * np.array(colour, np.float32) * 0.8
+        for x, y, r in layout.dust:
+            if x0 - r <= x < x0 + w + r and y0 - r <= y < y0 + h + r:
+                speck = np.zeros((h, w), np.float32)
+                cv2.circle(speck, (int(x - x0), int(y - y0)), int(r), 1.0, -1, cv2.LINE_AA)
+                od += speck[..., None] * 0.9
+        rgb = stain.glass * np.exp(-od) + window(self.pixel_noise, x0, y0, w, h)
+        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+        for axis, start, stop in layout.blur_bands:
+            lo, hi = (x0, x0 + w) if axis == 0 else (y0, y0 + h)
+            a, b = max(start, lo) - lo, min(stop, hi) - lo
+            if a < b:
+                band = rgb[:, a:b] if axis == 0 else rgb[a:b]
+                band[...] = cv2.GaussianBlur(band, (0, 0), 3.0)
+        return rgb, tissue, tumor
