@@ -26,7 +26,7 @@ def encode_jpeg_tile(rgb: np.ndarray, tile: int, quality: int, fill: int = 255) 
         padded = np.full((tile, tile, 3), fill, np.uint8)
         padded[:h, :w] = rgb
         rgb = padded
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return data.tobytes()

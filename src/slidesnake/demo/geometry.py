@@ -76,7 +76,7 @@ def make_layout(rng: np.random.Generator, width: int, height: int, tumor_fractio
             if ((tumor > 0) & (tissue > 0)).sum() >= target:
                 break
         tumor += 0.08 * smooth_noise(rng, shape, max(1.0, scale / 80))
-    layout = SlideLayout(width, height, tissue, tumor)
+    layout = SlideLayout(width, height, tissue.astype(np.float32), tumor.astype(np.float32))
     if artefacts:
         add_artefacts(rng, layout)
     return layout
@@ -111,14 +111,20 @@ def add_artefacts(rng: np.random.Generator, layout: SlideLayout) -> None:
         layout.dust = np.column_stack([rng.uniform(0, w, n), rng.uniform(0, h, n), rng.uniform(2, 12, n)])
 
 
-def sample_field(grid_field: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
-    """Bilinear level-0 values of a coarse field over a window, continuous across windows."""
+def field_crop(grid_field: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    """Coarse cells that influence a level-0 window (one cell of margin)."""
     gh, gw = grid_field.shape
     i0, j0 = x0 // GRID - 1, y0 // GRID - 1
     i1, j1 = -(-(x0 + w) // GRID) + 1, -(-(y0 + h) // GRID) + 1
     cols = np.clip(np.arange(i0, i1), 0, gw - 1)
     rows = np.clip(np.arange(j0, j1), 0, gh - 1)
-    crop = grid_field[np.ix_(rows, cols)]
+    return grid_field[np.ix_(rows, cols)]
+
+
+def sample_field(grid_field: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    """Bilinear level-0 values of a coarse field over a window, continuous across windows."""
+    i0, j0 = x0 // GRID - 1, y0 // GRID - 1
+    crop = field_crop(grid_field, x0, y0, w, h)
     up = cv2.resize(crop, (crop.shape[1] * GRID, crop.shape[0] * GRID), interpolation=cv2.INTER_LINEAR)
     ox, oy = x0 - i0 * GRID, y0 - j0 * GRID
     return up[oy:oy + h, ox:ox + w]

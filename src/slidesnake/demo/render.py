@@ -7,13 +7,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import GRID, SlideLayout, sample_field
+from .geometry import GRID, SlideLayout, field_crop, sample_field
 
 TEXTURE = 1024   # period of the tiled textures, level-0 px
 CELL = 1024      # nuclei are generated per cell of this size, seeded by the cell position
 MARGIN = 24      # nuclei from neighbouring cells reaching into a window
+EDGE_AMPLITUDE = 0.045  # ragged tissue border: fine noise added to the coarse tissue field
 HEMATOXYLIN_OD = np.array([0.65, 0.70, 0.29], np.float32)
 EOSIN_OD = np.array([0.07, 0.99, 0.11], np.float32)
+DUST_OD = np.full(3, 0.9, np.float32)
 
 
 def periodic_noise(rng: np.random.Generator, size: int, sigma_x: float, sigma_y: float, angle: float = 0.0
@@ -66,15 +68,18 @@ class SlideRenderer:
         rng = np.random.default_rng([seed, 1])
         self.stain = Stain.random(rng)
         angle = rng.uniform(0, np.pi)
-        self.fibres = [tile2(periodic_noise(rng, TEXTURE, 14, 1.6, angle + d)) for d in (0.0, 1.1)]
+        self.fibres = [tile2(periodic_noise(rng, TEXTURE, 14, 1.6, angle + d) ** 1.5) for d in (0.0, 1.1)]
         self.edge_noise = tile2(periodic_noise(rng, TEXTURE, 18, 18) * 2 - 1)
         self.chromatin = tile2(periodic_noise(rng, TEXTURE, 1.2, 1.2) * 0.7 + 0.65)
         self.pixel_noise = tile2(rng.normal(0, 2.2, (TEXTURE, TEXTURE, 3)).astype(np.float32))
 
     def masks(self, x0: int, y0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
         """Boolean level-0 tissue and tumor masks of a window."""
+        if field_crop(self.layout.tissue, x0, y0, w, h).max() < -EDGE_AMPLITUDE:
+            empty = np.zeros((h, w), bool)
+            return empty, empty
         edge = window(self.edge_noise, x0, y0, w, h)
-        tissue = (sample_field(self.layout.tissue, x0, y0, w, h) + 0.045 * edge) > 0
+        tissue = (sample_field(self.layout.tissue, x0, y0, w, h) + EDGE_AMPLITUDE * edge) > 0
         if (self.layout.tumor <= -0.5).all():
             return tissue, np.zeros_like(tissue)
         tumor = tissue & ((sample_field(self.layout.tumor, x0, y0, w, h) - 0.05 * edge) > 0)
@@ -131,34 +136,36 @@ class SlideRenderer:
         """RGB uint8 pixels and boolean tissue / tumor masks of a level-0 window."""
         layout, stain = self.layout, self.stain
         tissue, tumor = self.masks(x0, y0, w, h)
-        od = np.zeros((h, w, 3), np.float32)
+        hema = eosin = None
         if tissue.any():
-            mix = sample_field(layout.tissue, x0 + 5000, y0, w, h)  # decorrelated weight
-            weight = np.clip(0.5 + mix, 0, 1)
+            weight = np.clip(0.5 + sample_field(layout.tissue, x0 + 5000, y0, w, h), 0, 1)  # decorrelated
             fibre = weight * window(self.fibres[0], x0, y0, w, h) + (1 - weight) * window(self.fibres[1], x0, y0, w, h)
             tumor_f = tumor.astype(np.float32)
             tissue_f = tissue.astype(np.float32)
             nuclei = self._nuclei_layer(x0, y0, w, h) * window(self.chromatin, x0, y0, w, h)
             hema = tissue_f * (0.07 + 0.13 * tumor_f + 0.95 * nuclei)
-            eosin = tissue_f * ((0.12 + 0.55 * fibre ** 1.5) * (1 - 0.45 * tumor_f) + 0.1 * tumor_f)
+            eosin = tissue_f * ((0.12 + 0.55 * fibre) * (1 - 0.45 * tumor_f) + 0.1 * tumor_f)
             for fold in layout.folds:
                 fold_mask = np.zeros((h, w), np.uint8)
                 cv2.fillPoly(fold_mask, [fold - np.array([x0, y0], np.int32)], 1)
-                thick = 1 + 0.9 * fold_mask
-                hema, eosin = hema * thick, eosin * thick
-            od += hema[..., None] * stain.hematoxylin + eosin[..., None] * stain.eosin
-        for stroke, thickness, colour in layout.pen_strokes:
-            pen = np.zeros((h, w), np.uint8)
-            cv2.polylines(pen, [stroke - np.array([x0, y0], np.int32)], False, 1, thickness, cv2.LINE_AA)
-            if pen.any():
-                od += pen[..., None].astype(np.float32) * np.array(colour, np.float32) * 0.8
-        for x, y, r in layout.dust:
-            if x0 - r <= x < x0 + w + r and y0 - r <= y < y0 + h + r:
-                speck = np.zeros((h, w), np.float32)
-                cv2.circle(speck, (int(x - x0), int(y - y0)), int(r), 1.0, -1, cv2.LINE_AA)
-                od += speck[..., None] * 0.9
-        rgb = stain.glass * np.exp(-od) + window(self.pixel_noise, x0, y0, w, h)
-        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+                if fold_mask.any():
+                    thick = 1 + np.float32(0.9) * fold_mask
+                    hema, eosin = hema * thick, eosin * thick
+        if hema is not None:
+            hema, eosin = hema.astype(np.float32, copy=False), eosin.astype(np.float32, copy=False)
+        extra = self._artefact_density(x0, y0, w, h)
+        noise = window(self.pixel_noise, x0, y0, w, h)
+        channels = []
+        for c in range(3):
+            if hema is None and extra is None:
+                channels.append(np.full((h, w), stain.glass[c], np.float32) + noise[..., c])
+                continue
+            od = np.zeros((h, w), np.float32) if hema is None else cv2.addWeighted(
+                hema, float(stain.hematoxylin[c]), eosin, float(stain.eosin[c]), 0.0)
+            if extra is not None:
+                od = cv2.scaleAdd(extra[0], float(extra[1][c]), od)
+            channels.append(cv2.scaleAdd(cv2.exp(-od), float(stain.glass[c]), np.ascontiguousarray(noise[..., c])))
+        rgb = cv2.convertScaleAbs(cv2.merge(channels))
         for axis, start, stop in layout.blur_bands:
             lo, hi = (x0, x0 + w) if axis == 0 else (y0, y0 + h)
             a, b = max(start, lo) - lo, min(stop, hi) - lo
@@ -166,3 +173,18 @@ class SlideRenderer:
                 band = rgb[:, a:b] if axis == 0 else rgb[a:b]
                 band[...] = cv2.GaussianBlur(band, (0, 0), 3.0)
         return rgb, tissue, tumor
+
+    def _artefact_density(self, x0: int, y0: int, w: int, h: int):
+        """Pen and dust optical density of a window as (coverage map, per-channel OD), or None."""
+        coverage, colour = None, None
+        for stroke, thickness, pen_od in self.layout.pen_strokes:
+            pen = np.zeros((h, w), np.float32)
+            cv2.polylines(pen, [stroke - np.array([x0, y0], np.int32)], False, 1.0, thickness, cv2.LINE_AA)
+            if pen.any():
+                coverage, colour = pen, np.array(pen_od, np.float32) * 0.8
+        for x, y, r in self.layout.dust:
+            if x0 - r <= x < x0 + w + r and y0 - r <= y < y0 + h + r:
+                if coverage is None:
+                    coverage, colour = np.zeros((h, w), np.float32), DUST_OD
+                cv2.circle(coverage, (int(x - x0), int(y - y0)), int(r), 1.0, -1, cv2.LINE_AA)
+        return None if coverage is None else (coverage, colour)
