@@ -24,7 +24,7 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        rules_targets("download"),
+        rules_targets("tiles"),
 
 
 rule download:
@@ -32,5 +32,17 @@ rule download:
         rules_targets("download"),
 
 
+rule masks:
+    input:
+        rules_targets("masks"),
+
+
+rule tiles:
+    input:
+        rules_targets("tiles"),
+
+
 include: "rules/demo.smk"
 include: "rules/download.smk"
+include: "rules/masks.smk"
+include: "rules/tiles.smk"

@@ -1,4 +1,5 @@
 # Sample sheet, input functions and wildcard constraints shared by all rules.
+import pandas as pd
 from slidesnake.cohort_sheet import demo_plans, load_samples, plan_as_params
 from slidesnake.errors import SlidesnakeError
 from slidesnake.sheet import SLIDE_EXTENSIONS
@@ -53,4 +54,22 @@ def rules_targets(stage):
     if stage == "download":
         demo = ["resources/demo/samples.tsv"] if DEMO else []
         return demo + [slide_file(s) for s in SLIDES] + [a for a in map(annotation_file, SLIDES) if a]
+    if stage == "masks":
+        return expand("results/masks/{slide}.geojson", slide=SLIDES)
+    if stage == "tiles":
+        return expand("results/tiles/{slide}.h5", slide=SLIDES)
     raise ValueError(stage)
+
+
+def slide_input(wildcards):
+    return slide_file(wildcards.slide)
+
+
+def annotation_input(wildcards):
+    annotation = annotation_file(wildcards.slide)
+    return [annotation] if annotation else []
+
+
+def sheet_mpp(wildcards):
+    mpp = sample(wildcards.slide)["mpp"]
+    return None if mpp is None or pd.isna(mpp) else float(mpp)

@@ -1,0 +1,34 @@
+"""Quality-control pictures: outlines and tile grids drawn over slide thumbnails."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+GREEN, RED, YELLOW, BLUE = (40, 200, 60), (230, 40, 40), (250, 210, 20), (40, 90, 230)
+
+
+def draw_outline(rgb: np.ndarray, mask: np.ndarray, colour, thickness: int = 2) -> np.ndarray:
+    """Outline of a boolean mask (resized to the image) drawn over a copy of the image."""
+    if mask.shape[:2] != rgb.shape[:2]:
+        mask = cv2.resize(mask.astype(np.uint8), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    out = rgb.copy()
+    cv2.drawContours(out, contours, -1, colour, thickness, cv2.LINE_AA)
+    return out
+
+
+def draw_tiles(rgb: np.ndarray, coords: np.ndarray, size0: int, downsample: float,
+               colours: np.ndarray | None = None) -> np.ndarray:
+    """Tile squares (level-0 coords) drawn over a thumbnail at `downsample`, semi-transparent."""
+    overlay = rgb.copy()
+    side = max(1, int(round(size0 / downsample)))
+    for i, (x, y) in enumerate(np.round(coords / downsample).astype(int)):
+        colour = tuple(int(c) for c in colours[i]) if colours is not None else BLUE
+        cv2.rectangle(overlay, (x, y), (x + side - 1, y + side - 1), colour, max(1, side // 12))
+    return cv2.addWeighted(overlay, 0.75, rgb, 0.25, 0)
+
+
+def write_rgb(path, rgb: np.ndarray, quality: int = 90) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"could not write {path}")
