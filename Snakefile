@@ -1,5 +1,4 @@
 # slidesnake: whole-slide images to slide-level predictions, heatmaps and figures.
-import os
 import sys
 from pathlib import Path
 
@@ -7,9 +6,9 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+# The package holds all logic; it is installed in the environment (make setup, envs/*.yaml).
+# Parse-time imports also work from a plain checkout.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
 configfile: "config/config.yaml"

@@ -1,5 +1,4 @@
 # Sample sheet, input functions and wildcard constraints shared by all rules.
-import pandas as pd
 from slidesnake.cohort_sheet import demo_plans, load_samples, plan_as_params
 from slidesnake.errors import SlidesnakeError
 from slidesnake.sheet import SLIDE_EXTENSIONS
@@ -72,4 +71,4 @@ def annotation_input(wildcards):
 
 def sheet_mpp(wildcards):
     mpp = sample(wildcards.slide)["mpp"]
-    return None if mpp is None or pd.isna(mpp) else float(mpp)
+    return None if mpp is None else float(mpp)

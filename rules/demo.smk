@@ -30,7 +30,7 @@ rule demo_cohort:
         sheet="resources/demo/samples.tsv",
         truth="resources/demo/truth.tsv",
     params:
-        slide_dir="resources/demo",
+        slide_dir=lambda wc, output: str(Path(output.sheet).parent),
     log:
         f"{LOGS}/demo_cohort.log",
     conda:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+
 from pathlib import Path
 
 import pandas as pd
 
 from .demo.cohort import DemoSlidePlan, plan_cohort
-from .sheet import read_sheet
+from .sheet import as_sheet, read_sheet
 
 DEMO_DIR = Path("resources/demo")
 
@@ -32,7 +33,7 @@ def demo_sheet(plans: dict[str, DemoSlidePlan], demo_dir: Path = DEMO_DIR) -> pd
             "annotation": str(demo_dir / f"{plan.slide_id}_annotation.png"), "annotation_kind": "path",
             "mpp": None, "row": row,
         })
-    return pd.DataFrame(rows).set_index("slide_id", drop=False)
+    return as_sheet(rows)
 
 
 def label_columns(config: dict) -> dict[str, list[str]]:

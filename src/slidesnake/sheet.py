@@ -135,7 +135,13 @@ def check_sheet(table: pd.DataFrame, base_dir: Path, label_columns: dict[str, li
                                        index, column)
         record["row"] = index
         rows.append(record)
-    return pd.DataFrame(rows).set_index("slide_id", drop=False)
+    return as_sheet(rows)
+
+
+def as_sheet(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a sheet indexed by slide_id, with missing values as None (never NaN)."""
+    table = pd.DataFrame(rows).astype(object)
+    return table.where(table.notna(), None).set_index("slide_id", drop=False)
 
 
 def read_sheet(path: str | Path, label_columns: dict[str, list[str]] | None = None) -> pd.DataFrame:

@@ -1,0 +1,72 @@
+"""Shared fixtures: repository paths, the real test slides, small generated demo slides."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CMU = SHARED_DATA / "CMU-1-Small-Region.svs"
+TCGA = SHARED_DATA / "TCGA-CR-7395-01A-01-TS1.svs"
+
+
+def require_shared_data():
+    if not CMU.exists() or not TCGA.exists():
+        pytest.skip(f"real test slides not found in {SHARED_DATA}")
+
+
+@pytest.fixture(scope="session")
+def real_slides():
+    require_shared_data()
+    return {"cmu": CMU, "tcga": TCGA}
+
+
+def small_plan(slide_id="demo_test", label="tumor", width=3072, height=2560, seed=7, **changes):
+    from slidesnake.demo.cohort import plan_cohort
+    plan = next(p for p in plan_cohort(8, seed=seed) if p.label == label)
+    return replace(plan, slide_id=slide_id, width=width, height=height,
+                   tumor_fraction=0.3 if label == "tumor" else 0.0, **changes)
+
+
+def write_small_slide(folder: Path, **plan_changes) -> dict:
+    from slidesnake.demo.cohort import write_demo_slide
+    plan = small_plan(**plan_changes)
+    paths = {k: folder / f"{plan.slide_id}{suffix}" for k, suffix in
+             (("slide", ".tiff"), ("truth", "_truth.png"), ("annotation", "_annotation.png"), ("stats", ".json"))}
+    stats = write_demo_slide(plan, paths["slide"], paths["truth"], paths["annotation"], paths["stats"])
+    return {**paths, "plan": plan, "stats": stats}
+
+
+@pytest.fixture(scope="session")
+def tumor_slide(tmp_path_factory):
+    return write_small_slide(tmp_path_factory.mktemp("tumor_slide"), label="tumor", artefacts=False)
+
+
+@pytest.fixture(scope="session")
+def normal_slide(tmp_path_factory):
+    return write_small_slide(tmp_path_factory.mktemp("normal_slide"), label="normal", slide_id="demo_normal")
+
+
+def snakemake_bin() -> str:
+    found = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
+    if not found:
+        pytest.skip("snakemake is not installed")
+    return found
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile with `workdir` as working directory (results land there)."""
+    command = [snakemake_bin(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--workflow-profile", "none", "--cores", "2", *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-5000:]}\n{result.stderr[-8000:]}")
+    return result

@@ -1,0 +1,68 @@
+"""The workflow as users run it: lint, dry run, sheet errors, broken slides under --keep-going."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, run_snakemake
+from http_server import serve
+
+pytestmark = pytest.mark.workflow
+
+
+def make_workdir(tmp_path: Path, config: str) -> Path:
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / "config.yaml").write_text(config)
+    return tmp_path
+
+
+def test_lint_is_clean():
+    result = run_snakemake(REPO, "--lint")
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_dry_run_of_default_config_prints_dag(tmp_path):
+    workdir = make_workdir(tmp_path, (REPO / "config" / "config.yaml").read_text())
+    result = run_snakemake(workdir, "-n", "all")
+    out = result.stdout + result.stderr
+    for rule in ("demo_slide", "fetch_slide", "tissue_mask", "tile_slide"):
+        assert rule in out
+    assert "demo_023" in out
+
+
+def test_bad_sheet_stops_before_any_job(tmp_path, real_slides):
+    pd.DataFrame([{"slide_id": "a", "source": str(real_slides["cmu"]), "label": "tumor"},
+                  {"slide_id": "a", "source": str(real_slides["tcga"]), "label": "normal"}]
+                 ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    workdir = make_workdir(tmp_path, "samples: samples.tsv\n")
+    result = run_snakemake(workdir, "download", check=False)
+    assert result.returncode != 0
+    assert "sample sheet row 2, column 'slide_id': duplicate slide_id 'a'" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_broken_slide_fails_alone_with_keep_going(tmp_path, real_slides):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "broken.svs").write_bytes(real_slides["cmu"].read_bytes()[:50_000])  # truncated
+    (data / "tcga.svs").symlink_to(real_slides["tcga"])
+    with serve(data) as server:
+        pd.DataFrame([
+            {"slide_id": "cmu", "source": str(real_slides["cmu"]), "label": "tumor", "mpp": ""},
+            {"slide_id": "tcga", "source": f"{server.url}/tcga.svs", "label": "normal", "mpp": "0.25",
+             "md5": "0ffa48ecfb03c832b9532e90ca29ade4"},
+            {"slide_id": "broken", "source": "data/broken.svs", "label": "normal", "mpp": ""},
+        ]).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+        workdir = make_workdir(tmp_path, "samples: samples.tsv\n")
+        result = run_snakemake(workdir, "tiles", "--keep-going", check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "slide 'broken': OpenSlide cannot read" in out
+    assert (workdir / "results/slides/cmu.svs").is_symlink()
+    assert (workdir / "results/slides/tcga.svs").stat().st_size == real_slides["tcga"].stat().st_size
+    assert not (workdir / "results/slides/broken.svs").exists()
+    # the good slides went on through masking and tiling; the TCGA mpp came from the sheet
+    for slide in ("cmu", "tcga"):
+        assert (workdir / f"results/tiles/{slide}.h5").exists()
+    assert '"mpp_source": "sample sheet"' in (workdir / "results/masks/tcga.json").read_text()
