@@ -28,7 +28,7 @@ def real_slides():
     return {"cmu": CMU, "tcga": TCGA}
 
 
-def small_plan(slide_id="demo_test", label="tumor", width=3072, height=2560, seed=7, **changes):
+def small_plan(slide_id="demo_test", label="tumor", width=4096, height=3584, seed=7, **changes):
     from slidesnake.demo.cohort import plan_cohort
     plan = next(p for p in plan_cohort(8, seed=seed) if p.label == label)
     return replace(plan, slide_id=slide_id, width=width, height=height,
