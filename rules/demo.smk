@@ -7,6 +7,7 @@ rule demo_slide:
         truth="resources/demo/{slide}_truth.png",
         annotation="resources/demo/{slide}_annotation.png",
         stats="resources/demo/{slide}.json",
+        overview="resources/demo/{slide}_truth_overview.jpg",
     params:
         plan=lambda wc: plan_as_params(DEMO_PLANS[wc.slide]),
     threads: 1

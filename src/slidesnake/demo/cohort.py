@@ -15,6 +15,8 @@ from tqdm import tqdm
 
 from ..atomic import atomic_output
 from ..pyramid_tiff import PyramidTiffWriter, encode_jpeg_tile
+from ..qc import GREEN, RED, YELLOW, draw_outline, write_rgb
+from ..slide import Slide
 from .geometry import make_layout
 from .render import SlideRenderer
 
@@ -223,6 +225,21 @@ def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, an
     with atomic_output(stats_path) as tmp:
         tmp.write_text(json.dumps(stats, indent=2))
     return stats
+
+
+def write_truth_overview(slide_path: Path, truth_path: Path, annotation_path: Path, out_path: Path,
+                         downsample: float = 16) -> None:
+    """Thumbnail read back from the written pyramid with truth tissue (green), tumor (red) and the
+    partial tumor annotation (yellow) outlined."""
+    with Slide(slide_path) as slide:
+        rgb = slide.read_downsampled(downsample)
+    truth = cv2.imread(str(truth_path), cv2.IMREAD_GRAYSCALE)
+    annotation = cv2.imread(str(annotation_path), cv2.IMREAD_GRAYSCALE)
+    overview = draw_outline(rgb, truth >= TISSUE, GREEN)
+    overview = draw_outline(overview, truth == TUMOR, RED)
+    overview = draw_outline(overview, annotation == TUMOR, YELLOW)
+    with atomic_output(out_path) as tmp:
+        write_rgb(tmp, overview)
 
 
 def write_cohort_tables(stats_paths: list[Path], slide_dir: Path, sheet_path: Path, truth_path: Path) -> None:
