@@ -23,7 +23,7 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        rules_targets("tiles"),
+        rules_targets("features"),
 
 
 rule download:
@@ -41,7 +41,13 @@ rule tiles:
         rules_targets("tiles"),
 
 
+rule features:
+    input:
+        rules_targets("features"),
+
+
 include: "rules/demo.smk"
 include: "rules/download.smk"
 include: "rules/masks.smk"
 include: "rules/tiles.smk"
+include: "rules/features.smk"

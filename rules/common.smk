@@ -1,4 +1,6 @@
 # Sample sheet, input functions and wildcard constraints shared by all rules.
+import re
+
 from slidesnake.cohort_sheet import demo_plans, load_samples, plan_as_params
 from slidesnake.errors import SlidesnakeError
 from slidesnake.sheet import SLIDE_EXTENSIONS
@@ -11,6 +13,7 @@ except SlidesnakeError as error:
 SLIDES = list(SAMPLES.index)
 DEMO = config["samples"] == "demo"
 DEMO_PLANS = demo_plans(config["demo"]) if DEMO else {}
+ENCODERS = list(config["features"]["encoders"])
 LOGS = "results/logs"
 BENCHMARKS = "results/benchmarks"
 
@@ -19,6 +22,7 @@ wildcard_constraints:
     slide=r"[A-Za-z0-9._-]+",
     ext="|".join(SLIDE_EXTENSIONS),
     aext="png|tif|tiff",
+    encoder="|".join(map(re.escape, ENCODERS)) or "NO_ENCODER",
 
 
 def sample(slide):
@@ -57,6 +61,8 @@ def rules_targets(stage):
         return expand("results/masks/{slide}.geojson", slide=SLIDES)
     if stage == "tiles":
         return expand("results/tiles/{slide}.h5", slide=SLIDES)
+    if stage == "features":
+        return expand("results/features/{encoder}/{slide}.h5", encoder=ENCODERS, slide=SLIDES)
     raise ValueError(stage)
 
 
@@ -72,3 +78,10 @@ def annotation_input(wildcards):
 def sheet_mpp(wildcards):
     mpp = sample(wildcards.slide)["mpp"]
     return None if mpp is None else float(mpp)
+
+
+def encoder_params(wildcards):
+    """Model and weights of one configured encoder, with the shared extraction settings."""
+    encoder = config["features"]["encoders"][wildcards.encoder]
+    shared = {k: v for k, v in config["features"].items() if k != "encoders"}
+    return {**shared, "model": encoder.get("model", wildcards.encoder), "weights": encoder["weights"]}

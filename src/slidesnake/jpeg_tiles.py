@@ -3,13 +3,17 @@ CUDA, libjpeg-turbo on CPU, both through torchvision.io.decode_jpeg), stitch and
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tifffile
 import torch
-from torchvision.io import decode_jpeg
+
+with warnings.catch_warnings():  # torchvision 0.29 flags its codecs as deprecated; they remain the nvJPEG path
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from torchvision.io import decode_jpeg
 
 JPEG = 7
 PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR = 2, 6

@@ -1,0 +1,167 @@
+"""Feature extraction on CPU: registry shapes, order, determinism, reader equivalence, restarts, weights."""
+
+import urllib.error
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from conftest import write_small_slide
+from slidesnake.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
+from slidesnake.features import FeatureParams, TileDataset, extract_features, preprocess, tile_geometry
+from slidesnake.mask_stage import run_tissue_mask
+from slidesnake.masking import MaskParams
+from slidesnake.slide import Slide
+from slidesnake.tile_stage import run_tiling
+from slidesnake.tiling import TilingParams
+
+SMALL = FeatureParams(model="resnet18", weights="random", batch_size=8, num_workers=0)
+
+
+def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=TilingParams(tile_px=256), mask=MaskParams()):
+    m = [folder / f"{name}{s}" for s in (".png", ".json", ".geojson", "_t.jpg", "_q.jpg")]
+    run_tissue_mask(slide_path, name, sheet_mpp, None, mask, *m)
+    run_tiling(name, m[0], m[1], m[3], None, tiling, folder / f"{name}.h5", folder / f"{name}_tq.jpg")
+    return folder / f"{name}.h5"
+
+
+@pytest.fixture(scope="module")
+def demo_tiles(tumor_slide, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("feature_tiles")
+    return tumor_slide["slide"], make_tiles(tumor_slide["slide"], folder)
+
+
+def read_features(path):
+    with h5py.File(path, "r") as h5:
+        return h5["features"][:], h5["coords"][:], dict(h5.attrs)
+
+
+@pytest.mark.parametrize("name,dim,size", [("resnet50_trunc", 1024, 224), ("resnet18", 512, 224),
+                                           ("hipt_vit_s16", 384, 256)])
+def test_small_encoders_run_on_cpu(name, dim, size):
+    model, spec, source = build_encoder(name, "random")
+    assert spec.input_size == size and "random" in source
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, size, size))
+    assert out.shape == (2, dim) == (2, output_dim(model, spec))
+
+
+@pytest.mark.parametrize("name", ["uni", "uni2", "virchow2", "h_optimus_0", "h_optimus_1"])
+def test_foundation_model_shapes_on_meta_device(name):
+    """Architectures of the large pathology encoders, built without allocating their weights."""
+    spec = spec_for(name)
+    with torch.device("meta"):
+        model = spec.build(False)
+        out = model(torch.empty(2, 3, spec.input_size, spec.input_size))
+    assert out.shape == (2, spec.dim)
+
+
+@pytest.mark.parametrize("name,dim", [("torchvision:mobilenet_v3_small", 576), ("timm:resnet10t", 512)])
+def test_any_torchvision_or_timm_model(name, dim):
+    model, spec, _ = build_encoder(name, "random")
+    assert output_dim(model, spec) == dim
+
+
+def test_unknown_encoder_lists_choices():
+    with pytest.raises(EncoderError, match="unknown encoder 'nope'.*resnet50_trunc"):
+        spec_for("nope")
+
+
+def test_hub_weights_offline_give_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(EncoderError, match="could not load hub weights.*local path"):
+        build_encoder("uni", "hub")
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(EncoderError, match="resnet50_trunc.*IMAGENET1K_V1.*never replaced by random"):
+        build_encoder("resnet50_trunc", "hub")
+
+
+def test_local_checkpoint_round_trip_and_mismatch(tmp_path):
+    model, _, _ = build_encoder("resnet18", "random", seed=3)
+    torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "ckpt.pth")
+    loaded, _, source = build_encoder("resnet18", str(tmp_path / "ckpt.pth"))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert source.startswith("checkpoint:")
+    with pytest.raises(EncoderError, match="lacks .* weights"):
+        build_encoder("resnet50_trunc", str(tmp_path / "ckpt.pth"))
+    with pytest.raises(EncoderError, match="checkpoint not found"):
+        build_encoder("resnet18", str(tmp_path / "missing.pth"))
+
+
+def test_features_follow_coords_order(demo_tiles, tmp_path):
+    slide_path, tiles = demo_tiles
+    extract_features(slide_path, tiles, tmp_path / "f.h5", SMALL, "s")
+    features, coords, attrs = read_features(tmp_path / "f.h5")
+    with h5py.File(tiles, "r") as h5:
+        assert np.array_equal(coords, h5["coords"][:])
+    assert features.shape == (len(coords), 512) and attrs["encoder"] == "resnet18"
+    assert "random" in attrs["weights"] and attrs["reader"] == "raw_jpeg"
+    model, spec, _ = build_encoder("resnet18", "random")
+    with Slide(slide_path) as slide:
+        geometry = tile_geometry(slide, 256, 256)
+    dataset = TileDataset(slide_path, coords, geometry, "openslide")
+    for i in (0, len(coords) // 2, len(coords) - 1):
+        with torch.no_grad():
+            expected = model(preprocess(dataset[i][None], spec))[0].numpy()
+        np.testing.assert_allclose(features[i], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_deterministic_and_workers_agree(demo_tiles, tmp_path):
+    slide_path, tiles = demo_tiles
+    extract_features(slide_path, tiles, tmp_path / "a.h5", SMALL, "s")
+    extract_features(slide_path, tiles, tmp_path / "b.h5", replace(SMALL, num_workers=2, batch_size=5), "s")
+    a, b = read_features(tmp_path / "a.h5")[0], read_features(tmp_path / "b.h5")[0]
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_raw_jpeg_and_openslide_paths_agree(real_slides, tmp_path):
+    """The raw-tile path (nvJPEG on GPU, libjpeg-turbo here) gives the features OpenSlide gives."""
+    tiles = make_tiles(real_slides["cmu"], tmp_path, "cmu")
+    extract_features(real_slides["cmu"], tiles, tmp_path / "raw.h5", replace(SMALL, reader="raw_jpeg"), "cmu")
+    extract_features(real_slides["cmu"], tiles, tmp_path / "os.h5", replace(SMALL, reader="openslide"), "cmu")
+    raw, _, raw_attrs = read_features(tmp_path / "raw.h5")
+    ref, _, ref_attrs = read_features(tmp_path / "os.h5")
+    assert raw_attrs["reader"] == "raw_jpeg" and ref_attrs["reader"] == "openslide" and len(raw) > 5
+    assert np.abs(raw - ref).max() <= 1e-3 * np.abs(ref).max()
+
+
+def test_jpeg2000_slide_falls_back_to_openslide(real_slides, tmp_path):
+    tiles = make_tiles(real_slides["tcga"], tmp_path, "tcga", sheet_mpp=0.25)
+    summary = extract_features(real_slides["tcga"], tiles, tmp_path / "f.h5", SMALL, "tcga", sheet_mpp=0.25)
+    assert summary["reader"] == "openslide" and summary["tiles"] > 0
+    with pytest.raises(ValueError, match="raw_jpeg"):
+        extract_features(real_slides["tcga"], tiles, tmp_path / "g.h5", replace(SMALL, reader="raw_jpeg"),
+                         "tcga", sheet_mpp=0.25)
+
+
+def test_interrupted_job_leaves_nothing_and_rerun_completes(demo_tiles, tmp_path):
+    slide_path, tiles = demo_tiles
+    out = tmp_path / "f.h5"
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(slide_path, tiles, out, SMALL, "s", stop_after_batches=1)
+    assert list(tmp_path.iterdir()) == []
+    extract_features(slide_path, tiles, out, SMALL, "s")
+    extract_features(slide_path, tiles, tmp_path / "clean.h5", SMALL, "s")
+    np.testing.assert_array_equal(read_features(out)[0], read_features(tmp_path / "clean.h5")[0])
+
+
+def test_slide_without_tiles_gives_empty_features(tmp_path):
+    slide = write_small_slide(tmp_path, label="normal", slide_id="empty", width=2048, height=2048)
+    tiles = make_tiles(slide["slide"], tmp_path, "empty", mask=MaskParams(threshold_floor=255))
+    extract_features(slide["slide"], tiles, tmp_path / "f.h5", SMALL, "empty")
+    features, coords, _ = read_features(tmp_path / "f.h5")
+    assert features.shape == (0, 512) and coords.shape == (0, 2)
+
+
+def test_registry_entries_have_sources():
+    for spec in REGISTRY.values():
+        assert spec.hub and spec.input_size > 0
