@@ -14,7 +14,7 @@ from .atomic import atomic_output
 from .geojson import feature_collection, mask_polygons, write_geojson
 from .masking import MaskParams, tissue_mask
 from .provenance import provenance_attrs
-from .qc import GREEN, RED, draw_outline, write_rgb
+from .qc import GREEN, RED, draw_outline, fit_within, write_rgb
 from .slide import Slide
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,15 @@ def run_tissue_mask(slide_path: Path, slide_id: str, sheet_mpp: float | None, de
         log.warning("slide '%s': no tissue found (threshold %.0f on %s); its tile file will be empty",
                     slide_id, threshold, params.channel)
     polygons = mask_polygons(mask, ds)
-    qc = draw_outline(rgb, mask, GREEN)
+    thumbnail = fit_within(rgb)
+    del rgb
+    qc = draw_outline(thumbnail, mask, GREEN)
     if pen.any():
         qc = draw_outline(qc, pen, RED, 1)
     with atomic_output(mask_png) as tmp:
         cv2.imwrite(str(tmp), mask.astype(np.uint8) * 255)
     with atomic_output(thumbnail_jpg) as tmp:
-        write_rgb(tmp, rgb)
+        write_rgb(tmp, thumbnail)
     with atomic_output(qc_jpg) as tmp:
         write_rgb(tmp, qc)
     with atomic_output(geojson_path) as tmp:

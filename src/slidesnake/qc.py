@@ -6,6 +6,16 @@ import cv2
 import numpy as np
 
 GREEN, RED, YELLOW, BLUE = (40, 200, 60), (230, 40, 40), (250, 210, 20), (40, 90, 230)
+QC_MAX_SIDE = 2048  # QC pictures are for looking at: their memory does not grow with the slide
+
+
+def fit_within(image: np.ndarray, max_side: int = QC_MAX_SIDE, nearest: bool = False) -> np.ndarray:
+    """Image shrunk so that its longer side is at most `max_side` (never enlarged)."""
+    scale = max_side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
 
 
 def draw_outline(rgb: np.ndarray, mask: np.ndarray, colour, thickness: int = 2) -> np.ndarray:

@@ -11,7 +11,7 @@ import openslide
 
 from .errors import SlideError
 
-STRIPE_PIXELS = 4096 * 4096  # level pixels decoded at once by read_downsampled
+STRIPE_PIXELS = 2048 * 2048  # level pixels decoded at once by read_downsampled
 
 
 def composite_on_white(rgba: np.ndarray) -> np.ndarray:

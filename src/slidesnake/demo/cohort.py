@@ -142,7 +142,8 @@ def render_super_tile(args) -> dict:
 
 def partial_annotation(truth: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """PANDA-style mask where only about `fraction` of the tumor pixels keep label 2 (the rest read 1)."""
-    annotation = np.where(truth == TUMOR, TISSUE, truth).astype(np.uint8)
+    annotation = truth.copy()
+    annotation[truth == TUMOR] = TISSUE
     tumor_pixels = int((truth == TUMOR).sum())
     target = int(round(fraction * tumor_pixels))
     if target == 0:
@@ -208,7 +209,10 @@ def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, an
             coarse = _downsample(coarse)
         writer.close()
     tissue_frac, tumor_frac = tissue_frac[:truth_h, :truth_w], tumor_frac[:truth_h, :truth_w]
-    truth = np.where(tumor_frac >= 128, TUMOR, np.where(tissue_frac >= 128, TISSUE, BACKGROUND)).astype(np.uint8)
+    truth = np.zeros(tissue_frac.shape, np.uint8)
+    truth[tissue_frac >= 128] = TISSUE
+    truth[tumor_frac >= 128] = TUMOR
+    del tissue_frac, tumor_frac
     annotation = partial_annotation(truth, plan.annotation_fraction, np.random.default_rng([plan.seed, 5]))
     for path, image in ((truth_path, truth), (annotation_path, annotation)):
         with atomic_output(path) as tmp:

@@ -11,26 +11,32 @@ GRID = 32  # level-0 pixels per cell of the coarse fields
 
 
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
-    """Zero-mean, unit-std Gaussian-blurred white noise."""
-    noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), sigma)
+    """Zero-mean, unit-std Gaussian-blurred white noise (float32)."""
+    noise = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), sigma)
     return (noise - noise.mean()) / (noise.std() + 1e-6)
 
 
-def blob_field(shape: tuple[int, int], center, radii, angle: float, harmonics: np.ndarray) -> np.ndarray:
-    """1 at the centre, 0 on a ragged ellipse outline, negative outside (coarse-grid units)."""
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    dx, dy = xx - center[0], yy - center[1]
-    c, s = np.cos(angle), np.sin(angle)
-    u, v = (c * dx + s * dy) / radii[0], (-s * dx + c * dy) / radii[1]
-    theta = np.arctan2(v, u)
-    wobble = 1.0 + sum(a * np.cos(k * theta + p) for k, (a, p) in enumerate(harmonics, start=2))
-    return 1.0 - np.sqrt(u * u + v * v) / wobble
-
-
-def random_blob(rng, shape, center, radius) -> np.ndarray:
+def add_blob(target: np.ndarray, rng: np.random.Generator, center, radius: float) -> None:
+    """Raise `target` to a ragged ellipse field (1 at the centre, 0 on the outline, negative outside),
+    computed only in the blob's bounding box so memory does not scale with the slide."""
     radii = radius * rng.uniform(0.7, 1.3, 2)
     harmonics = np.stack([rng.uniform(0.02, 0.12, 5), rng.uniform(0, 2 * np.pi, 5)], axis=1)
-    return blob_field(shape, center, radii, rng.uniform(0, np.pi), harmonics)
+    angle = rng.uniform(0, np.pi)
+    reach = 1.6 * radii.max() * (1 + harmonics[:, 0].sum())
+    x0, x1 = max(0, int(center[0] - reach)), min(target.shape[1], int(center[0] + reach) + 1)
+    y0, y1 = max(0, int(center[1] - reach)), min(target.shape[0], int(center[1] + reach) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xx - np.float32(center[0]), yy - np.float32(center[1])
+    c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    u, v = (c * dx + s * dy) / np.float32(radii[0]), (-s * dx + c * dy) / np.float32(radii[1])
+    theta = np.arctan2(v, u)
+    wobble = np.ones_like(theta)
+    for k, (a, p) in enumerate(harmonics, start=2):
+        wobble += np.float32(a) * np.cos(k * theta + np.float32(p))
+    field = 1.0 - np.sqrt(u * u + v * v) / wobble
+    np.maximum(target[y0:y1, x0:x1], field, out=target[y0:y1, x0:x1])
 
 
 @dataclass
@@ -56,10 +62,11 @@ def make_layout(rng: np.random.Generator, width: int, height: int, tumor_fractio
     tissue = np.full(shape, -1.0, np.float32)
     for _ in range(rng.integers(3, 6)):
         center = (rng.uniform(0.22, 0.78) * gw, rng.uniform(0.22, 0.78) * gh)
-        tissue = np.maximum(tissue, random_blob(rng, shape, center, rng.uniform(0.09, 0.17) * scale))
+        add_blob(tissue, rng, center, rng.uniform(0.09, 0.17) * scale)
     tissue += 0.18 * smooth_noise(rng, shape, max(1.0, scale / 40))
     holes = smooth_noise(rng, shape, max(1.0, scale / 60))
-    tissue = np.where(holes > 2.2, np.minimum(tissue, (2.2 - holes) * 2), tissue)
+    np.minimum(tissue, np.where(holes > 2.2, (2.2 - holes) * 2, np.float32(1e9)), out=tissue)
+    del holes
     tumor = np.full(shape, -1.0, np.float32)
     inside = np.argwhere(tissue > 0.15)
     tissue_cells = max(1, int((tissue > 0).sum()))
@@ -69,14 +76,15 @@ def make_layout(rng: np.random.Generator, width: int, height: int, tumor_fractio
             cy, cx = inside[rng.integers(len(inside))]
             area_left = max(target - ((tumor > 0) & (tissue > 0)).sum(), 4.0)
             radius = float(np.clip(np.sqrt(area_left / np.pi) * rng.uniform(0.6, 1.0), 2.0, 0.3 * scale))
-            candidate = np.maximum(tumor, random_blob(rng, shape, (cx, cy), radius))
+            candidate = tumor.copy()
+            add_blob(candidate, rng, (cx, cy), radius)
             if ((candidate > 0) & (tissue > 0)).sum() > 1.25 * target and (tumor > 0).any():
                 continue
             tumor = candidate
             if ((tumor > 0) & (tissue > 0)).sum() >= target:
                 break
         tumor += 0.08 * smooth_noise(rng, shape, max(1.0, scale / 80))
-    layout = SlideLayout(width, height, tissue.astype(np.float32), tumor.astype(np.float32))
+    layout = SlideLayout(width, height, tissue, tumor)
     if artefacts:
         add_artefacts(rng, layout)
     return layout
