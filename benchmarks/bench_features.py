@@ -1,0 +1,138 @@
+"""Benchmark: feature extraction throughput against the two limits it can be bound by.
+
+Reports tiles/s for (a) the encoder alone on device-resident tensors, (b) reading and decoding alone
+(the DataLoader with its workers, no model), (c) end to end, and the ratio (c) / min(a, b), for the
+OpenSlide reader and the raw-JPEG reader (nvJPEG on CUDA, libjpeg-turbo on CPU).
+
+    python benchmarks/bench_features.py --size 40000 --encoder resnet50_trunc --tiles 2048 --workers 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from slidesnake.encoders import build_encoder
+from slidesnake.features import (FeatureParams, TileDataset, choose_reader, extract_features, keep_lists,
+                                 decode_batch_on_device, preprocess, resolve_device, tile_geometry)
+from slidesnake.jpeg_tiles import level_layouts
+from slidesnake.slide import Slide
+
+
+def make_slide(size: int, folder: Path, workers: int) -> tuple[Path, Path]:
+    from slidesnake.demo.cohort import plan_cohort, write_demo_slide
+    from slidesnake.mask_stage import run_tissue_mask
+    from slidesnake.masking import MaskParams
+    from slidesnake.tile_stage import run_tiling
+    from slidesnake.tiling import TilingParams
+    slide = folder / f"bench_{size}.tiff"
+    tiles = folder / f"bench_{size}.h5"
+    if not tiles.exists():
+        plan = replace(next(p for p in plan_cohort(4, seed=5) if p.label == "tumor"), width=size, height=size,
+                       slide_id="bench")
+        write_demo_slide(plan, slide, folder / "truth.png", folder / "annotation.png", folder / "stats.json",
+                         workers=workers)
+        m = [folder / f"mask{s}" for s in (".png", ".json", ".geojson", "_t.jpg", "_q.jpg")]
+        run_tissue_mask(slide, "bench", None, None, MaskParams(), *m)
+        run_tiling("bench", m[0], m[1], m[3], None, TilingParams(), tiles, folder / "tiles_qc.jpg")
+    return slide, tiles
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def encoder_alone(params: FeatureParams, device, n_batches: int) -> float:
+    model, spec, _ = build_encoder(params.model, params.weights)
+    model = model.to(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    tiles = torch.randint(0, 255, (params.batch_size, 3, 512, 512), dtype=torch.uint8, device=device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
+    with torch.inference_mode(), autocast:
+        for _ in range(2):
+            model(preprocess(tiles, spec))
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(n_batches):
+            x = preprocess(tiles, spec)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            model(x)
+        synchronize(device)
+    return n_batches * params.batch_size / (time.perf_counter() - start)
+
+
+def read_alone(slide_path: Path, coords: np.ndarray, params: FeatureParams, reader: str, device) -> float:
+    with Slide(slide_path) as slide:
+        geometry = tile_geometry(slide, 512, 512)
+        layout = level_layouts(slide_path, slide.level_dimensions)[geometry.level] if reader == "raw_jpeg" else None
+    decode = "device" if reader == "raw_jpeg" and device.type == "cuda" else "worker"
+    loader = DataLoader(TileDataset(slide_path, coords, geometry, reader, decode), batch_size=params.batch_size,
+                        num_workers=params.num_workers, collate_fn=keep_lists if decode == "device" else None,
+                        pin_memory=device.type == "cuda" and decode == "worker",
+                        prefetch_factor=4 if params.num_workers else None)
+    start, n = time.perf_counter(), 0
+    for batch in loader:
+        tiles = decode_batch_on_device(batch, layout, device) if decode == "device" else batch.to(device)
+        n += len(tiles)
+    synchronize(device)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=40_000)
+    parser.add_argument("--encoder", default="resnet50_trunc")
+    parser.add_argument("--tiles", type=int, default=1024, help="tiles per measurement (first N in order)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/slidesnake-bench-features"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    slide_path, tiles_h5 = make_slide(args.size, args.out, args.workers)
+    with h5py.File(tiles_h5, "r") as h5:
+        coords = h5["coords"][:args.tiles]
+    subset = args.out / "subset.h5"
+    with h5py.File(tiles_h5, "r") as src, h5py.File(subset, "w") as dst:
+        ds = dst.create_dataset("coords", data=coords)
+        for key, value in src["coords"].attrs.items():
+            ds.attrs[key] = value
+    params = FeatureParams(model=args.encoder, weights="random", batch_size=args.batch_size,
+                           num_workers=args.workers)
+    device = resolve_device("auto")
+    torch.set_num_threads(max(1, (torch.get_num_threads())))
+    report = {"machine": f"{platform.node()}, {platform.machine()}, {__import__('os').cpu_count()} cores, "
+                         f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'no GPU'}",
+              "device": str(device), "encoder": args.encoder, "tiles": len(coords), "batch_size": args.batch_size,
+              "workers": args.workers, "slide_px": args.size}
+    n_batches = max(2, min(20, len(coords) // args.batch_size)) if device.type == "cuda" else 2
+    report["a_encoder_tiles_per_s"] = encoder_alone(params, device, n_batches)
+    for reader in ("openslide", "raw_jpeg"):
+        with Slide(slide_path) as slide:
+            choose_reader(reader, slide_path, slide, tile_geometry(slide, 512, 512))
+        b = read_alone(slide_path, coords, params, reader, device)
+        summary = extract_features(slide_path, subset, args.out / f"features_{reader}.h5",
+                                   replace(params, reader=reader), "bench", threads=torch.get_num_threads())
+        c = summary["tiles_per_s"]
+        report[reader] = {"b_read_decode_tiles_per_s": b, "c_end_to_end_tiles_per_s": c,
+                          "ratio_c_to_min_ab": c / min(report["a_encoder_tiles_per_s"], b)}
+        print(f"{reader}: read+decode {b:.0f} tiles/s, end to end {c:.0f} tiles/s, "
+              f"encoder alone {report['a_encoder_tiles_per_s']:.0f} tiles/s, "
+              f"ratio {report[reader]['ratio_c_to_min_ab']:.2f}", flush=True)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
