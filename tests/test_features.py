@@ -165,3 +165,19 @@ def test_slide_without_tiles_gives_empty_features(tmp_path):
 def test_registry_entries_have_sources():
     for spec in REGISTRY.values():
         assert spec.hub and spec.input_size > 0
+
+
+def test_device_decode_path_matches_worker_decode(demo_tiles):
+    """The CUDA path's batching (streams collated, one decode call, stitching) run on the CPU."""
+    from slidesnake.features import decode_batch_on_device
+    from slidesnake.jpeg_tiles import level_layouts
+    slide_path, tiles = demo_tiles
+    with h5py.File(tiles, "r") as h5:
+        coords = h5["coords"][:6]
+    with Slide(slide_path) as slide:
+        geometry = tile_geometry(slide, 256, 256)
+        layout = level_layouts(slide_path, slide.level_dimensions)[geometry.level]
+    streams = TileDataset(slide_path, coords, geometry, "raw_jpeg", decode="device")
+    decoded = TileDataset(slide_path, coords, geometry, "raw_jpeg", decode="worker")
+    batch = decode_batch_on_device([streams[i] for i in range(len(coords))], layout, torch.device("cpu"))
+    assert torch.equal(batch, torch.stack([decoded[i] for i in range(len(coords))]))

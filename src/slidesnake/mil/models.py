@@ -1,0 +1,187 @@
+"""MIL models: forward(bag N x D) -> (logits C, tile scores N). One registry, like the encoders."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MILModel(nn.Module):
+    """Base: subclasses return slide logits and one score per tile (attention or instance score)."""
+
+    def forward(self, bag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward_with_aux(self, bag: torch.Tensor, label: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Training forward: logits, tile scores and an extra loss (CLAM's instance clustering) or None."""
+        logits, scores = self(bag)
+        return logits, scores, None
+
+
+def embed(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+
+
+class MeanPool(MILModel):
+    """Embed tiles, average, classify. Tile score: the classifier applied to each tile embedding."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
+        super().__init__()
+        self.embed, self.classifier = embed(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+
+    def forward(self, bag):
+        h = self.embed(bag)
+        tile_logits = self.classifier(h)
+        return self.classifier(h.mean(0)), tile_logits[:, -1]
+
+
+class MaxPool(MILModel):
+    """Instance classifier per tile; the slide logit of each class is its maximum over tiles."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
+        super().__init__()
+        self.embed, self.classifier = embed(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+
+    def forward(self, bag):
+        tile_logits = self.classifier(self.embed(bag))
+        return tile_logits.max(0).values, tile_logits[:, -1]
+
+
+class GatedAttention(nn.Module):
+    """a_i = softmax_i( w^T (tanh(V h_i) * sigmoid(U h_i)) ), Ilse et al. 2018."""
+
+    def __init__(self, dim: int, attention_dim: int, dropout: float, heads: int = 1):
+        super().__init__()
+        self.v = nn.Sequential(nn.Linear(dim, attention_dim), nn.Tanh(), nn.Dropout(dropout))
+        self.u = nn.Sequential(nn.Linear(dim, attention_dim), nn.Sigmoid(), nn.Dropout(dropout))
+        self.w = nn.Linear(attention_dim, heads)
+
+    def forward(self, h):  # returns raw scores N x heads
+        return self.w(self.v(h) * self.u(h))
+
+
+class ABMIL(MILModel):
+    """Gated attention MIL. Tile score: attention weight."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
+                 dropout: float = 0.25):
+        super().__init__()
+        self.embed = embed(in_dim, hidden, dropout)
+        self.attention = GatedAttention(hidden, attention_dim, dropout)
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, bag):
+        h = self.embed(bag)
+        a = torch.softmax(self.attention(h)[:, 0], dim=0)
+        return self.classifier(a @ h), a
+
+
+class CLAMSingleBranch(MILModel):
+    """CLAM-SB (Lu et al. 2021): gated attention plus per-class instance classifiers trained on the
+    top-k / bottom-k attended tiles (pseudo-labels) as an auxiliary clustering loss."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
+                 dropout: float = 0.25, k_sample: int = 8, subtyping: bool = False):
+        super().__init__()
+        self.embed = embed(in_dim, hidden, dropout)
+        self.attention = GatedAttention(hidden, attention_dim, dropout)
+        self.classifier = nn.Linear(hidden, n_classes)
+        self.instance_classifiers = nn.ModuleList(nn.Linear(hidden, 2) for _ in range(n_classes))
+        self.k_sample, self.n_classes, self.subtyping = k_sample, n_classes, subtyping
+
+    def forward(self, bag):
+        logits, a, _ = self._attend(bag)
+        return logits, a
+
+    def _attend(self, bag):
+        h = self.embed(bag)
+        scores = self.attention(h)[:, 0]
+        a = torch.softmax(scores, dim=0)
+        return self.classifier(a @ h), a, (h, scores)
+
+    def forward_with_aux(self, bag, label):
+        logits, a, (h, scores) = self._attend(bag)
+        return logits, a, self._instance_loss(h, scores, label, bag.device)
+
+    def _instance_loss(self, h, scores, label, device):
+        k = min(self.k_sample, len(h) // 2)
+        if k < 1:
+            return None
+        losses = []
+        for c, classifier in enumerate(self.instance_classifiers):
+            top = h[torch.topk(scores, k).indices]
+            bottom = h[torch.topk(-scores, k).indices]
+            if c == int(label):  # in-class: top tiles positive, bottom tiles negative
+                logits = classifier(torch.cat([top, bottom]))
+                target = torch.cat([torch.ones(k), torch.zeros(k)]).long().to(device)
+            elif self.subtyping:  # out-of-class: its top tiles are negative for this class
+                logits, target = classifier(top), torch.zeros(k, dtype=torch.long, device=device)
+            else:
+                continue
+            losses.append(F.cross_entropy(logits, target))
+        return torch.stack(losses).mean() if losses else None
+
+
+class PPEG(nn.Module):
+    """TransMIL's pyramid position encoding: depthwise convolutions over the tokens laid out on a square."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(dim, dim, k, 1, k // 2, groups=dim) for k in (7, 5, 3))
+
+    def forward(self, tokens, side):
+        cls, feat = tokens[:, :1], tokens[:, 1:]
+        grid = feat.transpose(1, 2).reshape(feat.shape[0], feat.shape[2], side, side)
+        grid = grid + sum(conv(grid) for conv in self.convs)
+        return torch.cat([cls, grid.flatten(2).transpose(1, 2)], dim=1)
+
+
+class TransLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+
+    def forward(self, x, need_weights=False):
+        y = self.norm(x)
+        out, weights = self.attention(y, y, y, need_weights=need_weights, average_attn_weights=True)
+        return x + out, weights
+
+
+class TransMIL(MILModel):
+    """TransMIL (Shao et al. 2021) with exact multi-head attention in place of Nystrom attention.
+    Tile score: the class token's attention to each tile in the last layer."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, heads: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
+        self.cls_token = nn.Parameter(torch.randn(1, 1, hidden) * 0.02)
+        self.layer1, self.layer2 = TransLayer(hidden, heads, dropout), TransLayer(hidden, heads, dropout)
+        self.ppeg = PPEG(hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, bag):
+        n = len(bag)
+        h = self.embed(bag)[None]
+        side = math.ceil(math.sqrt(n))
+        h = torch.cat([h, h[:, :side * side - n]], dim=1) if side * side > n else h  # pad by repetition
+        x = torch.cat([self.cls_token, h], dim=1)
+        x, _ = self.layer1(x)
+        x = self.ppeg(x, side)
+        x, weights = self.layer2(x, need_weights=True)
+        logits = self.classifier(self.norm(x)[0, 0])
+        return logits, weights[0, 0, 1:n + 1]
+
+
+MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
+              "transmil": TransMIL}
+
+
+def build_mil_model(name: str, in_dim: int, n_classes: int, **kwargs) -> MILModel:
+    if name not in MIL_MODELS:
+        raise ValueError(f"unknown MIL model '{name}'; choose one of {sorted(MIL_MODELS)}")
+    return MIL_MODELS[name](in_dim, n_classes, **kwargs)

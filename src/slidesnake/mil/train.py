@@ -1,0 +1,149 @@
+"""Train one MIL model on one fold: AdamW, class weighting, tile subsampling, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .metrics import classification_metrics
+from .models import MILModel, build_mil_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = 40
+    patience: int = 8             # epochs without validation-loss improvement before stopping
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    max_tiles: int = 4096         # bags above this are randomly subsampled during training
+    class_weighting: bool = True
+    clam_bag_weight: float = 0.7  # CLAM: share of the bag loss against the instance loss
+    seed: int = 0
+    device: str = "auto"
+    model_kwargs: dict = field(default_factory=dict)
+
+
+class Bags:
+    """Tile features per slide, read from the feature files when first needed and kept."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self.paths, self.cache = paths, {}
+
+    def __getitem__(self, slide: str) -> tuple[torch.Tensor, np.ndarray]:
+        if slide not in self.cache:
+            with h5py.File(self.paths[slide], "r") as h5:
+                self.cache[slide] = (torch.from_numpy(h5["features"][:]), h5["coords"][:])
+        return self.cache[slide]
+
+    def dim(self) -> int:
+        with h5py.File(next(iter(self.paths.values())), "r") as h5:
+            return int(h5["features"].shape[1])
+
+
+def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    weights = np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def predict(model: MILModel, bags: Bags, slides: list[str], device) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Class probabilities per slide (rows in `slides` order) and tile scores per slide."""
+    model.eval()
+    probabilities, tile_scores = [], {}
+    with torch.inference_mode():
+        for slide in slides:
+            features, _ = bags[slide]
+            if len(features) == 0:
+                raise ValueError(f"slide '{slide}' has no tiles; it cannot be classified")
+            logits, scores = model(features.to(device))
+            probabilities.append(torch.softmax(logits.float(), 0).cpu().numpy())
+            tile_scores[slide] = scores.float().cpu().numpy()
+    return np.array(probabilities).reshape(len(slides), -1), tile_scores
+
+
+def evaluate_loss(model: MILModel, bags: Bags, slides: list[str], labels: dict[str, int], weights, device) -> float:
+    model.eval()
+    total = 0.0
+    with torch.inference_mode():
+        for slide in slides:
+            logits, _ = model(bags[slide][0].to(device))
+            total += float(F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device),
+                                           weight=weights))
+    return total / max(1, len(slides))
+
+
+def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[str], val: list[str],
+               n_classes: int, params: TrainParams, desc: str = "") -> tuple[MILModel, dict]:
+    """Train on `train`, stop early on `val` loss; returns the best model and the per-epoch history."""
+    torch.manual_seed(params.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = torch.device("cuda" if params.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    generator = np.random.default_rng(params.seed)
+    model = build_mil_model(model_name, bags.dim(), n_classes, **params.model_kwargs).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    weights = (class_weights([labels[s] for s in train], n_classes) if params.class_weighting
+               else torch.ones(n_classes)).to(device)
+    train = [s for s in train if len(bags[s][0])]
+    history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auc": []}
+    best = (float("inf"), None, -1)
+    stale = 0
+    for epoch in tqdm(range(params.epochs), desc=desc or model_name, unit="epoch", disable=None, mininterval=2):
+        model.train()
+        losses = []
+        for slide in [train[i] for i in generator.permutation(len(train))]:
+            features = bags[slide][0]
+            if len(features) > params.max_tiles:
+                features = features[torch.from_numpy(np.sort(generator.choice(len(features), params.max_tiles,
+                                                                                replace=False)))]
+            logits, _, aux = model.forward_with_aux(features.to(device), labels[slide])
+            loss = F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device), weight=weights)
+            if aux is not None:
+                loss = params.clam_bag_weight * loss + (1 - params.clam_bag_weight) * aux
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+        val_loss = evaluate_loss(model, bags, val, labels, weights, device) if val else float(np.mean(losses))
+        val_auc = None
+        if val:
+            probabilities, _ = predict(model, bags, val, device)
+            val_auc = classification_metrics(np.array([labels[s] for s in val]), probabilities)["auc"]
+        history["epoch"].append(epoch)
+        history["train_loss"].append(float(np.mean(losses)))
+        history["val_loss"].append(val_loss)
+        history["val_auc"].append(val_auc)
+        if val_loss < best[0] - 1e-6:
+            best, stale = (val_loss, copy.deepcopy(model.state_dict()), epoch), 0
+        else:
+            stale += 1
+            if stale >= params.patience:
+                break
+    model.load_state_dict(best[1])
+    history["best_epoch"] = best[2]
+    return model, history
+
+
+def save_checkpoint(path: Path, model: MILModel, model_name: str, in_dim: int, classes: list[str],
+                    params: TrainParams) -> None:
+    """state_dict plus what is needed to rebuild the model; loadable with weights_only=True."""
+    torch.save({"state_dict": model.state_dict(), "model": model_name, "in_dim": in_dim, "classes": list(classes),
+                "params": {k: v for k, v in asdict(params).items() if k != "model_kwargs"},
+                "model_kwargs": dict(params.model_kwargs)}, path)
+
+
+def load_checkpoint(path: Path, device="cpu") -> tuple[MILModel, dict]:
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    model = build_mil_model(checkpoint["model"], checkpoint["in_dim"], len(checkpoint["classes"]),
+                            **checkpoint["model_kwargs"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint

@@ -1,0 +1,42 @@
+"""Patient-level, label-stratified k-fold splits with a validation part inside each training fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+TRAIN, VALIDATION, TEST = "train", "val", "test"
+
+
+def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "label") -> pd.DataFrame:
+    """One row per slide with columns fold0..fold{k-1} holding train / val / test.
+
+    Every patient lies in exactly one partition of each fold; test parts are disjoint and cover the
+    cohort; the validation part is one stratified group share of each fold's training patients.
+    """
+    if table["patient_id"].nunique() < k:
+        raise ValueError(f"{k}-fold cross-validation needs at least {k} patients; the sheet has "
+                         f"{table['patient_id'].nunique()}")
+    labels = table[label_column].to_numpy()
+    groups = table["patient_id"].to_numpy()
+    out = table[["slide_id", "patient_id", label_column]].reset_index(drop=True).copy()
+    outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (train_idx, test_idx) in enumerate(outer.split(np.zeros(len(table)), labels, groups)):
+        column = np.full(len(table), TRAIN, dtype=object)
+        column[test_idx] = TEST
+        inner_k = max(2, min(k - 1, len(np.unique(groups[train_idx]))))
+        inner = StratifiedGroupKFold(n_splits=inner_k, shuffle=True, random_state=seed + 1 + fold)
+        _, val_rel = next(inner.split(np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]))
+        column[train_idx[val_rel]] = VALIDATION
+        out[f"fold{fold}"] = column
+    return out
+
+
+def check_no_leakage(splits: pd.DataFrame) -> None:
+    """Raise when a patient sits in two partitions of one fold."""
+    for column in [c for c in splits.columns if c.startswith("fold")]:
+        per_patient = splits.groupby("patient_id")[column].nunique()
+        leaking = per_patient[per_patient > 1]
+        if len(leaking):
+            raise AssertionError(f"{column}: patients in several partitions: {list(leaking.index)}")
