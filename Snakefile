@@ -24,6 +24,7 @@ rule all:
     default_target: True
     input:
         rules_targets("features"),
+        rules_targets("train"),
 
 
 rule download:
@@ -46,8 +47,14 @@ rule features:
         rules_targets("features"),
 
 
+rule train:
+    input:
+        rules_targets("train"),
+
+
 include: "rules/demo.smk"
 include: "rules/download.smk"
 include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
+include: "rules/train.smk"

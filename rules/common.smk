@@ -14,6 +14,8 @@ SLIDES = list(SAMPLES.index)
 DEMO = config["samples"] == "demo"
 DEMO_PLANS = demo_plans(config["demo"]) if DEMO else {}
 ENCODERS = list(config["features"]["encoders"])
+TASKS = config["tasks"]
+TRAIN_ENCODER = config["training"]["encoder"] or (ENCODERS[0] if ENCODERS else None)
 LOGS = "results/logs"
 BENCHMARKS = "results/benchmarks"
 
@@ -63,6 +65,13 @@ def rules_targets(stage):
         return expand("results/tiles/{slide}.h5", slide=SLIDES)
     if stage == "features":
         return expand("results/features/{encoder}/{slide}.h5", encoder=ENCODERS, slide=SLIDES)
+    if stage == "train":
+        targets = expand("results/models/{task}/{model}/fold{fold}/model.pt", task=list(TASKS),
+                         model=config["training"]["models"], fold=range(config["training"]["folds"]))
+        targets += expand("results/evaluation/{task}.md", task=list(TASKS))
+        if pu_enabled():
+            targets.append(f"results/pu/{config['pu']['task']}/slide_scores.csv")
+        return targets
     raise ValueError(stage)
 
 
@@ -85,3 +94,42 @@ def encoder_params(wildcards):
     encoder = config["features"]["encoders"][wildcards.encoder]
     shared = {k: v for k, v in config["features"].items() if k != "encoders"}
     return {**shared, "model": encoder.get("model", wildcards.encoder), "weights": encoder["weights"]}
+
+
+def pu_enabled():
+    """PU learning runs when enabled and every slide of its positive class has an annotation mask."""
+    pu = config["pu"]
+    if not pu["enabled"] or pu["task"] not in TASKS:
+        return False
+    column = TASKS[pu["task"]]["label_column"]
+    positives = SAMPLES[SAMPLES[column] == pu["positive_class"]] if column in SAMPLES else SAMPLES.iloc[:0]
+    return len(positives) > 0 and positives["annotation"].notna().all()
+
+
+def task_labels(task):
+    column = TASKS[task]["label_column"]
+    return {s: SAMPLES.loc[s, column] for s in SLIDES}
+
+
+def training_features(wildcards):
+    return {s: f"results/features/{TRAIN_ENCODER}/{s}.h5" for s in SLIDES}
+
+
+def training_tiles(wildcards):
+    return {s: f"results/tiles/{s}.h5" for s in SLIDES}
+
+
+def evaluation_inputs(wildcards):
+    """Every fold's predictions and tile scores; PU outputs; demo truth masks when there are any."""
+    folds, models = range(config["training"]["folds"]), config["training"]["models"]
+    inputs = {"tiles": list(training_tiles(wildcards).values())}
+    for model in models:
+        inputs[f"predictions_{model}"] = [f"results/models/{wildcards.task}/{model}/fold{k}/predictions.csv" for k in folds]
+        inputs[f"tile_scores_{model}"] = [f"results/models/{wildcards.task}/{model}/fold{k}/tile_scores.h5" for k in folds]
+    if pu_enabled() and config["pu"]["task"] == wildcards.task:
+        inputs["pu_slide_scores"] = f"results/pu/{wildcards.task}/slide_scores.csv"
+        inputs["pu_tile_scores"] = f"results/pu/{wildcards.task}/tile_scores.h5"
+        inputs["pu_prior"] = f"results/pu/{wildcards.task}/prior.json"
+    if DEMO:
+        inputs["truth"] = [f"resources/demo/{s}_truth.png" for s in SLIDES]
+    return inputs

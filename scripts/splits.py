@@ -1,0 +1,9 @@
+"""Patient-level stratified cross-validation splits of one task."""
+from pathlib import Path
+
+from slidesnake.logs import job_logging
+from slidesnake.train_stage import run_splits
+
+with job_logging(snakemake.log[0]):
+    p = snakemake.params
+    run_splits(p.labels, p.patients, p.folds, p.seed, Path(snakemake.output[0]))
