@@ -50,7 +50,7 @@ def elkan_noto_prior(labeled: np.ndarray, unlabeled: np.ndarray, seed: int = 0, 
     s = np.concatenate([np.ones(len(labeled)), np.zeros(len(unlabeled))]).astype(int)
     x = StandardScaler().fit_transform(x)
     cv = StratifiedKFold(n_splits=min(folds, len(labeled), len(unlabeled)), shuffle=True, random_state=seed)
-    g = cross_val_predict(LogisticRegression(C=0.05, max_iter=2000), x, s, cv=cv, method="predict_proba")[:, 1]
+    g = cross_val_predict(LogisticRegression(C=1.0, max_iter=5000), x, s, cv=cv, method="predict_proba")[:, 1]
     c = float(np.clip(g[s == 1].mean(), 1e-3, 1.0))
     n_l, n_u = len(labeled), len(unlabeled)
     prior = float(np.clip((n_l / c - n_l) / n_u, 0.01, 0.99))

@@ -112,7 +112,7 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         val_loss = evaluate_loss(model, bags, val, labels, weights, device) if val else float(np.mean(losses))
         val_auc = None
         if val:
