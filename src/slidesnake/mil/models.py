@@ -177,11 +177,32 @@ class TransMIL(MILModel):
         return logits, weights[0, 0, 1:n + 1]
 
 
+class Standardized(MILModel):
+    """Any MIL model behind per-dimension feature standardisation with training-set statistics
+    (kept as buffers, so checkpoints carry them)."""
+
+    def __init__(self, inner: MILModel, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float().clamp_min(1e-6))
+
+    def forward(self, bag):
+        return self.inner((bag - self.mean) / self.std)
+
+    def forward_with_aux(self, bag, label):
+        return self.inner.forward_with_aux((bag - self.mean) / self.std, label)
+
+
 MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
               "transmil": TransMIL}
 
 
-def build_mil_model(name: str, in_dim: int, n_classes: int, **kwargs) -> MILModel:
+def build_mil_model(name: str, in_dim: int, n_classes: int, mean: torch.Tensor | None = None,
+                    std: torch.Tensor | None = None, **kwargs) -> Standardized:
+    """Registry model behind feature standardisation (identity until statistics are given or loaded)."""
     if name not in MIL_MODELS:
         raise ValueError(f"unknown MIL model '{name}'; choose one of {sorted(MIL_MODELS)}")
-    return MIL_MODELS[name](in_dim, n_classes, **kwargs)
+    mean = torch.zeros(in_dim) if mean is None else mean
+    std = torch.ones(in_dim) if std is None else std
+    return Standardized(MIL_MODELS[name](in_dim, n_classes, **kwargs), mean, std)

@@ -45,6 +45,15 @@ class Bags:
                 self.cache[slide] = (torch.from_numpy(h5["features"][:]), h5["coords"][:])
         return self.cache[slide]
 
+    def statistics(self, slides: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-dimension mean and std over every tile of `slides`."""
+        total, total_sq, n = 0.0, 0.0, 0
+        for slide in slides:
+            features = self[slide][0].double()
+            total, total_sq, n = total + features.sum(0), total_sq + (features ** 2).sum(0), n + len(features)
+        mean = total / max(n, 1)
+        return mean.float(), (total_sq / max(n, 1) - mean ** 2).clamp_min(0).sqrt().float()
+
     def dim(self) -> int:
         with h5py.File(next(iter(self.paths.values())), "r") as h5:
             return int(h5["features"].shape[1])
@@ -89,7 +98,8 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = torch.device("cuda" if params.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     generator = np.random.default_rng(params.seed)
-    model = build_mil_model(model_name, bags.dim(), n_classes, **params.model_kwargs).to(device)
+    mean, std = bags.statistics(train)
+    model = build_mil_model(model_name, bags.dim(), n_classes, mean, std, **params.model_kwargs).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     weights = (class_weights([labels[s] for s in train], n_classes) if params.class_weighting
                else torch.ones(n_classes)).to(device)
