@@ -1,0 +1,69 @@
+"""The demo cohort end to end through the workflow, small enough for CI (about two minutes on 2 cores)."""
+
+import json
+
+import h5py
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake
+from test_workflow_foundation import make_workdir
+
+pytestmark = pytest.mark.workflow
+
+SMALL_DEMO = """
+samples: demo
+demo: {n_slides: 8, width: 4096, height: 4096, seed: 3}
+tiling: {tile_px: 256}
+features:
+  encoders: {resnet18: {weights: random}}
+  batch_size: 32
+  num_workers: 0
+training: {folds: 2, epochs: 5, patience: 5}
+pu: {epochs: 5}
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = make_workdir(tmp_path_factory.mktemp("demo_run"), SMALL_DEMO)
+    result = run_snakemake(workdir, "all")
+    return workdir, result
+
+
+def test_every_stage_wrote_every_slide(demo_run):
+    workdir, _ = demo_run
+    sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
+    assert len(sheet) == 8 and set(sheet["label"]) == {"tumor", "normal"}
+    for slide in sheet["slide_id"]:
+        for path in (f"results/slides/{slide}.tiff", f"results/masks/{slide}.png", f"results/masks/{slide}.geojson",
+                     f"results/masks/{slide}_qc.jpg", f"results/tiles/{slide}.h5", f"results/tiles/{slide}_qc.jpg",
+                     f"results/features/resnet18/{slide}.h5", f"resources/demo/{slide}_truth_overview.jpg"):
+            assert (workdir / path).stat().st_size > 0, path
+        with h5py.File(workdir / f"results/tiles/{slide}.h5") as tiles, \
+                h5py.File(workdir / f"results/features/resnet18/{slide}.h5") as features:
+            assert features["features"].shape == (len(tiles["coords"]), 512)
+            assert "annotation_fraction" in tiles
+    assert (workdir / "results/logs/tissue_mask").is_dir() and (workdir / "results/benchmarks/tile_slide").is_dir()
+
+
+def test_training_and_evaluation_outputs(demo_run):
+    workdir, _ = demo_run
+    for model in ("mean_pool", "max_pool", "abmil", "clam_sb", "transmil"):
+        for fold in range(2):
+            folder = workdir / f"results/models/tumor/{model}/fold{fold}"
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert metrics["model"] == model and len(metrics["history"]["train_loss"]) >= 1
+            assert (folder / "predictions.csv").exists() and (folder / "tile_scores.h5").exists()
+    splits = pd.read_csv(workdir / "results/splits/tumor.csv")
+    assert set(splits["fold0"]) == {"train", "val", "test"}
+    report = json.loads((workdir / "results/evaluation/tumor.json").read_text())
+    assert set(report["models"]) == {"mean_pool", "max_pool", "abmil", "clam_sb", "transmil"}
+    assert report["pu"]["prior"]["mean_estimated_prior"] > 0
+    assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
+
+
+def test_nothing_left_to_do_after_a_run(demo_run):
+    workdir, _ = demo_run
+    result = run_snakemake(workdir, "all", "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
