@@ -23,6 +23,8 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
+        rules_targets("download"),
+        rules_targets("tiles"),
         rules_targets("features"),
         rules_targets("train"),
 

@@ -13,14 +13,14 @@ pytestmark = pytest.mark.workflow
 
 SMALL_DEMO = """
 samples: demo
-demo: {n_slides: 8, width: 4096, height: 4096, seed: 3}
+demo: {n_slides: 8, width: 4096, height: 4096, seed: 3, annotation_fraction: 0.7}
 tiling: {tile_px: 256}
 features:
   encoders: {resnet18: {weights: random}}
   batch_size: 32
   num_workers: 0
 training: {folds: 2, epochs: 5, patience: 5}
-pu: {epochs: 5}
+pu: {epochs: 5, tumor_threshold: 0.3}
 """
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 TRAIN, VALIDATION, TEST = "train", "val", "test"
+
+
+VALIDATION_SHARE = 0.2  # of each fold's training patients
 
 
 def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "label") -> pd.DataFrame:
@@ -25,12 +28,22 @@ def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "l
     for fold, (train_idx, test_idx) in enumerate(outer.split(np.zeros(len(table)), labels, groups)):
         column = np.full(len(table), TRAIN, dtype=object)
         column[test_idx] = TEST
-        inner_k = max(2, min(k - 1, len(np.unique(groups[train_idx]))))
-        inner = StratifiedGroupKFold(n_splits=inner_k, shuffle=True, random_state=seed + 1 + fold)
-        _, val_rel = next(inner.split(np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]))
+        _, val_rel = next(validation_splitter(labels[train_idx], groups[train_idx], seed + 1 + fold).split(
+            np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]))
         column[train_idx[val_rel]] = VALIDATION
         out[f"fold{fold}"] = column
     return out
+
+
+def validation_splitter(labels: np.ndarray, groups: np.ndarray, seed: int):
+    """Splitter whose first part is about VALIDATION_SHARE of the patients, stratified when every label
+    has at least two patients (otherwise grouped only)."""
+    patients_per_label = pd.Series(groups).groupby(labels).nunique()
+    n_splits = min(round(1 / VALIDATION_SHARE), len(np.unique(groups)))
+    if patients_per_label.min() >= 2:
+        return StratifiedGroupKFold(n_splits=max(2, min(n_splits, patients_per_label.min())), shuffle=True,
+                                    random_state=seed)
+    return GroupKFold(n_splits=max(2, n_splits), shuffle=True, random_state=seed)
 
 
 def check_no_leakage(splits: pd.DataFrame) -> None:

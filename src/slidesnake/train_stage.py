@@ -19,6 +19,7 @@ from .pu import PUParams, elkan_noto_prior, tile_probabilities, top_k_mean, trai
 from .splits import TEST, TRAIN, VALIDATION, check_no_leakage, patient_folds
 
 log = logging.getLogger(__name__)
+MIN_PU_TILES = 5  # per fold, of P and of U
 
 
 def run_splits(labels: dict[str, str], patients: dict[str, str], k: int, seed: int, out_csv: Path) -> pd.DataFrame:
@@ -118,6 +119,10 @@ def run_pu(task: str, positive_class: str, splits_csv: Path, feature_paths: dict
                 n.append(features)
         p, u = np.concatenate(p), np.concatenate(u)
         n = np.concatenate(n) if n and params.use_negative_slides else None
+        if len(p) < MIN_PU_TILES or len(u) < MIN_PU_TILES:
+            raise ValueError(f"PU fold {fold}: {len(p)} annotated tumor tiles (tumor fraction >= "
+                             f"{params.tumor_threshold}) and {len(u)} unlabeled tiles; at least {MIN_PU_TILES} of "
+                             "each are needed (annotate more tumor, or lower pu.tumor_threshold)")
         estimate = elkan_noto_prior(p, u, seed=params.seed)
         prior = params.prior if params.prior is not None else estimate["prior"]
         priors.append({"fold": fold, "estimated_prior": estimate["prior"], "label_frequency_c":

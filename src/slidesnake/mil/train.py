@@ -60,8 +60,9 @@ class Bags:
 
 
 def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
+    """Inverse class frequency; a class absent from training keeps weight 1."""
     counts = np.bincount(labels, minlength=n_classes).astype(float)
-    weights = np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 0.0)
+    weights = np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 1.0)
     return torch.tensor(weights, dtype=torch.float32)
 
 
@@ -132,12 +133,15 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
         history["train_loss"].append(float(np.mean(losses)))
         history["val_loss"].append(val_loss)
         history["val_auc"].append(val_auc)
-        if val_loss < best[0] - 1e-6:
+        if np.isfinite(val_loss) and val_loss < best[0] - 1e-6:
             best, stale = (val_loss, copy.deepcopy(model.state_dict()), epoch), 0
         else:
             stale += 1
             if stale >= params.patience:
                 break
+    if best[1] is None:
+        raise ValueError(f"{desc or model_name}: the validation loss was never finite; check the features "
+                         "and that the training slides hold both classes")
     model.load_state_dict(best[1])
     history["best_epoch"] = best[2]
     return model, history
