@@ -9,6 +9,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import openslide
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
@@ -59,29 +60,27 @@ class TileDataset(Dataset):
     """
 
     def __init__(self, slide_path: Path, coords: np.ndarray, geometry: TileGeometry, reader: str,
-                 decode: str = "worker", mpp: float | None = None):
+                 decode: str = "worker"):
         self.slide_path, self.coords, self.geometry = slide_path, coords, geometry
-        self.reader, self.decode, self.mpp = reader, decode, mpp
-        self._slide = self._file = self._layout = None
+        self.reader, self.decode = reader, decode
+        self._handle = self._file = self._layout = None
 
     def __len__(self) -> int:
         return len(self.coords)
 
     def _open(self):
-        if self.reader == "openslide":
-            self._slide = Slide(self.slide_path, default_mpp=self.mpp or 1.0)
-        else:
-            with Slide(self.slide_path, default_mpp=self.mpp or 1.0) as slide:
-                self._layout = level_layouts(self.slide_path, slide.level_dimensions)[self.geometry.level]
+        self._handle = openslide.OpenSlide(str(self.slide_path))
+        if self.reader == "raw_jpeg":
+            self._layout = level_layouts(self.slide_path, self._handle.level_dimensions)[self.geometry.level]
             self._file = open(self.slide_path, "rb")
 
     def __getitem__(self, index: int):
-        if self._slide is None and self._file is None:
+        if self._handle is None:
             self._open()
         x, y = (int(v) for v in self.coords[index])
         g = self.geometry
         if self.reader == "openslide":
-            rgba = np.asarray(self._slide.handle.read_region((x, y), g.level, (g.read_px, g.read_px)))
+            rgba = np.asarray(self._handle.read_region((x, y), g.level, (g.read_px, g.read_px)))
             return torch.from_numpy(composite_on_white(rgba)).permute(2, 0, 1).contiguous()
         plan = plan_region(self._layout, int(x // g.level_downsample), int(y // g.level_downsample),
                            g.read_px, g.read_px)
@@ -155,14 +154,13 @@ def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: Fea
         geometry = tile_geometry(slide, size0, tile_px)
         reader = choose_reader(params.reader, slide_path, slide, geometry)
         layout = level_layouts(slide_path, slide.level_dimensions)[geometry.level] if reader == "raw_jpeg" else None
-        mpp = slide.mpp
     decode = "device" if reader == "raw_jpeg" and device.type == "cuda" else "worker"
     cuda = device.type == "cuda"
     model = model.to(device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and params.precision == "bf16")
-    dataset = TileDataset(slide_path, coords, geometry, reader, decode, mpp)
+    dataset = TileDataset(slide_path, coords, geometry, reader, decode)
     loader = DataLoader(dataset, batch_size=params.batch_size, shuffle=False, num_workers=params.num_workers,
                         pin_memory=cuda and decode == "worker", collate_fn=keep_lists if decode == "device" else None,
                         prefetch_factor=4 if params.num_workers else None,

@@ -74,11 +74,6 @@ class Slide:
     def vendor(self) -> str | None:
         return self.handle.properties.get(openslide.PROPERTY_NAME_VENDOR)
 
-    @property
-    def magnification(self) -> float:
-        """Nominal objective magnification implied by the mpp (10 / mpp: 0.25 um/px = 40x)."""
-        return 10.0 / self.mpp
-
     def downsample_for_mpp(self, target_mpp: float) -> float:
         return target_mpp / self.mpp
 
