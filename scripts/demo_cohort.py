@@ -1,4 +1,5 @@
 """Write the demo cohort's sample sheet and truth table."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.demo.cohort import write_cohort_tables

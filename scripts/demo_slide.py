@@ -1,4 +1,5 @@
 """Write one synthetic demo slide with its truth and partial annotation masks."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.demo.cohort import DemoSlidePlan, write_demo_slide, write_truth_overview

@@ -1,4 +1,5 @@
 """Out-of-fold evaluation of every model of one task (and PU learning), against truth when known."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.evaluation import run_evaluation

@@ -1,4 +1,5 @@
 """Features of every tile of one slide with one encoder."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.features import FeatureParams, extract_features

@@ -1,4 +1,5 @@
 """Download or link one slide's annotation mask."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.download import fetch

@@ -1,4 +1,5 @@
 """Patient-level stratified cross-validation splits of one task."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.logs import job_logging

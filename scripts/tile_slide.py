@@ -1,4 +1,5 @@
 """Tile grid of one slide to HDF5."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.logs import job_logging

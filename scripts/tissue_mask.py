@@ -1,4 +1,5 @@
 """Tissue mask, GeoJSON outline and QC pictures of one slide."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.logs import job_logging

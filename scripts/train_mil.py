@@ -1,4 +1,5 @@
 """Train one MIL model on one fold and predict its test slides."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.logs import job_logging

@@ -1,4 +1,5 @@
 """PU / PNU tile tumor classifier from partial annotations, out of fold."""
+import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
 from slidesnake.logs import job_logging
