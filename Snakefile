@@ -27,6 +27,7 @@ rule all:
         rules_targets("tiles"),
         rules_targets("features"),
         rules_targets("train"),
+        "results/versions.tsv",
 
 
 rule download:
@@ -60,3 +61,4 @@ include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
+include: "rules/versions.smk"

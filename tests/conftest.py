@@ -61,9 +61,10 @@ def snakemake_bin() -> str:
     return found
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile with `workdir` as working directory (results land there)."""
-    command = [snakemake_bin(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900,
+                  snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
+    """Run the project's Snakefile (or a copy's) with `workdir` as working directory (results land there)."""
+    command = [snakemake_bin(), "--snakefile", str(snakefile), "--directory", str(workdir),
                "--workflow-profile", "none", "--cores", "2", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
