@@ -62,10 +62,11 @@ def snakemake_bin() -> str:
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900,
-                  snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
-    """Run the project's Snakefile (or a copy's) with `workdir` as working directory (results land there)."""
+                  snakefile: Path = REPO / "Snakefile", profile: str | None = "none") -> subprocess.CompletedProcess:
+    """Run the project's Snakefile (or a copy's) with `workdir` as working directory (results land there).
+    By default no workflow profile is used (profile=None leaves the choice to `args`)."""
     command = [snakemake_bin(), "--snakefile", str(snakefile), "--directory", str(workdir),
-               "--workflow-profile", "none", "--cores", "2", *args]
+               *(["--workflow-profile", profile] if profile else []), "--cores", "2", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.workflow
 
 
 def make_workdir(tmp_path: Path, config: str) -> Path:
-    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
     (tmp_path / "config" / "config.yaml").write_text(config)
     return tmp_path
 
