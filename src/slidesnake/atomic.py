@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from pathlib import Path
 
@@ -18,6 +19,8 @@ def atomic_output(path: str | os.PathLike):
     """Yield a temporary path; on success rename it to `path`, on error remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.partial-*{glob.escape(path.suffix)}"):
+        stale.unlink()  # left by a killed earlier attempt (Snakemake runs one job per output)
     tmp = partial_name(path)
     try:
         yield tmp

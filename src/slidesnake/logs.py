@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 
 from .errors import SlidesnakeError
+
+
+STORAGE_ERRORS = {
+    errno.ENOSPC: "Free space on that file system (or point results/ elsewhere) and rerun.",
+    errno.EDQUOT: "The disk quota is exhausted: free space or ask for more quota, then rerun.",
+    errno.EACCES: "Check the permissions of the results folder, then rerun.",
+    errno.EROFS: "The file system is read-only: run the workflow from a writable folder.",
+}
 
 
 def configure(log_path: str | None = None) -> None:
@@ -26,6 +35,13 @@ def job_logging(log_path: str | None):
         yield log
     except SlidesnakeError as error:
         log.error("%s", error)
+        sys.exit(1)
+    except OSError as error:
+        if error.errno not in STORAGE_ERRORS:
+            log.exception("job failed")
+            raise
+        log.error("cannot write %s: %s. %s", error.filename or "an output", error.strerror,
+                  STORAGE_ERRORS[error.errno])
         sys.exit(1)
     except Exception:
         log.exception("job failed")

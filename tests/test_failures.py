@@ -1,0 +1,65 @@
+"""Failure behaviour: storage errors give one clear line, killed jobs leave nothing that looks finished."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, snakemake_bin
+from slidesnake.atomic import atomic_output
+from slidesnake.logs import job_logging
+from test_workflow_foundation import make_workdir
+
+
+@pytest.mark.parametrize("code,advice", [(errno.ENOSPC, "Free space"), (errno.EACCES, "permissions"),
+                                         (errno.EROFS, "read-only")])
+def test_storage_errors_are_clear(tmp_path, code, advice):
+    log = tmp_path / "job.log"
+    with pytest.raises(SystemExit) as info:
+        with job_logging(str(log)):
+            raise OSError(code, os.strerror(code), "results/tiles/a.h5")
+    assert info.value.code == 1
+    text = log.read_text()
+    assert f"cannot write results/tiles/a.h5: {os.strerror(code)}" in text and advice in text
+    assert "Traceback" not in text
+
+
+def test_other_errors_keep_their_traceback(tmp_path):
+    log = tmp_path / "job.log"
+    with pytest.raises(ZeroDivisionError):
+        with job_logging(str(log)):
+            1 / 0
+    assert "Traceback" in log.read_text()
+
+
+def test_stale_partial_files_are_removed(tmp_path):
+    stale = tmp_path / ".out.partial-12345.h5"
+    stale.write_text("left by a killed job")
+    with atomic_output(tmp_path / "out.h5") as tmp:
+        tmp.write_text("complete")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]
+
+
+@pytest.mark.workflow
+def test_killed_job_leaves_no_finished_output_and_rerun_completes(tmp_path):
+    workdir = make_workdir(tmp_path, "samples: demo\ndemo: {n_slides: 2, width: 24576, height: 24576}\n")
+    target = workdir / "resources/demo/demo_000.tiff"
+    command = [snakemake_bin(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--workflow-profile", "none", "--cores", "1", str(target.relative_to(workdir))]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(target.parent.glob(".demo_000.partial-*")):
+        time.sleep(0.2)
+    assert list(target.parent.glob(".demo_000.partial-*")), "the job never started writing"
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not target.exists()                                     # nothing that looks finished
+    subprocess.run(command + ["--unlock"], capture_output=True, check=True)  # the killed run's lock
+    rerun = subprocess.run(command + ["--rerun-incomplete"], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert target.exists() and not list(target.parent.glob(".demo_000.partial-*"))
