@@ -133,3 +133,23 @@ def evaluation_inputs(wildcards):
     if DEMO:
         inputs["truth"] = [f"resources/demo/{s}_truth.png" for s in SLIDES]
     return inputs
+
+
+# Resource estimates from input sizes, so schedulers get honest requests.
+def mask_memory_mb(slide_mb):
+    """The mask stage holds the 8 um/px image: about 600 MB for a 1.5 GB, 100k x 100k px slide."""
+    return int(1000 + 0.5 * slide_mb)
+
+
+def feature_minutes(input_mb):
+    """Inputs are the slide and its tile file; allow 1 min per 20 MB of slide at worst (CPU) plus 10."""
+    return int(10 + input_mb / 20)
+
+
+def training_memory_mb(features_mb):
+    """Bags are kept in memory once read."""
+    return int(2000 + 1.5 * features_mb)
+
+
+def training_minutes(features_mb):
+    return int(20 + features_mb / 10)

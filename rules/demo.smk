@@ -32,6 +32,10 @@ rule demo_cohort:
         truth="resources/demo/truth.tsv",
     params:
         slide_dir=lambda wc, output: str(Path(output.sheet).parent),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     log:
         f"{LOGS}/demo_cohort.log",
     conda:

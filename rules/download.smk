@@ -13,6 +13,7 @@ rule fetch_slide:
         retries=config["download"]["retries"],
         backoff_s=config["download"]["backoff_s"],
         timeout_s=config["download"]["timeout_s"],
+    threads: 1
     resources:
         mem_mb=500,
         runtime=120,
@@ -35,6 +36,7 @@ rule fetch_annotation:
         retries=config["download"]["retries"],
         backoff_s=config["download"]["backoff_s"],
         timeout_s=config["download"]["timeout_s"],
+    threads: 1
     resources:
         mem_mb=500,
         runtime=30,

@@ -15,7 +15,7 @@ rule extract_features:
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=60,
+        runtime=lambda wc, input: feature_minutes(input.size_mb),
     log:
         f"{LOGS}/extract_features/{{encoder}}/{{slide}}.log",
     benchmark:

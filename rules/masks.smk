@@ -16,7 +16,7 @@ rule tissue_mask:
         default_mpp=config["default_mpp"],
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, input: mask_memory_mb(input.size_mb),
         runtime=10,
     log:
         f"{LOGS}/tissue_mask/{{slide}}.log",

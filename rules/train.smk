@@ -11,6 +11,10 @@ rule splits:
         patients=lambda wc: {s: SAMPLES.loc[s, "patient_id"] for s in SLIDES},
         folds=config["training"]["folds"],
         seed=config["training"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     log:
         f"{LOGS}/splits/{{task}}.log",
     conda:
@@ -34,8 +38,8 @@ rule train_mil:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda wc, input: training_memory_mb(input.size_mb),
+        runtime=lambda wc, input: training_minutes(input.size_mb),
     log:
         f"{LOGS}/train_mil/{{task}}/{{model}}/fold{{fold}}.log",
     benchmark:
@@ -61,8 +65,8 @@ rule train_pu:
         encoder=TRAIN_ENCODER,
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda wc, input: training_memory_mb(input.size_mb),
+        runtime=lambda wc, input: training_minutes(input.size_mb),
     log:
         f"{LOGS}/train_pu/{{task}}.log",
     benchmark:
@@ -83,6 +87,10 @@ rule evaluate:
         classes=lambda wc: TASKS[wc.task]["classes"],
         models=config["training"]["models"],
         tumor_threshold=config["pu"]["tumor_threshold"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
         f"{LOGS}/evaluate/{{task}}.log",
     conda:

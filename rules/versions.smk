@@ -4,6 +4,10 @@
 rule versions:
     output:
         "results/versions.tsv",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     log:
         f"{LOGS}/versions.log",
     conda:

@@ -1,0 +1,31 @@
+"""Every rule declares what schedulers and users need: log, threads, mem_mb, runtime, env; GPU rules gpu=1."""
+
+import re
+
+import pytest
+
+from conftest import REPO
+
+GPU_RULES = {"extract_features", "train_mil"}
+HEAVY_RULES = {"demo_slide", "tissue_mask", "tile_slide", "extract_features", "train_mil", "train_pu"}
+
+
+def rules():
+    found = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            found[block.split(":", 1)[0].strip()] = block
+    return found
+
+
+RULES = rules()
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rule_declares_resources_log_and_env(name):
+    block = RULES[name]
+    for directive in ("log:", "threads:", "conda:", "mem_mb=", "runtime="):
+        assert directive in block, f"rule {name} lacks {directive}"
+    assert ("gpu=1" in block) == (name in GPU_RULES), f"rule {name}: gpu resource"
+    if name in HEAVY_RULES:
+        assert "benchmark:" in block, f"heavy rule {name} has no benchmark"
