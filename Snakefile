@@ -27,6 +27,7 @@ rule all:
         rules_targets("tiles"),
         rules_targets("features"),
         rules_targets("train"),
+        rules_targets("figures"),
         "results/versions.tsv",
 
 
@@ -55,10 +56,16 @@ rule train:
         rules_targets("train"),
 
 
+rule figures:
+    input:
+        rules_targets("figures"),
+
+
 include: "rules/demo.smk"
 include: "rules/download.smk"
 include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
+include: "rules/figures.smk"
 include: "rules/versions.smk"

@@ -72,6 +72,15 @@ def rules_targets(stage):
         if pu_enabled():
             targets.append(f"results/pu/{config['pu']['task']}/slide_scores.csv")
         return targets
+    if stage == "figures":
+        targets = []
+        for task in TASKS:
+            targets += expand("results/figures/{task}/{name}.png", task=task, name=COHORT_FIGURES)
+            targets += expand("results/figures/{task}/heatmaps/{source}/{slide}.png", task=task,
+                              source=heatmap_sources(task), slide=SLIDES)
+        if TRAIN_ENCODER:
+            targets.append(f"results/figures/umap/{TRAIN_ENCODER}/scatter.png")
+        return targets
     raise ValueError(stage)
 
 
@@ -153,3 +162,39 @@ def training_memory_mb(features_mb):
 
 def training_minutes(features_mb):
     return int(20 + features_mb / 10)
+
+
+COHORT_FIGURES = ["roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area"]
+
+
+def heatmap_sources(task):
+    """Configured heatmap sources that exist for a task (PU only for its task, when it runs)."""
+    sources = []
+    for source in config["figures"]["heatmap_sources"]:
+        if source == "pu":
+            if pu_enabled() and config["pu"]["task"] == task:
+                sources.append(source)
+        elif source in config["training"]["models"]:
+            sources.append(source)
+    return sources
+
+
+def heatmap_score_files(wildcards):
+    if wildcards.source == "pu":
+        return [f"results/pu/{wildcards.task}/tile_scores.h5"]
+    return [f"results/models/{wildcards.task}/{wildcards.source}/fold{k}/tile_scores.h5"
+            for k in range(config["training"]["folds"])]
+
+
+def per_slide_inputs(wildcards):
+    """Slide, tiles, mask (+ annotation and demo truth) of every slide, named by slide."""
+    inputs = {}
+    for s in SLIDES:
+        inputs[f"slide_{s}"] = slide_file(s)
+        inputs[f"tiles_{s}"] = f"results/tiles/{s}.h5"
+        inputs[f"mask_{s}"] = f"results/masks/{s}.png"
+        if annotation_file(s):
+            inputs[f"annotation_{s}"] = annotation_file(s)
+        if DEMO:
+            inputs[f"truth_{s}"] = f"resources/demo/{s}_truth.png"
+    return inputs

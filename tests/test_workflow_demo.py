@@ -67,3 +67,24 @@ def test_nothing_left_to_do_after_a_run(demo_run):
     workdir, _ = demo_run
     result = run_snakemake(workdir, "all", "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_figures_are_readable_images(demo_run):
+    import cv2
+    workdir, _ = demo_run
+    sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
+    paths = [workdir / f"results/figures/tumor/{n}.png" for n in
+             ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")]
+    for source in ("abmil", "pu"):
+        for slide in sheet["slide_id"]:
+            paths += [workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.png",
+                      workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.png"]
+            regions = json.loads((workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.geojson").read_text())
+            assert regions["type"] == "FeatureCollection"
+    paths += [workdir / "results/figures/umap/resnet18/scatter.png"]
+    paths += [workdir / f"results/figures/umap/resnet18/{s}_rgb.jpg" for s in sheet["slide_id"]]
+    for path in paths:
+        image = cv2.imread(str(path))
+        assert image is not None and image.std() > 5, path
+    versions = pd.read_csv(workdir / "results/versions.tsv", sep="\t")
+    assert {"slidesnake", "torch", "snakemake"} <= set(versions["component"])

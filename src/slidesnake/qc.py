@@ -29,13 +29,15 @@ def draw_outline(rgb: np.ndarray, mask: np.ndarray, colour, thickness: int = 2) 
 
 
 def draw_tiles(rgb: np.ndarray, coords: np.ndarray, size0: int, downsample: float,
-               colours: np.ndarray | None = None) -> np.ndarray:
-    """Tile squares (level-0 coords) drawn over a thumbnail at `downsample`, semi-transparent."""
+               colours: np.ndarray | None = None, filled: bool = False) -> np.ndarray:
+    """Tile squares (level-0 coords) drawn over a thumbnail at `downsample`, semi-transparent;
+    outlines, or filled squares (one colour per tile)."""
     overlay = rgb.copy()
     side = max(1, int(round(size0 / downsample)))
+    thickness = -1 if filled else max(1, side // 12)
     for i, (x, y) in enumerate(np.round(coords / downsample).astype(int)):
         colour = tuple(int(c) for c in colours[i]) if colours is not None else BLUE
-        cv2.rectangle(overlay, (x, y), (x + side - 1, y + side - 1), colour, max(1, side // 12))
+        cv2.rectangle(overlay, (x, y), (x + side - 1, y + side - 1), colour, thickness)
     return cv2.addWeighted(overlay, 0.75, rgb, 0.25, 0)
 
 

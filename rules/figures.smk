@@ -1,0 +1,83 @@
+# Heatmaps, galleries and QuPath regions per slide; cohort figures per task; UMAP of tile features.
+
+FIGURE_KEYS = ["cmap", "alpha", "smooth_px", "region_threshold", "top_k"]
+
+
+rule heatmaps:
+    input:
+        unpack(lambda wc: {"scores": heatmap_score_files(wc), **per_slide_inputs(wc)}),
+    output:
+        heatmaps=expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}.png", slide=SLIDES),
+        regions=expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}.geojson", slide=SLIDES),
+        galleries=expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}_top_tiles.png", slide=SLIDES),
+    params:
+        figures={k: config["figures"][k] for k in FIGURE_KEYS},
+        labels=lambda wc: task_labels(wc.task),
+        mpp={s: sample(s)["mpp"] or config["default_mpp"] for s in SLIDES},
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=lambda wc, input: int(10 + input.size_mb / 200),
+    log:
+        f"{LOGS}/heatmaps/{{task}}/{{source}}.log",
+    benchmark:
+        f"{BENCHMARKS}/heatmaps/{{task}}/{{source}}.tsv"
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/heatmaps.py"
+
+
+rule cohort_figures:
+    input:
+        unpack(lambda wc: {
+            **{f"predictions_{m}": [f"results/models/{wc.task}/{m}/fold{k}/predictions.csv"
+                                    for k in range(config["training"]["folds"])] for m in config["training"]["models"]},
+            **{f"metrics_{m}": [f"results/models/{wc.task}/{m}/fold{k}/metrics.json"
+                                for k in range(config["training"]["folds"])] for m in config["training"]["models"]},
+            **{f"tiles_{s}": f"results/tiles/{s}.h5" for s in SLIDES},
+            **{f"maskinfo_{s}": f"results/masks/{s}.json" for s in SLIDES}}),
+    output:
+        **{name: f"results/figures/{{task}}/{name}.png" for name in COHORT_FIGURES},
+    params:
+        classes=lambda wc: TASKS[wc.task]["classes"],
+        labels=lambda wc: task_labels(wc.task),
+        models=config["training"]["models"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{LOGS}/cohort_figures/{{task}}.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/cohort_figures.py"
+
+
+rule umap:
+    input:
+        unpack(lambda wc: {
+            **{f"features_{s}": f"results/features/{wc.encoder}/{s}.h5" for s in SLIDES},
+            **{f"tiles_{s}": f"results/tiles/{s}.h5" for s in SLIDES},
+            **{f"thumbnail_{s}": f"results/masks/{s}_thumbnail.jpg" for s in SLIDES},
+            **({"scores": f"results/pu/{config['pu']['task']}/tile_scores.h5"} if pu_enabled() else {})}),
+    output:
+        scatter="results/figures/umap/{encoder}/scatter.png",
+        rgb=expand("results/figures/umap/{{encoder}}/{slide}_rgb.jpg", slide=SLIDES),
+    params:
+        labels=lambda wc: task_labels(list(TASKS)[0]) if TASKS else {},
+        max_tiles=config["figures"]["umap_max_tiles"],
+        seed=config["figures"]["seed"],
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input: int(2000 + 2 * input.size_mb),
+        runtime=30,
+    log:
+        f"{LOGS}/umap/{{encoder}}.log",
+    benchmark:
+        f"{BENCHMARKS}/umap/{{encoder}}.tsv"
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/umap.py"

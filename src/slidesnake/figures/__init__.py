@@ -1,0 +1,1 @@
+"""Figures: heatmaps over thumbnails, UMAP views of tile features, cohort-level plots."""

@@ -1,0 +1,84 @@
+"""Tile scores painted at thumbnail resolution, overlaid on a thumbnail read from a pyramid level.
+
+Memory is bounded by the thumbnail (longer side at most `max_side` px), never by the slide.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from matplotlib import colormaps
+
+from ..geojson import feature_collection, mask_polygons
+from ..qc import GREEN, RED, YELLOW, draw_outline
+from ..slide import Slide
+
+HEATMAP_MAX_SIDE = 2048
+
+
+def heatmap_downsample(level0_size: tuple[int, int], max_side: int = HEATMAP_MAX_SIDE) -> float:
+    return max(1.0, max(level0_size) / max_side)
+
+
+def paint_scores(coords: np.ndarray, scores: np.ndarray, size0: int, level0_size: tuple[int, int],
+                 downsample: float, smooth_px: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(mean score per pixel, covered mask) at `downsample`; overlapping tiles are averaged."""
+    width, height = (max(1, round(s / downsample)) for s in level0_size)
+    total = np.zeros((height, width), np.float32)
+    count = np.zeros((height, width), np.float32)
+    side = max(1, round(size0 / downsample))
+    for (x, y), score in zip(np.round(coords / downsample).astype(int), scores):
+        total[y:y + side, x:x + side] += score
+        count[y:y + side, x:x + side] += 1
+    covered = count > 0
+    if smooth_px > 0:  # normalised convolution: smooth inside the tissue without bleeding into glass
+        total = cv2.GaussianBlur(total, (0, 0), smooth_px)
+        count = cv2.GaussianBlur(count, (0, 0), smooth_px)
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 1e-6)
+    return mean, covered
+
+
+def normalise(values: np.ndarray, mode: str) -> np.ndarray:
+    """Scores to [0, 1]: "rank" (percentile within the slide, for attention) or "minmax" or "none"."""
+    if not len(values) or mode == "none":
+        return np.clip(values, 0, 1)
+    if mode == "rank":
+        return (np.argsort(np.argsort(values)) + 0.5) / len(values)
+    span = values.max() - values.min()
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+
+def overlay(thumbnail: np.ndarray, score: np.ndarray, covered: np.ndarray, cmap: str, alpha: float) -> np.ndarray:
+    colours = (colormaps[cmap](np.clip(score, 0, 1))[..., :3] * 255).astype(np.float32)
+    out = thumbnail.astype(np.float32)
+    blend = covered[..., None].astype(np.float32) * alpha
+    return (out * (1 - blend) + colours * blend).astype(np.uint8)
+
+
+def render_heatmap(slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, tissue_mask: np.ndarray | None,
+                   truth: np.ndarray | None, annotation: np.ndarray | None, cmap: str = "inferno",
+                   alpha: float = 0.5, smooth_px: float = 0.0, normalisation: str = "rank",
+                   default_mpp: float | None = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(overlay RGB, score map in [0, 1], covered mask, downsample). Outlines: tissue green, truth tumor
+    red, annotated tumor yellow (masks at any resolution, 2 = tumor)."""
+    with Slide(slide_path, default_mpp=default_mpp) as slide:
+        level0 = slide.dimensions
+        downsample = heatmap_downsample(level0)
+        thumbnail = slide.read_downsampled(downsample)
+    score, covered = paint_scores(coords, normalise(np.asarray(scores, np.float32), normalisation), size0,
+                                  level0, downsample, smooth_px)
+    image = overlay(thumbnail, score, covered, cmap, alpha)
+    if tissue_mask is not None:
+        image = draw_outline(image, tissue_mask > 0, GREEN, 1)
+    if truth is not None:
+        image = draw_outline(image, truth == 2, RED, 2)
+    if annotation is not None:
+        image = draw_outline(image, annotation == 2, YELLOW, 2)
+    return image, score, covered, downsample
+
+
+def high_score_regions(score: np.ndarray, covered: np.ndarray, downsample: float, threshold: float,
+                       slide_id: str) -> dict:
+    """QuPath GeoJSON of the regions whose (normalised) score reaches `threshold`, level-0 px."""
+    polygons = mask_polygons(covered & (score >= threshold), (downsample, downsample))
+    return feature_collection(polygons, "Tumor (predicted)", RED, {"slide_id": slide_id, "threshold": threshold})

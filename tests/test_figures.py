@@ -1,0 +1,99 @@
+"""Figures: heatmaps align with what they paint, their memory does not grow with the slide; cohort plots."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from slidesnake.figures.cohort import confusion_figure, roc_figure
+from slidesnake.figures.heatmap import high_score_regions, paint_scores, render_heatmap
+from slidesnake.figures.umap_view import as_rgb, sample_tiles
+from slidesnake.tiling import TilingParams, label_fractions, make_grid
+
+
+def readable_non_blank(path):
+    image = cv2.imread(str(path))
+    return image is not None and image.std() > 5
+
+
+def test_paint_scores_averages_overlaps():
+    coords = np.array([[0, 0], [50, 0]])
+    score, covered = paint_scores(coords, np.array([1.0, 0.0]), 100, (200, 100), 10.0)
+    assert score.shape == (10, 20) and covered[:, :15].all() and not covered[:, 15:].any()
+    assert score[0, 2] == 1.0 and score[0, 7] == pytest.approx(0.5) and score[0, 12] == 0.0
+
+
+def test_heatmap_of_truth_is_hot_inside_truth(tumor_slide, tmp_path):
+    """Tiles scored by their truth tumor share: the hot pixels of the map fall inside the truth tumor."""
+    truth = cv2.imread(str(tumor_slide["truth"]), cv2.IMREAD_GRAYSCALE)
+    plan = tumor_slide["plan"]
+    ds = tumor_slide["stats"]["truth_downsample"]
+    grid = make_grid(truth > 0, (ds, ds), (plan.width, plan.height), plan.mpp, TilingParams(tile_px=128, min_tissue=0.1))
+    scores = label_fractions(truth, (ds, ds), grid.coords, grid.size0, (2,))[:, 0]
+    image, score, covered, downsample = render_heatmap(tumor_slide["slide"], grid.coords, scores, grid.size0,
+                                                       truth, truth, None, normalisation="none")
+    truth_small = cv2.resize(truth, score.shape[::-1], interpolation=cv2.INTER_NEAREST) == 2
+    hot = covered & (score >= 0.9)
+    assert hot.sum() > 50 and (hot & truth_small).sum() / hot.sum() > 0.95
+    cold = covered & (score <= 0.05)
+    assert (cold & truth_small).sum() / cold.sum() < 0.05
+    regions = high_score_regions(score, covered, downsample, 0.5, "x")
+    assert regions["features"] and regions["features"][0]["properties"]["classification"]["name"] == "Tumor (predicted)"
+    assert image.shape[:2] == score.shape
+
+
+PEAK_SCRIPT = """
+import json, resource, sys
+from dataclasses import replace
+from pathlib import Path
+import numpy as np
+from slidesnake.demo.cohort import plan_cohort, write_demo_slide
+from slidesnake.figures.heatmap import render_heatmap
+size, folder = int(sys.argv[1]), Path(sys.argv[2])
+plan = replace(next(p for p in plan_cohort(4, seed=2) if p.label == "tumor"), width=size, height=size)
+write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+xs = np.arange(0, size, 512)
+coords = np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2)
+render_heatmap(folder / "s.tiff", coords, np.random.default_rng(0).random(len(coords)), 512, None, None, None)
+print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
+"""
+
+
+def test_heatmap_memory_does_not_grow_with_slide_size(tmp_path):
+    peaks = {}
+    for size in (4096, 16384):
+        folder = tmp_path / str(size)
+        folder.mkdir()
+        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(size), str(folder)], capture_output=True,
+                             text=True, check=True)
+        peaks[size] = json.loads(out.stdout.strip().splitlines()[-1])[1]
+    assert peaks[16384] < peaks[4096] + 60, peaks   # 16x the pixels; the thumbnail is capped at 2048 px
+
+
+def test_roc_and_confusion_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for fold in range(3):
+        for i in range(10):
+            label = "tumor" if i % 2 else "normal"
+            p = np.clip(rng.normal(0.7 if label == "tumor" else 0.3, 0.2), 0, 1)
+            rows.append({"slide_id": f"s{fold}{i}", "label": label, "fold": fold, "prob_normal": 1 - p,
+                         "prob_tumor": p, "prediction": "tumor" if p > 0.5 else "normal"})
+    table = pd.DataFrame(rows)
+    summary = roc_figure(tmp_path / "roc.png", {"abmil": table, "mean_pool": table}, "tumor")
+    confusion_figure(tmp_path / "confusion.png", {"abmil": table}, ["normal", "tumor"])
+    assert 0.5 < summary["abmil"]["mean_auc"] <= 1.0
+    assert readable_non_blank(tmp_path / "roc.png") and readable_non_blank(tmp_path / "confusion.png")
+
+
+def test_umap_helpers():
+    keep = sample_tiles([100, 0, 50], 30, 0)
+    assert [len(k) for k in keep] == [20, 0, 10]
+    colours = as_rgb(np.random.default_rng(0).normal(size=(200, 3)))
+    assert colours.dtype == np.uint8 and colours.shape == (200, 3) and colours.max() == 255
