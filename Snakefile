@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 validate(config, "config/schemas/config.schema.yaml", set_default=True)
 
 

@@ -76,7 +76,7 @@ def rules_targets(stage):
         targets = []
         for task in TASKS:
             targets += expand("results/figures/{task}/{name}.png", task=task, name=COHORT_FIGURES)
-            targets += expand("results/figures/{task}/heatmaps/{source}/{slide}.png", task=task,
+            targets += expand("results/figures/{task}/heatmaps/{source}/{slide}.jpg", task=task,
                               source=heatmap_sources(task), slide=SLIDES)
         if TRAIN_ENCODER:
             targets.append(f"results/figures/umap/{TRAIN_ENCODER}/scatter.png")

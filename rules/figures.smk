@@ -1,15 +1,19 @@
 # Heatmaps, galleries and QuPath regions per slide; cohort figures per task; UMAP of tile features.
 
 FIGURE_KEYS = ["cmap", "alpha", "smooth_px", "region_threshold", "top_k"]
+COHORT_CAPTIONS = {"roc": "roc", "confusion": "confusion", "training_curves": "training_curves",
+                   "tiles_per_slide": "per_slide", "tissue_area": "per_slide"}
 
 
 rule heatmaps:
     input:
         unpack(lambda wc: {"scores": heatmap_score_files(wc), **per_slide_inputs(wc)}),
     output:
-        heatmaps=expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}.png", slide=SLIDES),
+        heatmaps=report(expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}.jpg", slide=SLIDES),
+                        caption="../report/heatmap.rst", category="Heatmaps {task}", subcategory="{source}"),
         regions=expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}.geojson", slide=SLIDES),
-        galleries=expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}_top_tiles.png", slide=SLIDES),
+        galleries=report(expand("results/figures/{{task}}/heatmaps/{{source}}/{slide}_top_tiles.jpg", slide=SLIDES),
+                         caption="../report/gallery.rst", category="Top tiles {task}", subcategory="{source}"),
     params:
         figures={k: config["figures"][k] for k in FIGURE_KEYS},
         labels=lambda wc: task_labels(wc.task),
@@ -38,7 +42,8 @@ rule cohort_figures:
             **{f"tiles_{s}": f"results/tiles/{s}.h5" for s in SLIDES},
             **{f"maskinfo_{s}": f"results/masks/{s}.json" for s in SLIDES}}),
     output:
-        **{name: f"results/figures/{{task}}/{name}.png" for name in COHORT_FIGURES},
+        **{name: report(f"results/figures/{{task}}/{name}.png", caption=f"../report/{COHORT_CAPTIONS[name]}.rst",
+                        category="Cohort {task}") for name in COHORT_FIGURES},
     params:
         classes=lambda wc: TASKS[wc.task]["classes"],
         labels=lambda wc: task_labels(wc.task),
@@ -63,8 +68,10 @@ rule umap:
             **{f"thumbnail_{s}": f"results/masks/{s}_thumbnail.jpg" for s in SLIDES},
             **({"scores": f"results/pu/{config['pu']['task']}/tile_scores.h5"} if pu_enabled() else {})}),
     output:
-        scatter="results/figures/umap/{encoder}/scatter.png",
-        rgb=expand("results/figures/umap/{{encoder}}/{slide}_rgb.jpg", slide=SLIDES),
+        scatter=report("results/figures/umap/{encoder}/scatter.png", caption="../report/umap.rst",
+                       category="UMAP {encoder}"),
+        rgb=report(expand("results/figures/umap/{{encoder}}/{slide}_rgb.jpg", slide=SLIDES),
+                   caption="../report/umap.rst", category="UMAP {encoder}", subcategory="RGB views"),
     params:
         labels=lambda wc: task_labels(list(TASKS)[0]) if TASKS else {},
         max_tiles=config["figures"]["umap_max_tiles"],

@@ -77,8 +77,8 @@ def test_figures_are_readable_images(demo_run):
              ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")]
     for source in ("abmil", "pu"):
         for slide in sheet["slide_id"]:
-            paths += [workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.png",
-                      workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.png"]
+            paths += [workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.jpg",
+                      workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.jpg"]
             regions = json.loads((workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.geojson").read_text())
             assert regions["type"] == "FeatureCollection"
     paths += [workdir / "results/figures/umap/resnet18/scatter.png"]

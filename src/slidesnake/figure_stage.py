@@ -55,12 +55,12 @@ def run_heatmaps(source: str, score_paths: list[Path], slides: dict[str, dict], 
             params["cmap"], params["alpha"], params["smooth_px"], normalisation, files.get("mpp"))
         legend = [("tissue", GREEN)] + ([("truth tumor", RED)] if truth is not None else []) + \
                  ([("annotated tumor", YELLOW)] if annotation is not None else [])
-        with atomic_output(out_dir / f"{slide}.png") as tmp:
+        with atomic_output(out_dir / f"{slide}.jpg") as tmp:
             save_heatmap_figure(tmp, image, f"{slide} ({labels.get(slide) or 'unlabelled'}): {source}",
                                 params["cmap"], score_label, legend)
         with atomic_output(out_dir / f"{slide}.geojson") as tmp:
             write_geojson(tmp, high_score_regions(score, covered, downsample, params["region_threshold"], slide))
-        with atomic_output(out_dir / f"{slide}_top_tiles.png") as tmp:
+        with atomic_output(out_dir / f"{slide}_top_tiles.jpg") as tmp:
             save_gallery(tmp, files["slide"], coords, values, size0, params["top_k"],
                          f"{slide}: top {params['top_k']} tiles by {source}", files.get("mpp"))
     log.info("%s: heatmaps of %d slides in %s", source, len(slides), out_dir)

@@ -14,6 +14,14 @@ from matplotlib.lines import Line2D  # noqa: E402
 from ..slide import Slide  # noqa: E402
 
 
+def save(figure, path, **kwargs) -> None:
+    """PNG, or JPEG (quality 88) for photographic figures: heatmaps and galleries stay small in reports."""
+    if str(path).lower().endswith((".jpg", ".jpeg")):
+        kwargs["pil_kwargs"] = {"quality": 88}
+    figure.savefig(path, format="jpeg" if str(path).lower().endswith((".jpg", ".jpeg")) else None, **kwargs)
+    plt.close(figure)
+
+
 def save_heatmap_figure(path, image: np.ndarray, title: str, cmap: str, score_label: str,
                         legend: list[tuple[str, tuple]]) -> None:
     height, width = image.shape[:2]
@@ -27,8 +35,7 @@ def save_heatmap_figure(path, image: np.ndarray, title: str, cmap: str, score_la
     if legend:
         axis.legend(handles=[Line2D([0], [0], color=np.array(c) / 255, lw=2, label=name) for name, c in legend],
                     loc="lower right", fontsize=7, framealpha=0.8)
-    figure.savefig(path, bbox_inches="tight")
-    plt.close(figure)
+    save(figure, path, bbox_inches="tight")
 
 
 def save_gallery(path, slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, k: int, title: str,
@@ -47,5 +54,4 @@ def save_gallery(path, slide_path, coords: np.ndarray, scores: np.ndarray, size0
         axis.set_axis_off()
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save(figure, path)
