@@ -30,6 +30,7 @@ rule all:
         rules_targets("tiles"),
         rules_targets("features"),
         rules_targets("train"),
+        rules_targets("predict"),
         rules_targets("figures"),
         "results/versions.tsv",
 
@@ -59,6 +60,11 @@ rule train:
         rules_targets("train"),
 
 
+rule predict:
+    input:
+        rules_targets("predict"),
+
+
 rule figures:
     input:
         rules_targets("figures"),
@@ -70,5 +76,6 @@ include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
+include: "rules/predict.smk"
 include: "rules/figures.smk"
 include: "rules/versions.smk"

@@ -1,18 +1,29 @@
 # Sample sheet, input functions and wildcard constraints shared by all rules.
 import re
 
-from slidesnake.cohort_sheet import demo_plans, load_samples, plan_as_params
+import pandas as pd
+
+from slidesnake.cohort_sheet import (DEPLOY_PREFIX, DEPLOY_SEED_OFFSET, demo_plans, load_deploy_samples,
+                                     load_samples, plan_as_params)
 from slidesnake.errors import SlidesnakeError
 from slidesnake.sheet import SLIDE_EXTENSIONS
 
 try:
     SAMPLES = load_samples(config)
+    DEPLOY_SAMPLES = load_deploy_samples(config)
 except SlidesnakeError as error:
     raise WorkflowError(str(error)) from None
 
-SLIDES = list(SAMPLES.index)
+SLIDES = list(SAMPLES.index)  # the training cohort
+DEPLOY_SLIDES = [] if DEPLOY_SAMPLES is None else list(DEPLOY_SAMPLES.index)  # new slides to predict
+_shared = set(SLIDES) & set(DEPLOY_SLIDES)
+if _shared:
+    raise WorkflowError(f"slide_id(s) in both the sample sheet and the deploy sheet: {sorted(_shared)}")
+ALL_SAMPLES = SAMPLES if DEPLOY_SAMPLES is None else pd.concat([SAMPLES, DEPLOY_SAMPLES])
 DEMO = config["samples"] == "demo"
 DEMO_PLANS = demo_plans(config["demo"]) if DEMO else {}
+if config["deploy"]["samples"] == "demo":
+    DEMO_PLANS.update(demo_plans(config["demo"], config["deploy"]["demo_slides"], DEPLOY_SEED_OFFSET, DEPLOY_PREFIX))
 ENCODERS = list(config["features"]["encoders"])
 TASKS = config["tasks"]
 TRAIN_ENCODER = config["training"]["encoder"] or (ENCODERS[0] if ENCODERS else None)
@@ -28,7 +39,7 @@ wildcard_constraints:
 
 
 def sample(slide):
-    return SAMPLES.loc[slide]
+    return ALL_SAMPLES.loc[slide]
 
 
 def slide_file(slide):
@@ -56,15 +67,23 @@ def local_source(column):
 
 def rules_targets(stage):
     """Files that make up one stage for every slide."""
+    every = SLIDES + DEPLOY_SLIDES
     if stage == "download":
         demo = ["resources/demo/samples.tsv"] if DEMO else []
-        return demo + [slide_file(s) for s in SLIDES] + [a for a in map(annotation_file, SLIDES) if a]
+        return demo + [slide_file(s) for s in every] + [a for a in map(annotation_file, every) if a]
     if stage == "masks":
-        return expand("results/masks/{slide}.geojson", slide=SLIDES)
+        return expand("results/masks/{slide}.geojson", slide=every)
     if stage == "tiles":
-        return expand("results/tiles/{slide}.h5", slide=SLIDES)
+        return expand("results/tiles/{slide}.h5", slide=every)
     if stage == "features":
-        return expand("results/features/{encoder}/{slide}.h5", encoder=ENCODERS, slide=SLIDES)
+        return expand("results/features/{encoder}/{slide}.h5", encoder=ENCODERS, slide=every)
+    if stage == "predict":
+        targets = expand("results/predictions/{task}/{model}_oof_patients.csv", task=list(TASKS),
+                         model=config["training"]["models"])
+        if DEPLOY_SLIDES:
+            targets += expand("results/predictions/{task}/{model}_new_patients.csv", task=list(TASKS),
+                              model=config["training"]["models"])
+        return targets
     if stage == "train":
         targets = expand("results/models/{task}/{model}/fold{fold}/model.pt", task=list(TASKS),
                          model=config["training"]["models"], fold=range(config["training"]["folds"]))
@@ -198,3 +217,7 @@ def per_slide_inputs(wildcards):
         if DEMO:
             inputs[f"truth_{s}"] = f"resources/demo/{s}_truth.png"
     return inputs
+
+
+def deploy_features(wildcards):
+    return {f"features_{s}": f"results/features/{TRAIN_ENCODER}/{s}.h5" for s in DEPLOY_SLIDES}

@@ -26,7 +26,7 @@ rule demo_slide:
 
 rule demo_cohort:
     input:
-        stats=expand("resources/demo/{slide}.json", slide=list(DEMO_PLANS)),
+        stats=expand("resources/demo/{slide}.json", slide=SLIDES if DEMO else []),
     output:
         sheet="resources/demo/samples.tsv",
         truth="resources/demo/truth.tsv",

@@ -6,8 +6,9 @@ import pytest
 
 from conftest import REPO
 
-GPU_RULES = {"extract_features", "train_mil"}
-HEAVY_RULES = {"demo_slide", "tissue_mask", "tile_slide", "extract_features", "train_mil", "train_pu"}
+GPU_RULES = {"extract_features", "train_mil", "deploy_predictions"}
+HEAVY_RULES = {"demo_slide", "tissue_mask", "tile_slide", "extract_features", "train_mil", "train_pu",
+               "deploy_predictions", "heatmaps", "umap"}
 
 
 def rules():

@@ -162,3 +162,15 @@ def test_nnpu_beats_naive_on_unlabeled_positives():
     assert (scores["nnpu"] > 0.5).mean() == pytest.approx(hidden.mean(), abs=0.1)
     gap = {m: scores[m][hidden].mean() - scores[m][~hidden].mean() for m in scores}
     assert gap["nnpu"] > gap["naive"] + 0.05
+
+
+def test_patient_level_aggregation():
+    from slidesnake.predict_stage import patient_table
+    slides = pd.DataFrame({"slide_id": ["a", "b", "c"], "patient_id": ["p1", "p1", "p2"],
+                           "label": ["tumor", "tumor", "normal"], "prob_normal": [0.8, 0.2, 0.9],
+                           "prob_tumor": [0.2, 0.8, 0.1]})
+    table = patient_table(slides, ["normal", "tumor"]).set_index("patient_id")
+    assert table.loc["p1", "prob_tumor"] == pytest.approx(0.5) and table.loc["p1", "n_slides"] == 2
+    assert table.loc["p2", "prediction"] == "normal" and table.loc["p1", "label"] == "tumor"
+    unlabelled = patient_table(slides.drop(columns="label"), ["normal", "tumor"])
+    assert "label" not in unlabelled

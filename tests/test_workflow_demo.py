@@ -21,6 +21,7 @@ features:
   num_workers: 0
 training: {folds: 2, epochs: 5, patience: 5}
 pu: {epochs: 5, tumor_threshold: 0.3}
+deploy: {samples: demo, demo_slides: 2}
 """
 
 
@@ -88,3 +89,20 @@ def test_figures_are_readable_images(demo_run):
         assert image is not None and image.std() > 5, path
     versions = pd.read_csv(workdir / "results/versions.tsv", sep="\t")
     assert {"slidesnake", "torch", "snakemake"} <= set(versions["component"])
+
+
+def test_predictions_out_of_fold_and_on_new_unlabelled_slides(demo_run):
+    workdir, _ = demo_run
+    oof = pd.read_csv(workdir / "results/predictions/tumor/abmil_oof.csv")
+    assert len(oof) == 8 and set(oof["label"]) == {"normal", "tumor"}
+    patients = pd.read_csv(workdir / "results/predictions/tumor/abmil_oof_patients.csv")
+    assert patients["n_slides"].sum() == 8 and set(patients["prediction"]) <= {"normal", "tumor"}
+    new = pd.read_csv(workdir / "results/predictions/tumor/abmil_new.csv")
+    assert list(new["slide_id"]) == ["new_000", "new_001"] and "label" not in new
+    assert {"fold0_prob_tumor", "fold1_prob_tumor"} <= set(new.columns)
+    assert (new["prob_tumor"] - new[["fold0_prob_tumor", "fold1_prob_tumor"]].mean(axis=1)).abs().max() < 1e-6
+    with h5py.File(workdir / "results/predictions/tumor/abmil_new_tile_scores.h5") as h5:
+        assert set(h5) == {"new_000", "new_001"} and len(h5["new_000/score"]) == len(h5["new_000/coords"])
+    # the new slides went through masks, tiles and features like any slide, and are not in training
+    splits = pd.read_csv(workdir / "results/splits/tumor.csv")
+    assert not set(splits["slide_id"]) & {"new_000", "new_001"}

@@ -45,8 +45,8 @@ class DemoSlidePlan:
 
 def plan_cohort(n_slides: int = 24, seed: int = 0, width: int = 8192, height: int = 8192, mpp: float = 0.5,
                 tumor_fraction: tuple[float, float] = (0.05, 0.35), annotation_fraction: float = 0.3,
-                artefacts: bool = True, jpeg_quality: int = 90, paired_patients: float = 0.25
-                ) -> list[DemoSlidePlan]:
+                artefacts: bool = True, jpeg_quality: int = 90, paired_patients: float = 0.25,
+                prefix: str = "demo") -> list[DemoSlidePlan]:
     """Balanced tumor / normal slides; a share of patients hold two slides of the same label."""
     rng = np.random.default_rng([seed, 0])
     labels = ["tumor" if i < n_slides // 2 + n_slides % 2 else "normal" for i in range(n_slides)]
@@ -58,7 +58,8 @@ def plan_cohort(n_slides: int = 24, seed: int = 0, width: int = 8192, height: in
             label = labels[i + j]
             fraction = float(rng.uniform(*tumor_fraction)) if label == "tumor" else 0.0
             plans.append(DemoSlidePlan(
-                slide_id=f"demo_{i + j:03d}", label=label, patient_id=f"patient_{patient:03d}",
+                slide_id=f"{prefix}_{i + j:03d}", label=label, patient_id=f"{prefix}_patient_{patient:03d}"
+                if prefix != "demo" else f"patient_{patient:03d}",
                 tumor_fraction=round(fraction, 4), seed=int(rng.integers(2**31)), width=width, height=height,
                 mpp=mpp, artefacts=artefacts, annotation_fraction=annotation_fraction, jpeg_quality=jpeg_quality))
         i += 2 if pair else 1
