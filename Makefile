@@ -24,6 +24,7 @@ setup-test: $(VENV)/.installed-test
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(TARGET)
+	$(BIN)/snakemake --cores 1 --report results/report.html $(TARGET)
 
 test: setup-test
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
