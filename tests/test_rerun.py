@@ -21,7 +21,8 @@ training: {folds: 2, epochs: 2, patience: 2, models: [mean_pool, abmil]}
 pu: {epochs: 2, tumor_threshold: 0.3}
 """
 DEMO = {"demo_slide", "demo_cohort", "fetch_slide", "fetch_annotation"}
-DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "train_mil", "train_pu", "evaluate"}
+DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "train_mil", "train_pu", "evaluate", "oof_predictions",
+                       "heatmaps", "cohort_figures", "umap"}
 
 
 def copy_workflow(dest):
@@ -71,7 +72,12 @@ def test_mask_parameter_reruns_masks_and_downstream(finished_run):
 
 def test_training_parameter_reruns_training_only(finished_run):
     jobs = planned_jobs(finished_run, BASE.replace("epochs: 2, patience", "epochs: 3, patience"))
-    assert set(jobs) == {"train_mil", "evaluate"} and jobs["train_mil"] == 4
+    assert set(jobs) == {"train_mil", "evaluate", "oof_predictions", "heatmaps", "cohort_figures"}
+    assert jobs["train_mil"] == 4 and jobs["heatmaps"] == 1   # the ABMIL heatmaps; PU is not retrained
+
+
+def test_figure_colour_map_reruns_heatmaps_only(finished_run):
+    assert planned_jobs(finished_run, BASE + "figures: {cmap: viridis}\n") == {"heatmaps": 2}
 
 
 def test_demo_parameter_reruns_everything(finished_run):
