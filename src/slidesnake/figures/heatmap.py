@@ -58,7 +58,7 @@ def overlay(thumbnail: np.ndarray, score: np.ndarray, covered: np.ndarray, cmap:
 def render_heatmap(slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, tissue_mask: np.ndarray | None,
                    truth: np.ndarray | None, annotation: np.ndarray | None, cmap: str = "inferno",
                    alpha: float = 0.5, smooth_px: float = 0.0, normalisation: str = "rank",
-                   default_mpp: float | None = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                   default_mpp: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(overlay RGB, score map in [0, 1], covered mask, downsample). Outlines: tissue green, truth tumor
     red, annotated tumor yellow (masks at any resolution, 2 = tumor)."""
     with Slide(slide_path, default_mpp=default_mpp) as slide:

@@ -39,7 +39,7 @@ def save_heatmap_figure(path, image: np.ndarray, title: str, cmap: str, score_la
 
 
 def save_gallery(path, slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, k: int, title: str,
-                 default_mpp: float | None = 1.0, tile_display_px: int = 224) -> None:
+                 default_mpp: float | None = None, tile_display_px: int = 224) -> None:
     """The k highest-scoring tiles, read at display size from the best pyramid level."""
     order = np.argsort(scores)[::-1][:k]
     columns = min(4, max(1, len(order)))
