@@ -99,6 +99,9 @@ def rules_targets(stage):
                               source=heatmap_sources(task), slide=SLIDES)
         if TRAIN_ENCODER:
             targets.append(f"results/figures/umap/{TRAIN_ENCODER}/scatter.png")
+        if DEPLOY_SLIDES:
+            targets += expand("results/figures/{task}/heatmaps/new_{model}/{slide}.jpg", task=list(TASKS),
+                              model=deploy_heatmap_models(), slide=DEPLOY_SLIDES)
         return targets
     raise ValueError(stage)
 
@@ -205,10 +208,10 @@ def heatmap_score_files(wildcards):
             for k in range(config["training"]["folds"])]
 
 
-def per_slide_inputs(wildcards):
+def per_slide_inputs(wildcards, slides=None):
     """Slide, tiles, mask (+ annotation and demo truth) of every slide, named by slide."""
     inputs = {}
-    for s in SLIDES:
+    for s in SLIDES if slides is None else slides:
         inputs[f"slide_{s}"] = slide_file(s)
         inputs[f"tiles_{s}"] = f"results/tiles/{s}.h5"
         inputs[f"mask_{s}"] = f"results/masks/{s}.png"
@@ -221,3 +224,8 @@ def per_slide_inputs(wildcards):
 
 def deploy_features(wildcards):
     return {f"features_{s}": f"results/features/{TRAIN_ENCODER}/{s}.h5" for s in DEPLOY_SLIDES}
+
+
+def deploy_heatmap_models():
+    """MIL models among the heatmap sources: their fold ensemble is painted on the new slides."""
+    return [s for s in config["figures"]["heatmap_sources"] if s in config["training"]["models"]]

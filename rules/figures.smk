@@ -18,6 +18,7 @@ rule heatmaps:
         figures={k: config["figures"][k] for k in FIGURE_KEYS},
         labels=lambda wc: task_labels(wc.task),
         mpp={s: sample(s)["mpp"] or config["default_mpp"] for s in SLIDES},
+        source=lambda wc: wc.source,
     threads: 1
     resources:
         mem_mb=3000,
@@ -26,6 +27,34 @@ rule heatmaps:
         f"{LOGS}/heatmaps/{{task}}/{{source}}.log",
     benchmark:
         f"{BENCHMARKS}/heatmaps/{{task}}/{{source}}.tsv"
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/heatmaps.py"
+
+
+rule deploy_heatmaps:
+    input:
+        unpack(lambda wc: {"scores": [f"results/predictions/{wc.task}/{wc.model}_new_tile_scores.h5"],
+                           **per_slide_inputs(wc, DEPLOY_SLIDES)}),
+    output:
+        heatmaps=report(expand("results/figures/{{task}}/heatmaps/new_{{model}}/{slide}.jpg", slide=DEPLOY_SLIDES),
+                        caption="../report/heatmap.rst", category="Heatmaps {task}", subcategory="new slides, {model}"),
+        regions=expand("results/figures/{{task}}/heatmaps/new_{{model}}/{slide}.geojson", slide=DEPLOY_SLIDES),
+        galleries=expand("results/figures/{{task}}/heatmaps/new_{{model}}/{slide}_top_tiles.jpg", slide=DEPLOY_SLIDES),
+    params:
+        figures={k: config["figures"][k] for k in FIGURE_KEYS},
+        labels={s: None for s in DEPLOY_SLIDES},
+        mpp={s: sample(s)["mpp"] or config["default_mpp"] for s in DEPLOY_SLIDES},
+        source=lambda wc: wc.model,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=lambda wc, input: int(10 + input.size_mb / 200),
+    log:
+        f"{LOGS}/deploy_heatmaps/{{task}}/{{model}}.log",
+    benchmark:
+        f"{BENCHMARKS}/deploy_heatmaps/{{task}}/{{model}}.tsv"
     conda:
         "../envs/figures.yaml"
     script:

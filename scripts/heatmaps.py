@@ -1,4 +1,5 @@
-"""Heatmaps, high-score GeoJSON regions and top-tile galleries of every slide for one score source."""
+"""Heatmaps, high-score GeoJSON regions and top-tile galleries of every slide for one score source
+(out of fold for the training cohort, or the fold ensemble on new slides)."""
 import workflow_package  # noqa: F401  (puts src/ on sys.path)
 from pathlib import Path
 
@@ -15,5 +16,5 @@ with job_logging(snakemake.log[0]):
             if f"{optional}_{slide}" in i.keys():
                 files[optional] = Path(i[f"{optional}_{slide}"])
         slides[slide] = files
-    run_heatmaps(snakemake.wildcards.source, [Path(x) for x in i.scores], slides, p.figures, p.labels,
+    run_heatmaps(p.source, [Path(x) for x in i.scores], slides, p.figures, p.labels,
                  Path(snakemake.output.heatmaps[0]).parent)

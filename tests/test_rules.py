@@ -8,7 +8,7 @@ from conftest import REPO
 
 GPU_RULES = {"extract_features", "train_mil", "deploy_predictions"}
 HEAVY_RULES = {"demo_slide", "tissue_mask", "tile_slide", "extract_features", "train_mil", "train_pu",
-               "deploy_predictions", "heatmaps", "umap"}
+               "deploy_predictions", "heatmaps", "deploy_heatmaps", "umap"}
 
 
 def rules():

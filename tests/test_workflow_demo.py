@@ -82,6 +82,9 @@ def test_figures_are_readable_images(demo_run):
                       workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.jpg"]
             regions = json.loads((workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.geojson").read_text())
             assert regions["type"] == "FeatureCollection"
+    for slide in ("new_000", "new_001"):  # the fold ensemble's attention on the new, unlabelled slides
+        paths += [workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}.jpg",
+                  workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}_top_tiles.jpg"]
     paths += [workdir / "results/figures/umap/resnet18/scatter.png"]
     paths += [workdir / f"results/figures/umap/resnet18/{s}_rgb.jpg" for s in sheet["slide_id"]]
     for path in paths:
