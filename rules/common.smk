@@ -19,7 +19,8 @@ DEPLOY_SLIDES = [] if DEPLOY_SAMPLES is None else list(DEPLOY_SAMPLES.index)  # 
 _shared = set(SLIDES) & set(DEPLOY_SLIDES)
 if _shared:
     raise WorkflowError(f"slide_id(s) in both the sample sheet and the deploy sheet: {sorted(_shared)}")
-ALL_SAMPLES = SAMPLES if DEPLOY_SAMPLES is None else pd.concat([SAMPLES, DEPLOY_SAMPLES])
+ALL_SAMPLES = SAMPLES if DEPLOY_SAMPLES is None else pd.concat([SAMPLES, DEPLOY_SAMPLES]).astype(object)
+ALL_SAMPLES = ALL_SAMPLES.where(ALL_SAMPLES.notna(), None)  # columns only one sheet has: None, not NaN
 DEMO = config["samples"] == "demo"
 DEMO_PLANS = demo_plans(config["demo"]) if DEMO else {}
 if config["deploy"]["samples"] == "demo":
