@@ -24,7 +24,6 @@ from torch.utils.data import DataLoader
 from slidesnake.encoders import build_encoder
 from slidesnake.features import (FeatureParams, TileDataset, choose_reader, extract_features, keep_lists,
                                  decode_batch_on_device, preprocess, resolve_device, tile_geometry)
-from slidesnake.jpeg_tiles import level_layouts
 from slidesnake.slide import Slide
 
 
@@ -77,7 +76,7 @@ def encoder_alone(params: FeatureParams, device, n_batches: int) -> float:
 def read_alone(slide_path: Path, coords: np.ndarray, params: FeatureParams, reader: str, device) -> float:
     with Slide(slide_path) as slide:
         geometry = tile_geometry(slide, 512, 512)
-        layout = level_layouts(slide_path, slide.level_dimensions)[geometry.level] if reader == "raw_jpeg" else None
+        reader, layout = choose_reader(reader, slide_path, slide, geometry)
     decode = "device" if reader == "raw_jpeg" and device.type == "cuda" else "worker"
     loader = DataLoader(TileDataset(slide_path, coords, geometry, reader, decode), batch_size=params.batch_size,
                         num_workers=params.num_workers, collate_fn=keep_lists if decode == "device" else None,
@@ -120,8 +119,6 @@ def main() -> None:
     n_batches = max(2, min(20, len(coords) // args.batch_size)) if device.type == "cuda" else 2
     report["a_encoder_tiles_per_s"] = encoder_alone(params, device, n_batches)
     for reader in ("openslide", "raw_jpeg"):
-        with Slide(slide_path) as slide:
-            choose_reader(reader, slide_path, slide, tile_geometry(slide, 512, 512))
         b = read_alone(slide_path, coords, params, reader, device)
         summary = extract_features(slide_path, subset, args.out / f"features_{reader}.h5",
                                    replace(params, reader=reader), "bench", threads=torch.get_num_threads())

@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from .atomic import atomic_output
 from .mil.metrics import classification_metrics
 from .tiling import label_fractions, mask_downsample
+from .train_stage import read_tile_scores
 
 log = logging.getLogger(__name__)
 TUMOR = 2
@@ -55,9 +56,8 @@ def localisation(tile_scores: dict[str, np.ndarray], truth: dict[str, np.ndarray
             "slides": len(per_slide)}
 
 
-def read_scores(path: Path, name: str) -> dict[str, np.ndarray]:
-    with h5py.File(path, "r") as h5:
-        return {slide: h5[slide][name][:] for slide in h5}
+def read_scores(paths: list[Path], name: str) -> dict[str, np.ndarray]:
+    return {slide: scores for slide, (_, scores) in read_tile_scores(paths, name).items()}
 
 
 def run_evaluation(task: str, classes: list[str], predictions: dict[str, list[Path]],
@@ -77,9 +77,7 @@ def run_evaluation(task: str, classes: list[str], predictions: dict[str, list[Pa
         entry = {"oof": oof, "fold_auc_mean": float(np.mean(per_fold)) if per_fold else None,
                  "fold_auc_sd": float(np.std(per_fold)) if per_fold else None}
         if truth:
-            scores = {}
-            for path in tile_scores[model]:
-                scores.update(read_scores(path, "score"))
+            scores = read_scores(tile_scores[model], "score")
             tumor_slides = [s for s in table.loc[table["label"] == positive, "slide_id"] if s in truth]
             entry["localisation"] = localisation(scores, truth, tumor_slides)
         report["models"][model] = entry
@@ -90,7 +88,7 @@ def run_evaluation(task: str, classes: list[str], predictions: dict[str, list[Pa
                         "prior": json.loads(Path(pu["prior"]).read_text())}
         if truth:
             tiles_y, nnpu, naive, true_u = [], [], [], []
-            probabilities = {m: read_scores(pu["tile_scores"], m) for m in ("nnpu", "naive")}
+            probabilities = {m: read_scores([pu["tile_scores"]], m) for m in ("nnpu", "naive")}
             for slide in probabilities["nnpu"]:
                 if slide not in truth:
                     continue

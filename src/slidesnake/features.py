@@ -119,15 +119,18 @@ def preprocess(tiles: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
-def choose_reader(requested: str, slide_path: Path, slide: Slide, geometry: TileGeometry) -> str:
+def choose_reader(requested: str, slide_path: Path, slide: Slide, geometry: TileGeometry):
+    """("raw_jpeg", layout of the read level) where the file allows and it is wanted, else ("openslide", None)."""
     if requested not in READERS:
         raise ValueError(f"unknown reader '{requested}'; choose one of {READERS}")
     if requested == "openslide":
-        return "openslide"
-    raw_ok = level_layouts(slide_path, slide.level_dimensions) is not None
-    if requested == "raw_jpeg" and not raw_ok:
-        raise ValueError(f"reader 'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not one")
-    return "raw_jpeg" if raw_ok else "openslide"
+        return "openslide", None
+    layouts = level_layouts(slide_path, slide.level_dimensions)
+    if layouts is None:
+        if requested == "raw_jpeg":
+            raise ValueError(f"reader 'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not one")
+        return "openslide", None
+    return "raw_jpeg", layouts[geometry.level]
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -152,8 +155,7 @@ def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: Fea
     dim = output_dim(model, spec)
     with Slide(slide_path, slide_id, mpp=sheet_mpp, default_mpp=default_mpp) as slide:
         geometry = tile_geometry(slide, size0, tile_px)
-        reader = choose_reader(params.reader, slide_path, slide, geometry)
-        layout = level_layouts(slide_path, slide.level_dimensions)[geometry.level] if reader == "raw_jpeg" else None
+        reader, layout = choose_reader(params.reader, slide_path, slide, geometry)
     decode = "device" if reader == "raw_jpeg" and device.type == "cuda" else "worker"
     cuda = device.type == "cuda"
     model = model.to(device)

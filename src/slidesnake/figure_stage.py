@@ -17,6 +17,7 @@ from .figures.heatmap import high_score_regions, render_heatmap
 from .figures.slide_figures import save_gallery, save_heatmap_figure
 from .geojson import write_geojson
 from .qc import GREEN, RED, YELLOW, write_rgb
+from .train_stage import read_tile_scores
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +26,11 @@ def read_label_png(path: Path | None) -> np.ndarray | None:
     return None if path is None else cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
 
 
-def collect_scores(paths: list[Path], dataset: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """slide -> (coords, scores) from tile-score files (each slide is a test slide in one fold)."""
-    found = {}
-    for path in paths:
-        with h5py.File(path, "r") as h5:
-            for slide in h5:
-                found[slide] = (h5[slide]["coords"][:], h5[slide][dataset][:])
-    return found
-
-
 def run_heatmaps(source: str, score_paths: list[Path], slides: dict[str, dict], params: dict, labels: dict[str, str],
                  out_dir: Path) -> None:
     """One heatmap, high-score GeoJSON and top-k gallery per slide that has scores from `source`."""
     pu = source == "pu"
-    scores = collect_scores(score_paths, "nnpu" if pu else "score")
+    scores = read_tile_scores(score_paths, "nnpu" if pu else "score")
     normalisation = "none" if pu else "rank"
     score_label = "tile tumor probability (nnPU)" if pu else "attention / tile score (rank within slide)"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +96,7 @@ def run_umap(features: dict[str, Path], tiles: dict[str, Path], thumbnails: dict
     flat = umap_view.embed(stacked, 2, seed)
     tile_scores = None
     if scores_path is not None:
-        scores = collect_scores([scores_path], "nnpu")
+        scores = read_tile_scores([scores_path], "nnpu")
         tile_scores = np.concatenate([scores[s][1][k] if s in scores else np.full(len(k), np.nan)
                                       for s, k in zip(slides, keep)])
     with atomic_output(scatter_path) as tmp:

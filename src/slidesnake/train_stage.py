@@ -53,6 +53,16 @@ def write_tile_scores(path: Path, scores: dict[str, dict[str, np.ndarray]], coor
                 group.create_dataset(name, data=np.asarray(values, np.float32))
 
 
+def read_tile_scores(paths: list[Path], name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """slide -> (coords, scores `name`) from tile-score files written by write_tile_scores."""
+    found = {}
+    for path in paths:
+        with h5py.File(path, "r") as h5:
+            for slide in h5:
+                found[slide] = (h5[slide]["coords"][:], h5[slide][name][:])
+    return found
+
+
 def run_train_mil(task: str, classes: list[str], model_name: str, fold: int, splits_csv: Path,
                   feature_paths: dict[str, Path], params: TrainParams, model_path: Path, metrics_path: Path,
                   predictions_path: Path, tile_scores_path: Path) -> dict:
