@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from .atomic import atomic_output
 from .mil.metrics import classification_metrics
 from .tiling import label_fractions, mask_downsample
-from .train_stage import read_tile_scores
+from .tile_scores import read_tile_scores
 
 log = logging.getLogger(__name__)
 TUMOR = 2

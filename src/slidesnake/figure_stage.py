@@ -17,7 +17,7 @@ from .figures.heatmap import high_score_regions, render_heatmap
 from .figures.slide_figures import save_gallery, save_heatmap_figure
 from .geojson import write_geojson
 from .qc import GREEN, RED, YELLOW, write_rgb
-from .train_stage import read_tile_scores
+from .tile_scores import read_tile_scores
 
 log = logging.getLogger(__name__)
 

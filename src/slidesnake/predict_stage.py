@@ -12,7 +12,7 @@ import torch
 
 from .atomic import atomic_output
 from .mil.train import Bags, load_checkpoint, predict
-from .train_stage import write_tile_scores
+from .tile_scores import write_tile_scores
 
 log = logging.getLogger(__name__)
 

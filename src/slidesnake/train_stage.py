@@ -17,6 +17,7 @@ from .mil.train import Bags, TrainParams, predict, save_checkpoint, train_fold
 from .provenance import provenance_attrs
 from .pu import PUParams, elkan_noto_prior, tile_probabilities, top_k_mean, train_tile_classifier
 from .splits import TEST, TRAIN, VALIDATION, check_no_leakage, patient_folds
+from .tile_scores import write_tile_scores
 
 log = logging.getLogger(__name__)
 MIN_PU_TILES = 5  # per fold, of P and of U
@@ -38,29 +39,6 @@ def run_splits(labels: dict[str, str], patients: dict[str, str], k: int, seed: i
 def fold_partitions(splits: pd.DataFrame, fold: int) -> dict[str, list[str]]:
     column = splits[f"fold{fold}"]
     return {part: splits.loc[column == part, "slide_id"].tolist() for part in (TRAIN, VALIDATION, TEST)}
-
-
-def write_tile_scores(path: Path, scores: dict[str, dict[str, np.ndarray]], coords: dict[str, np.ndarray],
-                      attrs: dict) -> None:
-    """One group per slide: coords and one dataset per score name."""
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
-        for key, value in attrs.items():
-            h5.attrs[key] = value
-        for slide, named in scores.items():
-            group = h5.create_group(slide)
-            group.create_dataset("coords", data=coords[slide])
-            for name, values in named.items():
-                group.create_dataset(name, data=np.asarray(values, np.float32))
-
-
-def read_tile_scores(paths: list[Path], name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """slide -> (coords, scores `name`) from tile-score files written by write_tile_scores."""
-    found = {}
-    for path in paths:
-        with h5py.File(path, "r") as h5:
-            for slide in h5:
-                found[slide] = (h5[slide]["coords"][:], h5[slide][name][:])
-    return found
 
 
 def run_train_mil(task: str, classes: list[str], model_name: str, fold: int, splits_csv: Path,
