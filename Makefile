@@ -4,18 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 8
 
-.PHONY: demo test setup setup-test lint clean
+.PHONY: demo test test-fast setup setup-test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --group workflow
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --group test
 	touch $@
 
 setup: $(VENV)/.installed
@@ -26,11 +26,21 @@ demo: setup
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(TARGET)
 	$(BIN)/snakemake --cores 1 --report results/report.html $(TARGET)
 
+# Every tier: the fast unit tests and the end-to-end workflow runs (CI runs exactly this).
 test: setup-test
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup
+# The fast tier only (no Snakemake runs), for the edit-test loop.
+test-fast: setup-test
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not workflow" $(PYTEST_ARGS)
+
+lint: setup-test
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/ruff check src scripts tests benchmarks
+
+format: setup-test
+	$(BIN)/snakefmt Snakefile rules
 
 clean:
 	rm -rf results resources .snakemake

@@ -2,22 +2,26 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The package holds all logic; it is installed in the environment (make setup, envs/*.yaml).
-# Parse-time imports also work from a plain checkout.
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# The workflow's package is imported from src/: here while the DAG is built, and in every job through
+# PYTHONPATH (the project venv, --sdm conda envs and cluster nodes alike). This is its one import route.
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+from slidesnake.workflow import export_package_path
 
+export_package_path(SRC)
 
-configfile: "config/config.yaml"
+# config/config.yaml is the demo's configuration; a --configfile of your own replaces it (defaults for every
+# key come from the schema, src/slidesnake/workflow/schemas/config.schema.yaml).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "report/workflow.rst"
-
-
-validate(config, "config/schemas/config.schema.yaml", set_default=True)
 
 
 include: "rules/common.smk"
@@ -26,48 +30,42 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        rules_targets("download"),
-        rules_targets("tiles"),
-        rules_targets("features"),
-        rules_targets("train"),
-        rules_targets("predict"),
-        rules_targets("figures"),
-        "results/versions.tsv",
+        all_targets,
 
 
 rule download:
     input:
-        rules_targets("download"),
+        stage_targets("download"),
 
 
 rule masks:
     input:
-        rules_targets("masks"),
+        stage_targets("masks"),
 
 
 rule tiles:
     input:
-        rules_targets("tiles"),
+        stage_targets("tiles"),
 
 
 rule features:
     input:
-        rules_targets("features"),
+        stage_targets("features"),
 
 
 rule train:
     input:
-        rules_targets("train"),
+        lambda wc: stage_targets("train"),
 
 
 rule predict:
     input:
-        rules_targets("predict"),
+        lambda wc: stage_targets("predict"),
 
 
 rule figures:
     input:
-        rules_targets("figures"),
+        lambda wc: stage_targets("figures"),
 
 
 include: "rules/demo.smk"
@@ -75,6 +73,7 @@ include: "rules/download.smk"
 include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
+include: "rules/cohort.smk"
 include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/figures.smk"

@@ -4,7 +4,7 @@ Reports tiles/s for (a) the encoder alone on device-resident tensors, (b) readin
 (the DataLoader with its workers, no model), (c) end to end, and the ratio (c) / min(a, b), for the
 OpenSlide reader and the raw-JPEG reader (nvJPEG on CUDA, libjpeg-turbo on CPU).
 
-    python benchmarks/bench_features.py --size 40000 --encoder resnet50_trunc --tiles 2048 --workers 8
+    PYTHONPATH=src python benchmarks/bench_features.py --size 40000 --encoder resnet50_trunc --tiles 2048 --workers 8
 """
 
 from __future__ import annotations
@@ -16,33 +16,33 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import h5py
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from slidesnake.encoders import build_encoder
-from slidesnake.features import (FeatureParams, TileDataset, choose_reader, extract_features, keep_lists,
-                                 decode_batch_on_device, preprocess, resolve_device, tile_geometry)
-from slidesnake.slide import Slide
+from slidesnake.features.encoders import build_encoder
+from slidesnake.features.extract import extract_features, preprocess
+from slidesnake.features.reader import resolve_device, tile_stream
+from slidesnake.io.slide import Slide
+from slidesnake.io.tile_file import TileFile
+from slidesnake.workflow.config import default_config, default_params
+from slidesnake.workflow.params import FeatureParams, MaskParams, TilingParams
 
 
 def make_slide(size: int, folder: Path, workers: int) -> tuple[Path, Path]:
-    from slidesnake.demo.cohort import plan_cohort, write_demo_slide
-    from slidesnake.mask_stage import run_tissue_mask
-    from slidesnake.masking import MaskParams
-    from slidesnake.tile_stage import run_tiling
-    from slidesnake.tiling import TilingParams
+    """A synthetic tumor slide of size x size px, masked and tiled with the default parameters."""
+    from slidesnake.demo.cohort import write_demo_slide
+    from slidesnake.demo.plan import plan_cohort
+    from slidesnake.jobs import tile_slide, tissue_mask
     slide = folder / f"bench_{size}.tiff"
     tiles = folder / f"bench_{size}.h5"
     if not tiles.exists():
-        plan = replace(next(p for p in plan_cohort(4, seed=5) if p.label == "tumor"), width=size, height=size,
-                       slide_id="bench")
+        plan = replace(next(p for p in plan_cohort(default_config()["demo"], 4, 5) if p.label == "tumor"),
+                       width=size, height=size, slide_id="bench")
         write_demo_slide(plan, slide, folder / "truth.png", folder / "annotation.png", folder / "stats.json",
                          workers=workers)
         m = [folder / f"mask{s}" for s in (".png", ".json", ".geojson", "_t.jpg", "_q.jpg")]
-        run_tissue_mask(slide, "bench", None, None, MaskParams(), *m)
-        run_tiling("bench", m[0], m[1], m[3], None, TilingParams(), tiles, folder / "tiles_qc.jpg")
+        tissue_mask.run(slide, "bench", None, None, default_params(MaskParams, "mask"), *m)
+        tile_slide.run("bench", m[0], m[1], m[3], None, default_params(TilingParams, "tiling"), tiles,
+                       folder / "tiles_qc.jpg")
     return slide, tiles
 
 
@@ -73,19 +73,14 @@ def encoder_alone(params: FeatureParams, device, n_batches: int) -> float:
     return n_batches * params.batch_size / (time.perf_counter() - start)
 
 
-def read_alone(slide_path: Path, coords: np.ndarray, params: FeatureParams, reader: str, device) -> float:
-    with Slide(slide_path) as slide:
-        geometry = tile_geometry(slide, 512, 512)
-        reader, layout = choose_reader(reader, slide_path, slide, geometry)
-    decode = "device" if reader == "raw_jpeg" and device.type == "cuda" else "worker"
-    loader = DataLoader(TileDataset(slide_path, coords, geometry, reader, decode), batch_size=params.batch_size,
-                        num_workers=params.num_workers, collate_fn=keep_lists if decode == "device" else None,
-                        pin_memory=device.type == "cuda" and decode == "worker",
-                        prefetch_factor=4 if params.num_workers else None)
+def read_alone(slide_path: Path, tiles: TileFile, params: FeatureParams, reader: str, device) -> float:
+    """Tiles/s of the feature job's own reader (tile_stream) with no model."""
+    with Slide(slide_path, require_mpp=False) as slide:
+        stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, reader, device,
+                             params.batch_size, params.num_workers)
     start, n = time.perf_counter(), 0
-    for batch in loader:
-        tiles = decode_batch_on_device(batch, layout, device) if decode == "device" else batch.to(device)
-        n += len(tiles)
+    for batch in stream:
+        n += len(batch)
     synchronize(device)
     return n / (time.perf_counter() - start)
 
@@ -101,15 +96,14 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     slide_path, tiles_h5 = make_slide(args.size, args.out, args.workers)
-    with h5py.File(tiles_h5, "r") as h5:
-        coords = h5["coords"][:args.tiles]
+    full = TileFile.read(tiles_h5)
+    n = min(args.tiles, len(full))
+    tiles = TileFile(full.coords[:n], full.attrs, full.tissue_fraction[:n], full.grid_row_col[:n])
+    coords = tiles.coords
     subset = args.out / "subset.h5"
-    with h5py.File(tiles_h5, "r") as src, h5py.File(subset, "w") as dst:
-        ds = dst.create_dataset("coords", data=coords)
-        for key, value in src["coords"].attrs.items():
-            ds.attrs[key] = value
-    params = FeatureParams(model=args.encoder, weights="random", batch_size=args.batch_size,
-                           num_workers=args.workers)
+    tiles.write(subset)
+    params = default_params(FeatureParams, "features", model=args.encoder, weights="random",
+                            batch_size=args.batch_size, num_workers=args.workers)
     device = resolve_device("auto")
     torch.set_num_threads(max(1, (torch.get_num_threads())))
     report = {"machine": f"{platform.node()}, {platform.machine()}, {__import__('os').cpu_count()} cores, "
@@ -119,7 +113,7 @@ def main() -> None:
     n_batches = max(2, min(20, len(coords) // args.batch_size)) if device.type == "cuda" else 2
     report["a_encoder_tiles_per_s"] = encoder_alone(params, device, n_batches)
     for reader in ("openslide", "raw_jpeg"):
-        b = read_alone(slide_path, coords, params, reader, device)
+        b = read_alone(slide_path, tiles, params, reader, device)
         summary = extract_features(slide_path, subset, args.out / f"features_{reader}.h5",
                                    replace(params, reader=reader), "bench", threads=torch.get_num_threads())
         c = summary["tiles_per_s"]

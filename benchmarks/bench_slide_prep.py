@@ -4,7 +4,7 @@ Each stage runs in its own process so its peak RSS is its own. Ratios compare ea
 hardware limit measured in the same run: JPEG encoding alone for generation (every pixel must be
 encoded), decoding the pyramid level alone for masking (every pixel of that level must be read).
 
-    python benchmarks/bench_slide_prep.py --size 100000 --workers 2 --out /tmp/bench
+    PYTHONPATH=src python benchmarks/bench_slide_prep.py --size 100000 --workers 2 --out /tmp/bench
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ def stage(fn):
 
 
 def demo_plan(size: int):
-    from slidesnake.demo.cohort import plan_cohort
-    plan = next(p for p in plan_cohort(4, seed=11) if p.label == "tumor")
+    from slidesnake.demo.plan import plan_cohort
+    from slidesnake.workflow.config import default_config
+    plan = next(p for p in plan_cohort(default_config()["demo"], 4, 11) if p.label == "tumor")
     return replace(plan, slide_id=f"bench_{size}", width=size, height=size)
 
 
@@ -51,7 +52,7 @@ def generate(size: int, out: Path, workers: int) -> dict:
 def jpeg_limit(size: int, out: Path, workers: int) -> dict:
     """JPEG encoding alone of rendered tissue tiles: a ceiling for writing any slide of this size."""
     from slidesnake.demo.cohort import build_renderer
-    from slidesnake.pyramid_tiff import encode_jpeg_tile
+    from slidesnake.io.pyramid_tiff import encode_jpeg_tile
     renderer = build_renderer(demo_plan(8192))
     from slidesnake.demo.geometry import GRID
     cy, cx = np.unravel_index(np.argmax(renderer.layout.tissue), renderer.layout.tissue.shape)
@@ -68,15 +69,17 @@ def jpeg_limit(size: int, out: Path, workers: int) -> dict:
 
 @stage
 def mask(size: int, out: Path, workers: int) -> dict:
-    from slidesnake.mask_stage import run_tissue_mask
-    from slidesnake.masking import MaskParams
-    from slidesnake.slide import Slide
+    from slidesnake.io.slide import Slide
+    from slidesnake.jobs import tissue_mask
+    from slidesnake.workflow.config import default_params
+    from slidesnake.workflow.params import MaskParams
+    params = default_params(MaskParams, "mask")
     with Slide(out / "slide.tiff") as slide:
         start = time.perf_counter()
-        slide.thumbnail_at_mpp(MaskParams().mpp)
+        slide.thumbnail_at_mpp(params.mpp)
         read_only = time.perf_counter() - start
     start = time.perf_counter()
-    info = run_tissue_mask(out / "slide.tiff", "bench", None, None, MaskParams(), out / "mask.png", out / "mask.json",
+    info = tissue_mask.run(out / "slide.tiff", "bench", None, None, params, out / "mask.png", out / "mask.json",
                            out / "mask.geojson", out / "thumb.jpg", out / "mask_qc.jpg")
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "level_read_seconds": read_only, "tissue_fraction": info["tissue_fraction"]}
@@ -84,11 +87,12 @@ def mask(size: int, out: Path, workers: int) -> dict:
 
 @stage
 def tiles(size: int, out: Path, workers: int) -> dict:
-    from slidesnake.tile_stage import run_tiling
-    from slidesnake.tiling import TilingParams
+    from slidesnake.jobs import tile_slide
+    from slidesnake.workflow.config import default_params
+    from slidesnake.workflow.params import TilingParams
     start = time.perf_counter()
-    grid = run_tiling("bench", out / "mask.png", out / "mask.json", out / "thumb.jpg", out / "annotation.png",
-                      TilingParams(), out / "tiles.h5", out / "tiles_qc.jpg")
+    grid = tile_slide.run("bench", out / "mask.png", out / "mask.json", out / "thumb.jpg", out / "annotation.png",
+                          default_params(TilingParams, "tiling"), out / "tiles.h5", out / "tiles_qc.jpg")
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "tiles": len(grid.coords), "tiles_per_s": len(grid.coords) / seconds}
 

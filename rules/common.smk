@@ -1,110 +1,99 @@
-# Sample sheet, input functions and wildcard constraints shared by all rules.
+# The checked config, the cohort, wildcard constraints and the input functions the rules share.
 import re
+from dataclasses import asdict
 
-import pandas as pd
+from snakemake.logging import logger
 
-from slidesnake.cohort_sheet import (DEPLOY_PREFIX, DEPLOY_SEED_OFFSET, demo_plans, load_deploy_samples,
-                                     load_samples, plan_as_params)
-from slidesnake.errors import SlidesnakeError
-from slidesnake.sheet import SLIDE_EXTENSIONS
+from slidesnake.core.errors import SlidesnakeError
+from slidesnake.io.manifest import read_manifest
+from slidesnake.workflow import paths
+from slidesnake.workflow.cohort import load_cohort
+from slidesnake.workflow.config import check_config, train_encoder
+from slidesnake.workflow.params import (
+    DownloadParams,
+    FeatureParams,
+    HeatmapParams,
+    MaskParams,
+    PUParams,
+    TilingParams,
+    TrainParams,
+    section_params,
+)
+from slidesnake.workflow.sheet import ANNOTATION_EXTENSIONS, SLIDE_EXTENSIONS
 
 try:
-    SAMPLES = load_samples(config)
-    DEPLOY_SAMPLES = load_deploy_samples(config)
+    check_config(config)
+    COHORT = load_cohort(config)
 except SlidesnakeError as error:
     raise WorkflowError(str(error)) from None
 
-SLIDES = list(SAMPLES.index)  # the training cohort
-DEPLOY_SLIDES = [] if DEPLOY_SAMPLES is None else list(DEPLOY_SAMPLES.index)  # new slides to predict
-_shared = set(SLIDES) & set(DEPLOY_SLIDES)
-if _shared:
-    raise WorkflowError(f"slide_id(s) in both the sample sheet and the deploy sheet: {sorted(_shared)}")
-ALL_SAMPLES = SAMPLES if DEPLOY_SAMPLES is None else pd.concat([SAMPLES, DEPLOY_SAMPLES]).astype(object)
-ALL_SAMPLES = ALL_SAMPLES.where(ALL_SAMPLES.notna(), None)  # columns only one sheet has: None, not NaN
-DEMO = config["samples"] == "demo"
-DEMO_PLANS = demo_plans(config["demo"]) if DEMO else {}
-if config["deploy"]["samples"] == "demo":
-    DEMO_PLANS.update(demo_plans(config["demo"], config["deploy"]["demo_slides"], DEPLOY_SEED_OFFSET, DEPLOY_PREFIX))
-ENCODERS = list(config["features"]["encoders"])
 TASKS = config["tasks"]
-TRAIN_ENCODER = config["training"]["encoder"] or (ENCODERS[0] if ENCODERS else None)
-LOGS = "results/logs"
-BENCHMARKS = "results/benchmarks"
+ENCODERS = list(config["features"]["encoders"])
+TRAIN_ENCODER = train_encoder(config)
+MODELS = config["training"]["models"]
+FOLDS = config["training"]["folds"]
+TRAIN_SLIDES = COHORT.slides(paths.TRAIN)
+NEW_SLIDES = COHORT.slides(paths.NEW)
+COHORTS = [paths.TRAIN] + ([paths.NEW] if NEW_SLIDES else [])
+
+
+def alternatives(names):
+    """A wildcard constraint matching exactly these names."""
+    return "|".join(map(re.escape, names)) or "NONE_CONFIGURED"
 
 
 wildcard_constraints:
     slide=r"[A-Za-z0-9._-]+",
-    ext="|".join(SLIDE_EXTENSIONS),
-    aext="png|tif|tiff",
-    encoder="|".join(map(re.escape, ENCODERS)) or "NO_ENCODER",
+    ext=alternatives(SLIDE_EXTENSIONS),
+    aext=alternatives(ANNOTATION_EXTENSIONS),
+    encoder=alternatives(ENCODERS),
+    cohort=alternatives(COHORTS),
+    task=alternatives(TASKS),
+    model=alternatives(MODELS),
+    fold=r"\d+",
 
 
-def sample(slide):
-    return ALL_SAMPLES.loc[slide]
+# ---- per slide -------------------------------------------------------------------------------------
 
 
 def slide_file(slide):
     """The workflow's copy (or link) of a slide; its extension tells OpenSlide the format."""
-    return f"results/slides/{slide}.{sample(slide)['ext']}"
+    return paths.fill(paths.SLIDE, slide=slide, ext=COHORT.record(slide).ext)
 
 
 def annotation_file(slide):
     """The workflow's copy of a slide's annotation mask, or None."""
-    row = sample(slide)
-    if row["annotation"] is None:
-        return None
-    return f"results/annotations/{slide}.{row['annotation'].rsplit('.', 1)[-1].lower()}"
+    extension = COHORT.record(slide).annotation_ext
+    return None if extension is None else paths.fill(paths.ANNOTATION, slide=slide, aext=extension)
+
+
+def truth_file(slide):
+    """The demo's truth mask of a slide (real cohorts have none)."""
+    return paths.fill(paths.DEMO_TRUTH, slide=slide) if slide in COHORT.demo_plans else None
 
 
 def local_source(column):
-    """Input function: a local source file (so changing it reruns), nothing for URLs."""
+    """Input function: a sheet's local source file (so that changing it reruns), nothing for URLs."""
 
-    def inputs(wildcards):
-        row = sample(wildcards.slide)
-        return [row[column]] if row[f"{column}_kind"] == "path" else []
+    def local_file(wildcards):
+        record = COHORT.record(wildcards.slide)
+        kind, location = (
+            (record.source_kind, record.source)
+            if column == "source"
+            else (record.annotation_kind, record.annotation)
+        )
+        return [location] if kind == "path" else []
 
-    return inputs
+    return local_file
 
 
-def rules_targets(stage):
-    """Files that make up one stage for every slide."""
-    every = SLIDES + DEPLOY_SLIDES
-    if stage == "download":
-        demo = ["resources/demo/samples.tsv"] if DEMO else []
-        return demo + [slide_file(s) for s in every] + [a for a in map(annotation_file, every) if a]
-    if stage == "masks":
-        return expand("results/masks/{slide}.geojson", slide=every)
-    if stage == "tiles":
-        return expand("results/tiles/{slide}.h5", slide=every)
-    if stage == "features":
-        return expand("results/features/{encoder}/{slide}.h5", encoder=ENCODERS, slide=every)
-    if stage == "predict":
-        targets = expand("results/predictions/{task}/{model}_oof_patients.csv", task=list(TASKS),
-                         model=config["training"]["models"])
-        if DEPLOY_SLIDES:
-            targets += expand("results/predictions/{task}/{model}_new_patients.csv", task=list(TASKS),
-                              model=config["training"]["models"])
-        return targets
-    if stage == "train":
-        targets = expand("results/models/{task}/{model}/fold{fold}/model.pt", task=list(TASKS),
-                         model=config["training"]["models"], fold=range(config["training"]["folds"]))
-        targets += expand("results/evaluation/{task}.md", task=list(TASKS))
-        if pu_enabled():
-            targets.append(f"results/pu/{config['pu']['task']}/slide_scores.csv")
-        return targets
-    if stage == "figures":
-        targets = []
-        for task in TASKS:
-            targets += expand("results/figures/{task}/{name}.png", task=task, name=COHORT_FIGURES)
-            targets += expand("results/figures/{task}/heatmaps/{source}/{slide}.jpg", task=task,
-                              source=heatmap_sources(task), slide=SLIDES)
-        if TRAIN_ENCODER:
-            targets.append(f"results/figures/umap/{TRAIN_ENCODER}/scatter.png")
-        if DEPLOY_SLIDES:
-            targets += expand("results/figures/{task}/heatmaps/new_{model}/{slide}.jpg", task=list(TASKS),
-                              model=deploy_heatmap_models(), slide=DEPLOY_SLIDES)
-        return targets
-    raise ValueError(stage)
+def sheet_value(field):
+    """Params function: one field of the slide's checked sheet row."""
+
+    def value(wildcards):
+        return getattr(COHORT.record(wildcards.slide), field)
+
+    return value
 
 
 def slide_input(wildcards):
@@ -117,116 +106,270 @@ def annotation_input(wildcards):
 
 
 def sheet_mpp(wildcards):
-    mpp = sample(wildcards.slide)["mpp"]
-    return None if mpp is None else float(mpp)
+    return COHORT.record(wildcards.slide).mpp
 
 
-def encoder_params(wildcards):
+def demo_plan(wildcards):
+    return asdict(COHORT.demo_plans[wildcards.slide])
+
+
+def feature_params(wildcards):
     """Model and weights of one configured encoder, with the shared extraction settings."""
     encoder = config["features"]["encoders"][wildcards.encoder]
-    shared = {k: v for k, v in config["features"].items() if k != "encoders"}
-    return {**shared, "model": encoder.get("model", wildcards.encoder), "weights": encoder["weights"]}
+    return section_params(
+        FeatureParams,
+        config["features"],
+        model=encoder.get("model", wildcards.encoder),
+        weights=encoder["weights"],
+    )
 
 
-def pu_enabled():
-    """PU learning runs when enabled and every slide of its positive class has an annotation mask."""
-    pu = config["pu"]
-    if not pu["enabled"] or pu["task"] not in TASKS:
-        return False
-    column = TASKS[pu["task"]]["label_column"]
-    positives = SAMPLES[SAMPLES[column] == pu["positive_class"]] if column in SAMPLES else SAMPLES.iloc[:0]
-    return len(positives) > 0 and positives["annotation"].notna().all()
+# ---- cohorts ---------------------------------------------------------------------------------------
+
+
+def slide_manifest_rows(wildcards):
+    """Every file of every slide of a cohort, one row per slide (slidesnake.io.manifest)."""
+    rows = []
+    for slide in COHORT.slides(wildcards.cohort):
+        rows.append(
+            {
+                "slide_id": slide,
+                "patient_id": COHORT.record(slide).patient_id,
+                "slide": slide_file(slide),
+                "mask": paths.fill(paths.MASK, slide=slide),
+                "mask_info": paths.fill(paths.MASK_INFO, slide=slide),
+                "thumbnail": paths.fill(paths.THUMBNAIL, slide=slide),
+                "tiles": paths.fill(paths.TILES, slide=slide),
+                "annotation": annotation_file(slide),
+                "truth": truth_file(slide),
+            }
+        )
+    return rows
+
+
+def slide_manifest_files(wildcards):
+    return [
+        path
+        for row in slide_manifest_rows(wildcards)
+        for key, path in row.items()
+        if key not in ("slide_id", "patient_id") and path
+    ]
+
+
+def cohort_features(wildcards):
+    slides = COHORT.slides(wildcards.cohort)
+    return {s: paths.fill(paths.FEATURES, encoder=wildcards.encoder, slide=s) for s in slides}
+
+
+def cohort_tiles(wildcards):
+    return {s: paths.fill(paths.TILES, slide=s) for s in COHORT.slides(wildcards.cohort)}
+
+
+def slide_manifest(cohort):
+    return paths.fill(paths.SLIDE_MANIFEST, cohort=cohort)
+
+
+def feature_manifest(cohort, encoder=None):
+    return paths.fill(paths.FEATURE_MANIFEST, cohort=cohort, encoder=encoder or TRAIN_ENCODER)
+
+
+# ---- tasks -----------------------------------------------------------------------------------------
 
 
 def task_labels(task):
-    column = TASKS[task]["label_column"]
-    return {s: SAMPLES.loc[s, column] for s in SLIDES}
+    """Labels of the training slides for a task, checked here: only targets that train need them."""
+    try:
+        return COHORT.labels(TASKS[task])
+    except SlidesnakeError as error:
+        raise WorkflowError(str(error)) from None
 
 
-def training_features(wildcards):
-    return {s: f"results/features/{TRAIN_ENCODER}/{s}.h5" for s in SLIDES}
+def task_classes(wildcards):
+    return TASKS[wildcards.task]["classes"]
 
 
-def training_tiles(wildcards):
-    return {s: f"results/tiles/{s}.h5" for s in SLIDES}
+def labels_param(wildcards):
+    return task_labels(wildcards.task)
 
 
-def evaluation_inputs(wildcards):
-    """Every fold's predictions and tile scores; PU outputs; demo truth masks when there are any."""
-    folds, models = range(config["training"]["folds"]), config["training"]["models"]
-    inputs = {"tiles": list(training_tiles(wildcards).values())}
-    for model in models:
-        inputs[f"predictions_{model}"] = [f"results/models/{wildcards.task}/{model}/fold{k}/predictions.csv" for k in folds]
-        inputs[f"tile_scores_{model}"] = [f"results/models/{wildcards.task}/{model}/fold{k}/tile_scores.h5" for k in folds]
-    if pu_enabled() and config["pu"]["task"] == wildcards.task:
-        inputs["pu_slide_scores"] = f"results/pu/{wildcards.task}/slide_scores.csv"
-        inputs["pu_tile_scores"] = f"results/pu/{wildcards.task}/tile_scores.h5"
-        inputs["pu_prior"] = f"results/pu/{wildcards.task}/prior.json"
-    if DEMO:
-        inputs["truth"] = [f"resources/demo/{s}_truth.png" for s in SLIDES]
-    return inputs
+def patients_param(cohort):
+    def patients(wildcards):
+        return {s: COHORT.record(s).patient_id for s in COHORT.slides(cohort)}
+
+    return patients
 
 
-# Resource estimates from input sizes, so schedulers get honest requests.
-def mask_memory_mb(slide_mb):
-    """The mask stage holds the 8 um/px image: about 600 MB for a 1.5 GB, 100k x 100k px slide."""
-    return int(1000 + 0.5 * slide_mb)
+def pu_enabled(task=None):
+    """PU learning runs for its task when every training slide of its positive class has an annotation."""
+    pu = config["pu"]
+    if not pu["enabled"] or pu["task"] not in TASKS or (task is not None and task != pu["task"]):
+        return False
+    column = TASKS[pu["task"]]["label_column"]
+    positives = [r for r in COHORT.train.values() if r.value(column) == pu["positive_class"]]
+    return bool(positives) and all(r.annotation for r in positives)
 
 
-def feature_minutes(input_mb):
-    """Inputs are the slide and its tile file; allow 1 min per 20 MB of slide at worst (CPU) plus 10."""
-    return int(10 + input_mb / 20)
+def fold_outputs(template):
+    """Input function: one file per fold of the wildcards' task and model."""
+
+    def files(wildcards):
+        return paths.fold_files(template, wildcards.task, wildcards.model, FOLDS)
+
+    return files
 
 
-def training_memory_mb(features_mb):
-    """Bags are kept in memory once read."""
-    return int(2000 + 1.5 * features_mb)
+def per_model_fold_files(template, task):
+    return {m: paths.fold_files(template, task, m, FOLDS) for m in MODELS}
 
 
-def training_minutes(features_mb):
-    return int(20 + features_mb / 10)
+def pu_files(task):
+    if not pu_enabled(task):
+        return None
+    return {
+        "slide_scores": paths.fill(paths.PU_SLIDE_SCORES, task=task),
+        "tile_scores": paths.fill(paths.PU_TILE_SCORES, task=task),
+        "prior": paths.fill(paths.PU_PRIOR, task=task),
+    }
 
 
-COHORT_FIGURES = ["roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area"]
+def evaluation_files(wildcards):
+    """What the evaluation of a task reads: fold predictions and tile scores per model, PU outputs."""
+    return {
+        "predictions": per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
+        "tile_scores": per_model_fold_files(paths.FOLD_TILE_SCORES, wildcards.task),
+        "pu": pu_files(wildcards.task),
+    }
+
+
+def cohort_figure_files(wildcards):
+    return {
+        "predictions": per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
+        "metrics": per_model_fold_files(paths.METRICS, wildcards.task),
+    }
+
+
+def flat_files(function):
+    """Input function: every path inside the (nested) structure `function` returns, plus fixed ones."""
+
+    def files(wildcards):
+        found = []
+        stack = [function(wildcards)]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+            elif item:
+                found.append(item)
+        return found
+
+    return files
 
 
 def heatmap_sources(task):
-    """Configured heatmap sources that exist for a task (PU only for its task, when it runs)."""
-    sources = []
-    for source in config["figures"]["heatmap_sources"]:
-        if source == "pu":
-            if pu_enabled() and config["pu"]["task"] == task:
-                sources.append(source)
-        elif source in config["training"]["models"]:
-            sources.append(source)
-    return sources
+    """Configured heatmap sources of a task (PU only for its task, when it runs)."""
+    return [s for s in config["figures"]["heatmap_sources"] if s != paths.PU_SOURCE or pu_enabled(task)]
 
 
 def heatmap_score_files(wildcards):
-    if wildcards.source == "pu":
-        return [f"results/pu/{wildcards.task}/tile_scores.h5"]
-    return [f"results/models/{wildcards.task}/{wildcards.source}/fold{k}/tile_scores.h5"
-            for k in range(config["training"]["folds"])]
-
-
-def per_slide_inputs(wildcards, slides=None):
-    """Slide, tiles, mask (+ annotation and demo truth) of every slide, named by slide."""
-    inputs = {}
-    for s in SLIDES if slides is None else slides:
-        inputs[f"slide_{s}"] = slide_file(s)
-        inputs[f"tiles_{s}"] = f"results/tiles/{s}.h5"
-        inputs[f"mask_{s}"] = f"results/masks/{s}.png"
-        if annotation_file(s):
-            inputs[f"annotation_{s}"] = annotation_file(s)
-        if DEMO:
-            inputs[f"truth_{s}"] = f"resources/demo/{s}_truth.png"
-    return inputs
-
-
-def deploy_features(wildcards):
-    return {f"features_{s}": f"results/features/{TRAIN_ENCODER}/{s}.h5" for s in DEPLOY_SLIDES}
+    if wildcards.source == paths.PU_SOURCE:
+        return [paths.fill(paths.PU_TILE_SCORES, task=wildcards.task)]
+    return paths.fold_files(paths.FOLD_TILE_SCORES, wildcards.task, wildcards.source, FOLDS)
 
 
 def deploy_heatmap_models():
     """MIL models among the heatmap sources: their fold ensemble is painted on the new slides."""
-    return [s for s in config["figures"]["heatmap_sources"] if s in config["training"]["models"]]
+    return [s for s in config["figures"]["heatmap_sources"] if s in MODELS]
+
+
+def first_task_labels(wildcards):
+    return task_labels(next(iter(TASKS))) if TASKS else {}
+
+
+def umap_pu_scores(wildcards):
+    return paths.fill(paths.PU_TILE_SCORES, task=config["pu"]["task"]) if pu_enabled() else []
+
+
+# ---- targets ---------------------------------------------------------------------------------------
+
+
+def stage_targets(stage):
+    """The files that make up one stage, for every slide, task and model."""
+    every = COHORT.slides()
+    tasks = list(TASKS)
+    if stage == "download":
+        demo = [paths.DEMO_SHEET] if COHORT.is_demo else []
+        return demo + [slide_file(s) for s in every] + [a for a in map(annotation_file, every) if a]
+    if stage == "masks":
+        return expand(paths.MASK_GEOJSON, slide=every)
+    if stage == "tiles":
+        return expand(paths.TILES, slide=every)
+    if stage == "features":
+        return expand(paths.FEATURES, encoder=ENCODERS, slide=every)
+    if tasks and TRAIN_ENCODER is None:
+        raise WorkflowError(
+            "config key 'features.encoders': training, predictions and figures need an encoder "
+            "(or set tasks: {} to stop after features)"
+        )
+    if stage == "train":
+        targets = expand(paths.MODEL, task=tasks, model=MODELS, fold=range(FOLDS))
+        targets += expand(paths.EVALUATION_MD, task=tasks)
+        return targets + [paths.fill(paths.PU_SLIDE_SCORES, task=t) for t in tasks if pu_enabled(t)]
+    if stage == "predict":
+        targets = expand(paths.OOF_PATIENTS, task=tasks, model=MODELS)
+        return targets + (expand(paths.NEW_PATIENTS, task=tasks, model=MODELS) if NEW_SLIDES else [])
+    if stage == "figures":
+        targets = expand(paths.COHORT_FIGURE, task=tasks, name=paths.COHORT_FIGURES)
+        for task in tasks:
+            targets += expand(paths.HEATMAP_DIR, task=task, source=heatmap_sources(task))
+        if TRAIN_ENCODER:
+            targets.append(paths.fill(paths.UMAP_SCATTER, encoder=TRAIN_ENCODER))
+        if NEW_SLIDES:
+            targets += expand(paths.NEW_HEATMAP_DIR, task=tasks, model=deploy_heatmap_models())
+        return targets
+    raise ValueError(stage)
+
+
+def stage_input(stage):
+    """Input function of a target rule: its stage's files (evaluated only when the target is asked for)."""
+
+    def targets(wildcards):
+        return stage_targets(stage)
+
+    return targets
+
+
+def all_targets(wildcards):
+    stages = ("download", "tiles", "features", "train", "predict", "figures")
+    return [t for stage in stages for t in stage_targets(stage)] + [paths.VERSIONS]
+
+
+# ---- resource estimates from input sizes, so that schedulers get honest requests ---------------------
+
+
+def mask_memory_mb(wildcards, input):
+    """The mask stage holds the 8 um/px image: about 600 MB for a 1.5 GB, 100k x 100k px slide."""
+    return int(1000 + 0.5 * input.size_mb)
+
+
+def feature_minutes(wildcards, input):
+    """Inputs are the slide and its tile file; allow 1 min per 20 MB of slide at worst (CPU) plus 10."""
+    return int(10 + input.size_mb / 20)
+
+
+def manifest_feature_mb(manifest):
+    """Total size of the feature files a manifest lists; 0 while it does not exist yet (Snakemake evaluates
+    resources again just before the job runs, when it does)."""
+    if not Path(manifest).exists():
+        return 0
+    return sum(Path(row["features"]).stat().st_size for row in read_manifest(manifest).values()) / 1e6
+
+
+def training_memory_mb(wildcards, input):
+    """Bags are kept in memory once read."""
+    return int(2000 + 1.5 * manifest_feature_mb(input.manifest))
+
+
+def training_minutes(wildcards, input):
+    return int(20 + manifest_feature_mb(input.manifest) / 10)

@@ -3,42 +3,43 @@
 
 rule demo_slide:
     output:
-        slide="resources/demo/{slide}.tiff",
-        truth="resources/demo/{slide}_truth.png",
-        annotation="resources/demo/{slide}_annotation.png",
-        stats="resources/demo/{slide}.json",
-        overview="resources/demo/{slide}_truth_overview.jpg",
-    params:
-        plan=lambda wc: plan_as_params(DEMO_PLANS[wc.slide]),
+        slide=paths.DEMO_SLIDE,
+        truth=paths.DEMO_TRUTH,
+        annotation=paths.DEMO_ANNOTATION,
+        stats=paths.DEMO_STATS,
+        overview=paths.DEMO_OVERVIEW,
+    log:
+        paths.log("demo_slide", "{slide}"),
+    benchmark:
+        paths.benchmark("demo_slide", "{slide}")
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=20,
-    log:
-        f"{LOGS}/demo_slide/{{slide}}.log",
-    benchmark:
-        f"{BENCHMARKS}/demo_slide/{{slide}}.tsv"
-    conda:
-        "../envs/slideio.yaml"
+    params:
+        plan=demo_plan,
     script:
         "../scripts/demo_slide.py"
 
 
 rule demo_cohort:
     input:
-        stats=expand("resources/demo/{slide}.json", slide=SLIDES if DEMO else []),
+        stats=expand(paths.DEMO_STATS, slide=TRAIN_SLIDES if COHORT.is_demo else []),
     output:
-        sheet="resources/demo/samples.tsv",
-        truth="resources/demo/truth.tsv",
-    params:
-        slide_dir=lambda wc, output: str(Path(output.sheet).parent),
+        sheet=paths.DEMO_SHEET,
+        truth=paths.DEMO_TRUTH_TABLE,
+    log:
+        paths.log("demo_cohort"),
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    log:
-        f"{LOGS}/demo_cohort.log",
-    conda:
-        "../envs/slideio.yaml"
+    params:
+        slides={s: paths.fill(paths.DEMO_SLIDE, slide=s) for s in TRAIN_SLIDES if COHORT.is_demo},
+        annotations={s: paths.fill(paths.DEMO_ANNOTATION, slide=s) for s in TRAIN_SLIDES if COHORT.is_demo},
     script:
         "../scripts/demo_cohort.py"

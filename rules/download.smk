@@ -5,22 +5,20 @@ rule fetch_slide:
     input:
         local_source("source"),
     output:
-        "results/slides/{slide}.{ext}",
-    params:
-        source=lambda wc: sample(wc.slide)["source"],
-        kind=lambda wc: sample(wc.slide)["source_kind"],
-        md5=lambda wc: sample(wc.slide)["md5"],
-        retries=config["download"]["retries"],
-        backoff_s=config["download"]["backoff_s"],
-        timeout_s=config["download"]["timeout_s"],
+        paths.SLIDE,
+    log:
+        paths.log("fetch_slide", "{slide}.{ext}"),
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=120,
-    log:
-        f"{LOGS}/fetch_slide/{{slide}}.{{ext}}.log",
-    conda:
-        "../envs/slideio.yaml"
+    params:
+        source=sheet_value("source"),
+        kind=sheet_value("source_kind"),
+        md5=sheet_value("md5"),
+        download=section_params(DownloadParams, config["download"]),
     script:
         "../scripts/fetch_slide.py"
 
@@ -29,20 +27,18 @@ rule fetch_annotation:
     input:
         local_source("annotation"),
     output:
-        "results/annotations/{slide}.{aext}",
-    params:
-        source=lambda wc: sample(wc.slide)["annotation"],
-        kind=lambda wc: sample(wc.slide)["annotation_kind"],
-        retries=config["download"]["retries"],
-        backoff_s=config["download"]["backoff_s"],
-        timeout_s=config["download"]["timeout_s"],
+        paths.ANNOTATION,
+    log:
+        paths.log("fetch_annotation", "{slide}.{aext}"),
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
-    log:
-        f"{LOGS}/fetch_annotation/{{slide}}.{{aext}}.log",
-    conda:
-        "../envs/slideio.yaml"
+    params:
+        source=sheet_value("annotation"),
+        kind=sheet_value("annotation_kind"),
+        download=section_params(DownloadParams, config["download"]),
     script:
         "../scripts/fetch_annotation.py"

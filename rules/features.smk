@@ -4,23 +4,21 @@
 rule extract_features:
     input:
         slide=slide_input,
-        tiles="results/tiles/{slide}.h5",
+        tiles=paths.TILES,
     output:
-        "results/features/{encoder}/{slide}.h5",
-    params:
-        features=encoder_params,
-        sheet_mpp=sheet_mpp,
-        default_mpp=config["default_mpp"],
+        paths.FEATURES,
+    log:
+        paths.log("extract_features", "{encoder}/{slide}"),
+    benchmark:
+        paths.benchmark("extract_features", "{encoder}/{slide}")
+    conda:
+        "../envs/torch.yaml"
     threads: config["features"]["num_workers"] + 1
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=lambda wc, input: feature_minutes(input.size_mb),
-    log:
-        f"{LOGS}/extract_features/{{encoder}}/{{slide}}.log",
-    benchmark:
-        f"{BENCHMARKS}/extract_features/{{encoder}}/{{slide}}.tsv"
-    conda:
-        "../envs/torch.yaml"
+        runtime=feature_minutes,
+    params:
+        features=feature_params,
     script:
         "../scripts/extract_features.py"

@@ -5,24 +5,24 @@ rule tissue_mask:
     input:
         slide=slide_input,
     output:
-        mask="results/masks/{slide}.png",
-        info="results/masks/{slide}.json",
-        geojson="results/masks/{slide}.geojson",
-        thumbnail="results/masks/{slide}_thumbnail.jpg",
-        qc="results/masks/{slide}_qc.jpg",
-    params:
-        mask=config["mask"],
-        sheet_mpp=sheet_mpp,
-        default_mpp=config["default_mpp"],
-    threads: 1
-    resources:
-        mem_mb=lambda wc, input: mask_memory_mb(input.size_mb),
-        runtime=10,
+        mask=paths.MASK,
+        info=paths.MASK_INFO,
+        geojson=paths.MASK_GEOJSON,
+        thumbnail=paths.THUMBNAIL,
+        qc=paths.MASK_QC,
     log:
-        f"{LOGS}/tissue_mask/{{slide}}.log",
+        paths.log("tissue_mask", "{slide}"),
     benchmark:
-        f"{BENCHMARKS}/tissue_mask/{{slide}}.tsv"
+        paths.benchmark("tissue_mask", "{slide}")
     conda:
         "../envs/slideio.yaml"
+    threads: 1
+    resources:
+        mem_mb=mask_memory_mb,
+        runtime=10,
+    params:
+        mask=section_params(MaskParams, config["mask"]),
+        sheet_mpp=sheet_mpp,
+        default_mpp=config["default_mpp"],
     script:
         "../scripts/tissue_mask.py"

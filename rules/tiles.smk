@@ -3,24 +3,24 @@
 
 rule tile_slide:
     input:
-        mask="results/masks/{slide}.png",
-        info="results/masks/{slide}.json",
-        thumbnail="results/masks/{slide}_thumbnail.jpg",
+        mask=paths.MASK,
+        info=paths.MASK_INFO,
+        thumbnail=paths.THUMBNAIL,
         annotation=annotation_input,
     output:
-        tiles="results/tiles/{slide}.h5",
-        qc="results/tiles/{slide}_qc.jpg",
-    params:
-        tiling=config["tiling"],
+        tiles=paths.TILES,
+        qc=paths.TILES_QC,
+    log:
+        paths.log("tile_slide", "{slide}"),
+    benchmark:
+        paths.benchmark("tile_slide", "{slide}")
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        f"{LOGS}/tile_slide/{{slide}}.log",
-    benchmark:
-        f"{BENCHMARKS}/tile_slide/{{slide}}.tsv"
-    conda:
-        "../envs/slideio.yaml"
+    params:
+        tiling=section_params(TilingParams, config["tiling"]),
     script:
         "../scripts/tile_slide.py"

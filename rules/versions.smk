@@ -3,14 +3,14 @@
 
 rule versions:
     output:
-        "results/versions.tsv",
+        paths.VERSIONS,
+    log:
+        paths.log("versions"),
+    conda:
+        "../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    log:
-        f"{LOGS}/versions.log",
-    conda:
-        "../envs/torch.yaml"
     script:
         "../scripts/versions.py"

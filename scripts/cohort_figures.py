@@ -1,16 +1,9 @@
-"""ROC, confusion matrix, training curves, tiles and tissue area per slide of one task."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
-from pathlib import Path
-
-from slidesnake.figure_stage import run_cohort_figures
-from slidesnake.logs import job_logging
+"""Adapter of rule cohort_figures to slidesnake.jobs.cohort_figures.run."""
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import cohort_figures
 
 with job_logging(snakemake.log[0]) as log:
-    i, p = snakemake.input, snakemake.params
-    summary = run_cohort_figures(
-        p.classes, {m: [Path(x) for x in i[f"predictions_{m}"]] for m in p.models},
-        {m: [Path(x) for x in i[f"metrics_{m}"]] for m in p.models},
-        {k[len("tiles_"):]: Path(v) for k, v in i.items() if k.startswith("tiles_")},
-        {k[len("maskinfo_"):]: Path(v) for k, v in i.items() if k.startswith("maskinfo_")},
-        p.labels, {k: Path(v) for k, v in snakemake.output.items()})
+    p = snakemake.params
+    summary = cohort_figures.run(p.classes, p.files["predictions"], p.files["metrics"], snakemake.input.manifest,
+                                 p.labels, dict(snakemake.output.items()))
     log.info("fold AUCs: %s", summary)

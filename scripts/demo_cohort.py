@@ -1,11 +1,10 @@
-"""Write the demo cohort's sample sheet and truth table."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule demo_cohort to slidesnake.jobs.demo_cohort.run."""
 from pathlib import Path
 
-from slidesnake.demo.cohort import write_cohort_tables
-from slidesnake.logs import job_logging
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import demo_cohort
 
-with job_logging(snakemake.log[0]) as log:
-    write_cohort_tables([Path(p) for p in snakemake.input.stats], Path(snakemake.params.slide_dir),
-                        Path(snakemake.output.sheet), Path(snakemake.output.truth))
-    log.info("wrote %s and %s", snakemake.output.sheet, snakemake.output.truth)
+with job_logging(snakemake.log[0]):
+    p = snakemake.params
+    demo_cohort.run([Path(s) for s in snakemake.input.stats], p.slides, p.annotations,
+                    Path(snakemake.output.sheet), Path(snakemake.output.truth))

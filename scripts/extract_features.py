@@ -1,12 +1,11 @@
-"""Features of every tile of one slide with one encoder."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule extract_features to slidesnake.jobs.extract_features.run."""
 from pathlib import Path
 
-from slidesnake.features import FeatureParams, extract_features
-from slidesnake.logs import job_logging
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import extract_features
+from slidesnake.workflow.params import FeatureParams
 
 with job_logging(snakemake.log[0]):
-    p = snakemake.params
-    extract_features(Path(snakemake.input.slide), Path(snakemake.input.tiles), Path(snakemake.output[0]),
-                     FeatureParams(**p.features), snakemake.wildcards.slide, p.sheet_mpp, p.default_mpp,
-                     threads=max(1, snakemake.threads - p.features["num_workers"]))
+    params = FeatureParams(**snakemake.params.features)
+    extract_features.run(Path(snakemake.input.slide), Path(snakemake.input.tiles), Path(snakemake.output[0]),
+                         params, snakemake.wildcards.slide, threads=max(1, snakemake.threads - params.num_workers))

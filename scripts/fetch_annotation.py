@@ -1,12 +1,11 @@
-"""Download or link one slide's annotation mask."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule fetch_annotation to slidesnake.jobs.fetch_annotation.run."""
 from pathlib import Path
 
-from slidesnake.download import fetch
-from slidesnake.logs import job_logging
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import fetch_annotation
+from slidesnake.workflow.params import DownloadParams
 
-with job_logging(snakemake.log[0]) as log:
+with job_logging(snakemake.log[0]):
     p = snakemake.params
-    fetch(p.source, p.kind, Path(snakemake.output[0]), name=f"{snakemake.wildcards.slide} annotation",
-          retries=p.retries, backoff=p.backoff_s, timeout=p.timeout_s)
-    log.info("fetched annotation of %s", snakemake.wildcards.slide)
+    fetch_annotation.run(p.source, p.kind, Path(snakemake.output[0]), snakemake.wildcards.slide,
+                         DownloadParams(**p.download))

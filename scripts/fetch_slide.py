@@ -1,13 +1,12 @@
-"""Download or link one slide, check its md5, and check that OpenSlide can read it."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule fetch_slide to slidesnake.jobs.fetch_slide.run."""
 from pathlib import Path
 
-from slidesnake.download import fetch
-from slidesnake.logs import job_logging
-from slidesnake.slide_check import check_readable
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import fetch_slide
+from slidesnake.workflow.params import DownloadParams
 
 with job_logging(snakemake.log[0]) as log:
-    p, dest = snakemake.params, Path(snakemake.output[0])
-    fetch(p.source, p.kind, dest, md5=p.md5, name=snakemake.wildcards.slide,
-          retries=p.retries, backoff=p.backoff_s, timeout=p.timeout_s)
-    log.info("fetched %s", check_readable(dest, snakemake.wildcards.slide))
+    p = snakemake.params
+    summary = fetch_slide.run(p.source, p.kind, Path(snakemake.output[0]), snakemake.wildcards.slide, p.md5,
+                              DownloadParams(**p.download))
+    log.info("fetched %s", summary)

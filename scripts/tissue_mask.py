@@ -1,13 +1,12 @@
-"""Tissue mask, GeoJSON outline and QC pictures of one slide."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule tissue_mask to slidesnake.jobs.tissue_mask.run."""
 from pathlib import Path
 
-from slidesnake.logs import job_logging
-from slidesnake.mask_stage import run_tissue_mask
-from slidesnake.masking import MaskParams
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import tissue_mask
+from slidesnake.workflow.params import MaskParams
 
 with job_logging(snakemake.log[0]):
     out, p = snakemake.output, snakemake.params
-    run_tissue_mask(Path(snakemake.input.slide), snakemake.wildcards.slide, p.sheet_mpp, p.default_mpp,
+    tissue_mask.run(Path(snakemake.input.slide), snakemake.wildcards.slide, p.sheet_mpp, p.default_mpp,
                     MaskParams(**p.mask), Path(out.mask), Path(out.info), Path(out.geojson), Path(out.thumbnail),
                     Path(out.qc))

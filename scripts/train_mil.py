@@ -1,14 +1,12 @@
-"""Train one MIL model on one fold and predict its test slides."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule train_mil to slidesnake.jobs.train_mil.run."""
 from pathlib import Path
 
-from slidesnake.logs import job_logging
-from slidesnake.mil.train import TrainParams
-from slidesnake.train_stage import run_train_mil
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import train_mil
+from slidesnake.workflow.params import TrainParams
 
 with job_logging(snakemake.log[0]):
     i, o, w = snakemake.input, snakemake.output, snakemake.wildcards
-    features = {k: Path(v) for k, v in i.items() if k != "splits"}
-    run_train_mil(w.task, snakemake.params.classes, w.model, int(w.fold), Path(i.splits), features,
+    train_mil.run(w.task, snakemake.params.classes, w.model, int(w.fold), Path(i.splits), Path(i.manifest),
                   TrainParams(**snakemake.params.training), Path(o.model), Path(o.metrics), Path(o.predictions),
                   Path(o.tile_scores))

@@ -1,14 +1,11 @@
-"""PU / PNU tile tumor classifier from partial annotations, out of fold."""
-import workflow_package  # noqa: F401  (puts src/ on sys.path)
+"""Adapter of rule train_pu to slidesnake.jobs.train_pu.run."""
 from pathlib import Path
 
-from slidesnake.logs import job_logging
-from slidesnake.pu import PUParams
-from slidesnake.train_stage import run_pu
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import train_pu
+from slidesnake.workflow.params import PUParams
 
 with job_logging(snakemake.log[0]):
     i, o = snakemake.input, snakemake.output
-    features = {k[len("features_"):]: Path(v) for k, v in i.items() if k.startswith("features_")}
-    tiles = {k[len("tiles_"):]: Path(v) for k, v in i.items() if k.startswith("tiles_")}
-    run_pu(snakemake.wildcards.task, snakemake.params.positive_class, Path(i.splits), features, tiles,
-           PUParams(**snakemake.params.pu), Path(o.tile_scores), Path(o.slide_scores), Path(o.prior))
+    train_pu.run(snakemake.wildcards.task, snakemake.params.positive_class, Path(i.splits), Path(i.manifest),
+                 PUParams(**snakemake.params.pu), Path(o.tile_scores), Path(o.slide_scores), Path(o.prior))

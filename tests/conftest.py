@@ -11,10 +11,51 @@ from pathlib import Path
 
 import pytest
 
+from slidesnake.workflow.config import default_params
+from slidesnake.workflow.params import FeatureParams, HeatmapParams, MaskParams, PUParams, TilingParams, TrainParams
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 CMU = SHARED_DATA / "CMU-1-Small-Region.svs"
 TCGA = SHARED_DATA / "TCGA-CR-7395-01A-01-TS1.svs"
+
+
+TEST_CONFIGS = REPO / ".test"
+
+
+def config_arg(name: str) -> str:
+    """`--configfile=...` argument for one of the .test/ configurations (the `=` keeps targets apart)."""
+    return f"--configfile={TEST_CONFIGS / name / 'config.yaml'}"
+
+
+def package_env() -> dict:
+    """Environment for a Python subprocess that imports the workflow's package (from src/, as jobs do)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def mask_params(**changes) -> MaskParams:
+    """The schema's default mask parameters with some changed (tests never restate defaults)."""
+    return default_params(MaskParams, "mask", **changes)
+
+
+def tiling_params(**changes) -> TilingParams:
+    return default_params(TilingParams, "tiling", **changes)
+
+
+def feature_params(**changes) -> FeatureParams:
+    return default_params(FeatureParams, "features", **{"model": "resnet18", "weights": "random", **changes})
+
+
+def train_params(**changes) -> TrainParams:
+    return default_params(TrainParams, "training", **changes)
+
+
+def heatmap_params(**changes) -> HeatmapParams:
+    return default_params(HeatmapParams, "figures", **changes)
+
+
+def pu_params(**changes) -> PUParams:
+    return default_params(PUParams, "pu", **changes)
 
 
 def require_shared_data():
@@ -28,9 +69,15 @@ def real_slides():
     return {"cmu": CMU, "tcga": TCGA}
 
 
+def demo_config(**changes) -> dict:
+    """The config's demo section (schema defaults), some values changed."""
+    from slidesnake.workflow.config import default_config
+    return {**default_config()["demo"], **changes}
+
+
 def small_plan(slide_id="demo_test", label="tumor", width=4096, height=3584, seed=7, **changes):
-    from slidesnake.demo.cohort import plan_cohort
-    plan = next(p for p in plan_cohort(8, seed=seed) if p.label == label)
+    from slidesnake.demo.plan import plan_cohort
+    plan = next(p for p in plan_cohort(demo_config(seed=seed), 8) if p.label == label)
     return replace(plan, slide_id=slide_id, width=width, height=height,
                    tumor_fraction=0.3 if label == "tumor" else 0.0, **changes)
 
@@ -52,6 +99,19 @@ def tumor_slide(tmp_path_factory):
 @pytest.fixture(scope="session")
 def normal_slide(tmp_path_factory):
     return write_small_slide(tmp_path_factory.mktemp("normal_slide"), label="normal", slide_id="demo_normal")
+
+
+def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=None, mask=None, annotation=None):
+    """Run the tissue_mask and tile_slide jobs on one slide; returns the tiles file and the mask files."""
+    from slidesnake.jobs import tile_slide, tissue_mask
+    files = {k: Path(folder) / f"{name}{suffix}" for k, suffix in
+             (("mask", ".png"), ("info", ".json"), ("geojson", ".geojson"), ("thumbnail", "_thumbnail.jpg"),
+              ("qc", "_qc.jpg"), ("tiles", ".h5"), ("tiles_qc", "_tiles_qc.jpg"))}
+    tissue_mask.run(slide_path, name, sheet_mpp, None, mask or mask_params(), files["mask"], files["info"],
+                    files["geojson"], files["thumbnail"], files["qc"])
+    tile_slide.run(name, files["mask"], files["info"], files["thumbnail"], annotation,
+                   tiling or tiling_params(tile_px=256), files["tiles"], files["tiles_qc"])
+    return files["tiles"]
 
 
 def snakemake_bin() -> str:

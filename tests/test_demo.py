@@ -10,10 +10,12 @@ import numpy as np
 import openslide
 import pytest
 
-from conftest import write_small_slide
-from slidesnake.demo.cohort import TUMOR, level_sizes, partial_annotation, plan_cohort
-from slidesnake.pyramid_tiff import PyramidTiffWriter, encode_jpeg_tile
-from slidesnake.slide import Slide
+from conftest import demo_config, package_env, write_small_slide
+from slidesnake.core.labels import TUMOR
+from slidesnake.demo.cohort import level_sizes, partial_annotation
+from slidesnake.demo.plan import plan_cohort
+from slidesnake.io.pyramid_tiff import PyramidTiffWriter, encode_jpeg_tile
+from slidesnake.io.slide import Slide
 
 
 def md5(path):
@@ -21,7 +23,7 @@ def md5(path):
 
 
 def test_plan_is_balanced_with_paired_patients():
-    plans = plan_cohort(24, seed=0)
+    plans = plan_cohort(demo_config(seed=0), 24)
     labels = [p.label for p in plans]
     assert labels.count("tumor") == labels.count("normal") == 12
     patients = {}
@@ -32,7 +34,7 @@ def test_plan_is_balanced_with_paired_patients():
     assert all(len({p.label for p in v}) == 1 for v in pairs)
     assert all(p.tumor_fraction == 0 for p in plans if p.label == "normal")
     assert all(0.05 <= p.tumor_fraction <= 0.35 for p in plans if p.label == "tumor")
-    assert plan_cohort(24, seed=0) == plans and plan_cohort(24, seed=1) != plans
+    assert plan_cohort(demo_config(seed=0), 24) == plans and plan_cohort(demo_config(seed=1), 24) != plans
 
 
 def test_openslide_reads_pyramid_and_mpp(tumor_slide):
@@ -125,9 +127,11 @@ PEAK_RSS_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
 from dataclasses import replace
-from slidesnake.demo.cohort import plan_cohort, write_demo_slide
+from slidesnake.demo.cohort import write_demo_slide
+from slidesnake.demo.plan import plan_cohort
+from slidesnake.workflow.config import default_config
 size, folder = int(sys.argv[1]), Path(sys.argv[2])
-plan = replace(next(p for p in plan_cohort(4, seed=3) if p.label == "tumor"), width=size, height=size)
+plan = replace(next(p for p in plan_cohort(default_config()['demo'], 4, 3) if p.label == "tumor"), width=size, height=size)
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")
 print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 """
@@ -135,7 +139,7 @@ print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 def peak_rss_mb(size, folder):
     folder.mkdir()
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, str(size), str(folder)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, str(size), str(folder)], env=package_env(), capture_output=True,
                          text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

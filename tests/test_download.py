@@ -5,7 +5,7 @@ import os
 import pytest
 
 from http_server import serve
-from slidesnake.download import DownloadError, download_url, fetch, file_md5
+from slidesnake.io.download import DownloadError, download_url, fetch, file_md5
 
 CMU_MD5 = "1ad6e35c9d17e4d85fb7e3143b328efe"
 

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from conftest import REPO, snakemake_bin
-from slidesnake.atomic import atomic_output
-from slidesnake.logs import job_logging
-from test_workflow_foundation import make_workdir
+from conftest import REPO, snakemake_bin, config_arg
+from slidesnake.core.atomic import atomic_output
+from slidesnake.core.logs import job_logging
 
 
 @pytest.mark.parametrize("code,advice", [(errno.ENOSPC, "Free space"), (errno.EACCES, "permissions"),
@@ -45,10 +44,10 @@ def test_stale_partial_files_are_removed(tmp_path):
 
 @pytest.mark.workflow
 def test_killed_job_leaves_no_finished_output_and_rerun_completes(tmp_path):
-    workdir = make_workdir(tmp_path, "samples: demo\ndemo: {n_slides: 2, width: 24576, height: 24576}\n")
+    workdir = tmp_path
     target = workdir / "resources/demo/demo_000.tiff"
     command = [snakemake_bin(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--workflow-profile", "none", "--cores", "1", str(target.relative_to(workdir))]
+               "--workflow-profile", "none", "--cores", "1", config_arg("killed_job"), str(target.relative_to(workdir))]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list(target.parent.glob(".demo_000.partial-*")):

@@ -3,28 +3,19 @@
 import urllib.error
 from dataclasses import replace
 
-import h5py
 import numpy as np
 import pytest
 import torch
 
-from conftest import write_small_slide
-from slidesnake.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
-from slidesnake.features import FeatureParams, TileDataset, extract_features, preprocess, tile_geometry
-from slidesnake.mask_stage import run_tissue_mask
-from slidesnake.masking import MaskParams
-from slidesnake.slide import Slide
-from slidesnake.tile_stage import run_tiling
-from slidesnake.tiling import TilingParams
+from conftest import feature_params, make_tiles, mask_params, write_small_slide
+from slidesnake.features.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
+from slidesnake.features.extract import extract_features, preprocess
+from slidesnake.features.reader import TileDataset, read_geometry
+from slidesnake.io.feature_file import read_feature_file
+from slidesnake.io.slide import Slide
+from slidesnake.io.tile_file import TileFile
 
-SMALL = FeatureParams(model="resnet18", weights="random", batch_size=8, num_workers=0)
-
-
-def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=TilingParams(tile_px=256), mask=MaskParams()):
-    m = [folder / f"{name}{s}" for s in (".png", ".json", ".geojson", "_t.jpg", "_q.jpg")]
-    run_tissue_mask(slide_path, name, sheet_mpp, None, mask, *m)
-    run_tiling(name, m[0], m[1], m[3], None, tiling, folder / f"{name}.h5", folder / f"{name}_tq.jpg")
-    return folder / f"{name}.h5"
+SMALL = feature_params(model="resnet18", weights="random", batch_size=8, num_workers=0)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +25,7 @@ def demo_tiles(tumor_slide, tmp_path_factory):
 
 
 def read_features(path):
-    with h5py.File(path, "r") as h5:
-        return h5["features"][:], h5["coords"][:], dict(h5.attrs)
+    return read_feature_file(path)
 
 
 @pytest.mark.parametrize("name,dim,size", [("resnet50_trunc", 1024, 224), ("resnet18", 512, 224),
@@ -101,13 +91,12 @@ def test_features_follow_coords_order(demo_tiles, tmp_path):
     slide_path, tiles = demo_tiles
     extract_features(slide_path, tiles, tmp_path / "f.h5", SMALL, "s")
     features, coords, attrs = read_features(tmp_path / "f.h5")
-    with h5py.File(tiles, "r") as h5:
-        assert np.array_equal(coords, h5["coords"][:])
+    assert np.array_equal(coords, TileFile.read(tiles).coords)
     assert features.shape == (len(coords), 512) and attrs["encoder"] == "resnet18"
     assert "random" in attrs["weights"] and attrs["reader"] == "raw_jpeg"
     model, spec, _ = build_encoder("resnet18", "random")
     with Slide(slide_path) as slide:
-        geometry = tile_geometry(slide, 256, 256)
+        geometry = read_geometry(slide, 256, 256)
     dataset = TileDataset(slide_path, coords, geometry, "openslide")
     for i in (0, len(coords) // 2, len(coords) - 1):
         with torch.no_grad():
@@ -136,11 +125,10 @@ def test_raw_jpeg_and_openslide_paths_agree(real_slides, tmp_path):
 
 def test_jpeg2000_slide_falls_back_to_openslide(real_slides, tmp_path):
     tiles = make_tiles(real_slides["tcga"], tmp_path, "tcga", sheet_mpp=0.25)
-    summary = extract_features(real_slides["tcga"], tiles, tmp_path / "f.h5", SMALL, "tcga", sheet_mpp=0.25)
+    summary = extract_features(real_slides["tcga"], tiles, tmp_path / "f.h5", SMALL, "tcga")
     assert summary["reader"] == "openslide" and summary["tiles"] > 0
     with pytest.raises(ValueError, match="raw_jpeg"):
-        extract_features(real_slides["tcga"], tiles, tmp_path / "g.h5", replace(SMALL, reader="raw_jpeg"),
-                         "tcga", sheet_mpp=0.25)
+        extract_features(real_slides["tcga"], tiles, tmp_path / "g.h5", replace(SMALL, reader="raw_jpeg"), "tcga")
 
 
 def test_interrupted_job_leaves_nothing_and_rerun_completes(demo_tiles, tmp_path):
@@ -156,7 +144,7 @@ def test_interrupted_job_leaves_nothing_and_rerun_completes(demo_tiles, tmp_path
 
 def test_slide_without_tiles_gives_empty_features(tmp_path):
     slide = write_small_slide(tmp_path, label="normal", slide_id="empty", width=2048, height=2048)
-    tiles = make_tiles(slide["slide"], tmp_path, "empty", mask=MaskParams(threshold_floor=255))
+    tiles = make_tiles(slide["slide"], tmp_path, "empty", mask=mask_params(threshold_floor=255))
     extract_features(slide["slide"], tiles, tmp_path / "f.h5", SMALL, "empty")
     features, coords, _ = read_features(tmp_path / "f.h5")
     assert features.shape == (0, 512) and coords.shape == (0, 2)
@@ -169,13 +157,12 @@ def test_registry_entries_have_sources():
 
 def test_device_decode_path_matches_worker_decode(demo_tiles):
     """The CUDA path's batching (streams collated, one decode call, stitching) run on the CPU."""
-    from slidesnake.features import decode_batch_on_device
-    from slidesnake.jpeg_tiles import level_layouts
+    from slidesnake.features.reader import decode_batch_on_device
+    from slidesnake.io.jpeg_tiles import level_layouts
     slide_path, tiles = demo_tiles
-    with h5py.File(tiles, "r") as h5:
-        coords = h5["coords"][:6]
+    coords = TileFile.read(tiles).coords[:6]
     with Slide(slide_path) as slide:
-        geometry = tile_geometry(slide, 256, 256)
+        geometry = read_geometry(slide, 256, 256)
         layout = level_layouts(slide_path, slide.level_dimensions)[geometry.level]
     streams = TileDataset(slide_path, coords, geometry, "raw_jpeg", decode="device")
     decoded = TileDataset(slide_path, coords, geometry, "raw_jpeg", decode="worker")

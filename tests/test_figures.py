@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import heatmap_params, package_env, tiling_params
 from slidesnake.figures.cohort import confusion_figure, roc_figure
 from slidesnake.figures.heatmap import high_score_regions, paint_scores, render_heatmap
 from slidesnake.figures.umap_view import as_rgb, sample_tiles
-from slidesnake.tiling import TilingParams, label_fractions, make_grid
+from slidesnake.tissue.tiling import label_fractions, make_grid
 
 
 def readable_non_blank(path):
@@ -32,10 +33,10 @@ def test_heatmap_of_truth_is_hot_inside_truth(tumor_slide, tmp_path):
     truth = cv2.imread(str(tumor_slide["truth"]), cv2.IMREAD_GRAYSCALE)
     plan = tumor_slide["plan"]
     ds = tumor_slide["stats"]["truth_downsample"]
-    grid = make_grid(truth > 0, (ds, ds), (plan.width, plan.height), plan.mpp, TilingParams(tile_px=128, min_tissue=0.1))
+    grid = make_grid(truth > 0, (ds, ds), (plan.width, plan.height), plan.mpp, tiling_params(tile_px=128, min_tissue=0.1))
     scores = label_fractions(truth, (ds, ds), grid.coords, grid.size0, (2,))[:, 0]
     image, score, covered, downsample = render_heatmap(tumor_slide["slide"], grid.coords, scores, grid.size0,
-                                                       truth, truth, None, normalisation="none")
+                                                       truth, truth, None, heatmap_params(), "none")
     truth_small = cv2.resize(truth, score.shape[::-1], interpolation=cv2.INTER_NEAREST) == 2
     hot = covered & (score >= 0.9)
     assert hot.sum() > 50 and (hot & truth_small).sum() / hot.sum() > 0.95
@@ -51,15 +52,19 @@ import json, resource, sys
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
-from slidesnake.demo.cohort import plan_cohort, write_demo_slide
+from slidesnake.demo.cohort import write_demo_slide
+from slidesnake.demo.plan import plan_cohort
 from slidesnake.figures.heatmap import render_heatmap
+from slidesnake.workflow.config import default_config, default_params
+from slidesnake.workflow.params import HeatmapParams
 size, folder = int(sys.argv[1]), Path(sys.argv[2])
-plan = replace(next(p for p in plan_cohort(4, seed=2) if p.label == "tumor"), width=size, height=size)
+plan = replace(next(p for p in plan_cohort(default_config()['demo'], 4, 2) if p.label == "tumor"), width=size, height=size)
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 xs = np.arange(0, size, 512)
 coords = np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2)
-render_heatmap(folder / "s.tiff", coords, np.random.default_rng(0).random(len(coords)), 512, None, None, None)
+params = default_params(HeatmapParams, "figures")
+render_heatmap(folder / "s.tiff", coords, np.random.default_rng(0).random(len(coords)), 512, None, None, None, params, "rank")
 print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
 """
 
@@ -69,7 +74,7 @@ def test_heatmap_memory_does_not_grow_with_slide_size(tmp_path):
     for size in (4096, 16384):
         folder = tmp_path / str(size)
         folder.mkdir()
-        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(size), str(folder)], capture_output=True,
+        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(size), str(folder)], env=package_env(), capture_output=True,
                              text=True, check=True)
         peaks[size] = json.loads(out.stdout.strip().splitlines()[-1])[1]
     assert peaks[16384] < peaks[4096] + 60, peaks   # 16x the pixels; the thumbnail is capped at 2048 px

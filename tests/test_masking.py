@@ -6,25 +6,26 @@ import cv2
 import numpy as np
 import pytest
 
-from slidesnake.errors import SlideError
-from slidesnake.geojson import mask_polygons
-from slidesnake.mask_stage import run_tissue_mask
-from slidesnake.masking import MaskParams, fill_small_holes, tissue_mask
+from conftest import mask_params
+from slidesnake.core.errors import SlideError
+from slidesnake.io.geojson import mask_polygons
+from slidesnake.jobs import tissue_mask as tissue_mask_job
+from slidesnake.tissue.masking import fill_small_holes, tissue_mask
 
 
 def mask_outputs(folder, name):
     return [folder / f"{name}{s}" for s in (".png", ".json", ".geojson", "_thumb.jpg", "_qc.jpg")]
 
 
-def run_mask(slide_path, folder, name="s", sheet_mpp=None, default_mpp=None, params=MaskParams()):
+def run_mask(slide_path, folder, name="s", sheet_mpp=None, default_mpp=None, params=None):
     outputs = mask_outputs(folder, name)
-    info = run_tissue_mask(slide_path, name, sheet_mpp, default_mpp, params, *outputs)
+    info = tissue_mask_job.run(slide_path, name, sheet_mpp, default_mpp, params or mask_params(), *outputs)
     return info, cv2.imread(str(outputs[0]), cv2.IMREAD_GRAYSCALE) > 0, outputs
 
 
 @pytest.mark.parametrize("channel", ["saturation", "od", "grey"])
 def test_mask_matches_truth(tumor_slide, tmp_path, channel):
-    info, mask, _ = run_mask(tumor_slide["slide"], tmp_path, params=MaskParams(channel=channel))
+    info, mask, _ = run_mask(tumor_slide["slide"], tmp_path, params=mask_params(channel=channel))
     truth = cv2.imread(str(tumor_slide["truth"]), cv2.IMREAD_GRAYSCALE) > 0
     truth = cv2.resize(truth.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_AREA) > 0
     iou = (mask & truth).sum() / (mask | truth).sum()
@@ -35,18 +36,18 @@ def test_mask_matches_truth(tumor_slide, tmp_path, channel):
 def test_blank_glass_finds_no_tissue():
     rng = np.random.default_rng(0)
     glass = np.clip(rng.normal(238, 3, (300, 300, 3)), 0, 255).astype(np.uint8)
-    mask, threshold, _ = tissue_mask(glass, 8.0, MaskParams())
-    assert not mask.any() and threshold >= MaskParams().threshold_floor
+    mask, threshold, _ = tissue_mask(glass, 8.0, mask_params())
+    assert not mask.any() and threshold >= mask_params().threshold_floor
 
 
 def test_pen_ink_is_removed():
     image = np.full((200, 200, 3), 240, np.uint8)
     cv2.circle(image, (60, 100), 40, (200, 120, 190), -1)       # pink tissue
     cv2.line(image, (120, 20), (190, 180), (30, 150, 60), 12)    # green marker
-    params = MaskParams(min_tissue_area_um2=0, closing_um=0)
+    params = mask_params(min_tissue_area_um2=0, closing_um=0)
     mask, _, pen = tissue_mask(image, 8.0, params)
     assert mask[100, 60] and not mask[100, 155] and pen[100, 155]
-    kept, _, _ = tissue_mask(image, 8.0, MaskParams(remove_pen=False, min_tissue_area_um2=0, closing_um=0))
+    kept, _, _ = tissue_mask(image, 8.0, mask_params(remove_pen=False, min_tissue_area_um2=0, closing_um=0))
     assert kept[100, 155]
 
 

@@ -4,29 +4,21 @@ import os
 import re
 import shutil
 
+import h5py
 import pytest
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, TEST_CONFIGS, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-BASE = """
-samples: demo
-demo: {n_slides: 6, width: 4096, height: 4096, seed: 3, annotation_fraction: 0.8, tumor_fraction: [0.3, 0.4]}
-tiling: {tile_px: 256}
-features:
-  encoders: {resnet18: {weights: random}}
-  num_workers: 0
-training: {folds: 2, epochs: 2, patience: 2, models: [mean_pool, abmil]}
-pu: {epochs: 2, tumor_threshold: 0.3}
-"""
+BASE = (TEST_CONFIGS / "rerun" / "config.yaml").read_text()
 DEMO = {"demo_slide", "demo_cohort", "fetch_slide", "fetch_annotation"}
-DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "train_mil", "train_pu", "evaluate", "oof_predictions",
-                       "heatmaps", "cohort_figures", "umap"}
+DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "slide_manifest", "feature_manifest", "train_mil",
+                       "train_pu", "evaluate", "oof_predictions", "heatmaps", "cohort_figures", "umap"}
 
 
 def copy_workflow(dest):
-    for item in ("Snakefile", "rules", "scripts", "src", "envs", "config"):
+    for item in ("Snakefile", "rules", "scripts", "src", "envs", "config", "report"):
         source = REPO / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, dest / item)
     return dest
@@ -37,7 +29,7 @@ def planned_jobs(workdir, config_text=None) -> dict[str, int]:
     args = ["-n", "all"]
     if config_text is not None:
         (workdir / "changed.yaml").write_text(config_text)
-        args += ["--configfile", str(workdir / "changed.yaml")]
+        args.append(f"--configfile={workdir / 'changed.yaml'}")
     result = run_snakemake(workdir, *args, snakefile=workdir / "Snakefile")
     out = result.stdout + result.stderr
     if "Nothing to be done" in out:
@@ -63,6 +55,24 @@ def test_tiling_parameter_reruns_tiling_and_downstream_only(finished_run):
     jobs = planned_jobs(finished_run, BASE + "tiling: {tile_px: 256, min_tissue: 0.4}\n")
     assert set(jobs) == DOWNSTREAM_OF_TILES and jobs["tile_slide"] == 6
     assert not jobs.keys() & (DEMO | {"tissue_mask", "splits"})
+
+
+def test_one_slides_new_tiles_rerun_its_features_and_the_training(finished_run):
+    """A changed tile file: that slide's features, the manifests and everything trained on them rerun; no
+    other slide's features or tiles. (Snakemake compares small inputs by checksum, so the content changes.)"""
+    tiles = finished_run / "results" / "tiles" / "demo_000.h5"
+    original, stat = tiles.read_bytes(), tiles.stat()
+    try:
+        with h5py.File(tiles, "a") as h5:
+            h5.attrs["edited"] = 1
+        jobs = planned_jobs(finished_run)
+        assert jobs["extract_features"] == 1 and jobs["feature_manifest"] == 1 and jobs["train_mil"] == 4
+        assert {"slide_manifest", "train_pu", "evaluate", "heatmaps", "umap"} <= set(jobs)
+        assert not jobs.keys() & (DEMO | {"tissue_mask", "tile_slide", "splits"})
+    finally:
+        tiles.write_bytes(original)
+        os.utime(tiles, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert planned_jobs(finished_run) == {}
 
 
 def test_mask_parameter_reruns_masks_and_downstream(finished_run):

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slidesnake.errors import SampleSheetError
-from slidesnake.sheet import read_sheet
+from slidesnake.core.errors import SampleSheetError
+from slidesnake.workflow.sheet import check_labels, read_sheet
 
-TASK = {"label": ["normal", "tumor"]}
+CLASSES = ["normal", "tumor"]
 
 
 def write_sheet(folder: Path, rows: list[dict], columns=None) -> Path:
@@ -29,10 +29,15 @@ def good_rows():
             {"slide_id": "B.2", "source": "b.tiff", "label": "normal", "patient_id": ""}]
 
 
-def expect_error(folder, rows, row, column, fragment, columns=None, label_columns=TASK):
+def expect_error(folder, rows, row, column, fragment, columns=None, labels=True):
+    """The sheet (or, with `labels`, its label check for a task) fails naming the user's file, row and column."""
+    path = write_sheet(folder, rows, columns)
     with pytest.raises(SampleSheetError) as info:
-        read_sheet(write_sheet(folder, rows, columns), label_columns)
+        records = read_sheet(path)
+        if labels:
+            check_labels(records, "label", CLASSES, str(path))
     message = str(info.value)
+    assert message.startswith(f"sample sheet {path}"), message
     if row is not None:
         assert f"row {row}" in message, message
     if column is not None:
@@ -42,27 +47,28 @@ def expect_error(folder, rows, row, column, fragment, columns=None, label_column
 
 
 def test_good_sheet_is_normalised(slides):
-    sheet = read_sheet(write_sheet(slides, good_rows()), TASK)
-    assert list(sheet.index) == ["A-1", "B.2"]
-    assert sheet.loc["B.2", "patient_id"] == "B.2"          # defaults to slide_id
-    assert sheet.loc["A-1", "source"] == str((slides / "a.svs").resolve())
-    assert sheet.loc["A-1", "ext"] == "svs" and sheet.loc["B.2", "ext"] == "tiff"
-    assert sheet.loc["A-1", "source_kind"] == "path"
+    sheet = read_sheet(write_sheet(slides, good_rows()))
+    assert list(sheet) == ["A-1", "B.2"]
+    assert sheet["B.2"].patient_id == "B.2"          # defaults to slide_id
+    assert sheet["A-1"].source == str((slides / "a.svs").resolve())
+    assert sheet["A-1"].ext == "svs" and sheet["B.2"].ext == "tiff"
+    assert sheet["A-1"].source_kind == "path" and sheet["A-1"].value("label") == "tumor"
+    assert check_labels(sheet, "label", CLASSES, None) == {"A-1": "tumor", "B.2": "normal"}
 
 
 def test_urls_and_file_urls(slides):
     rows = [{"slide_id": "u", "source": "https://example.org/x/slide.svs?download=1", "label": "tumor"},
             {"slide_id": "f", "source": f"file://{slides / 'a.svs'}", "label": "normal",
              "md5": "0123456789abcdef0123456789ABCDEF", "mpp": "0.25"}]
-    sheet = read_sheet(write_sheet(slides, rows), TASK)
-    assert sheet.loc["u", "source_kind"] == "url" and sheet.loc["u", "ext"] == "svs"
-    assert sheet.loc["f", "source_kind"] == "path"
-    assert sheet.loc["f", "md5"] == "0123456789abcdef0123456789abcdef"
-    assert sheet.loc["f", "mpp"] == 0.25
+    sheet = read_sheet(write_sheet(slides, rows))
+    assert sheet["u"].source_kind == "url" and sheet["u"].ext == "svs"
+    assert sheet["f"].source_kind == "path"
+    assert sheet["f"].md5 == "0123456789abcdef0123456789abcdef"
+    assert sheet["f"].mpp == 0.25
 
 
 def test_empty_sheet(slides):
-    expect_error(slides, [], None, None, "no rows", columns=["slide_id", "source"])
+    expect_error(slides, [], None, None, "no rows", columns=["slide_id", "source"], labels=False)
 
 
 def test_duplicate_slide_id(slides):
@@ -101,8 +107,14 @@ def test_label_missing_where_training_needs_one(slides):
     rows = good_rows()
     rows[1]["label"] = ""
     expect_error(slides, rows, 2, "label", "has no label")
-    # without a task on that column the same sheet is fine
-    read_sheet(write_sheet(slides, rows), {})
+    # the sheet itself is fine: only the targets that train check labels
+    assert read_sheet(write_sheet(slides, rows))["B.2"].value("label") is None
+
+
+def test_sheet_without_label_column(slides):
+    rows = [{k: v for k, v in row.items() if k != "label"} for row in good_rows()]
+    assert len(read_sheet(write_sheet(slides, rows))) == 2
+    expect_error(slides, rows, 1, "label", "has no label")
 
 
 def test_label_outside_task_classes(slides):
@@ -118,7 +130,7 @@ def test_mpp_not_a_number(slides):
 
 
 def test_missing_required_column(slides):
-    expect_error(slides, [{"slide_id": "a"}], None, None, "missing required column(s): source")
+    expect_error(slides, [{"slide_id": "a"}], None, None, "missing required column(s): source", labels=False)
 
 
 def test_unknown_slide_format(slides):

@@ -8,20 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_snakemake
-from test_workflow_foundation import make_workdir
+from conftest import REPO, run_snakemake, config_arg
 
 pytestmark = pytest.mark.workflow
 pytest.importorskip("snakemake_executor_plugin_slurm")
 
-TINY_DEMO = """
-samples: demo
-demo: {n_slides: 2, width: 2048, height: 2048, seed: 1}
-tiling: {tile_px: 256}
-features:
-  encoders: {resnet18: {weights: random}}
-  num_workers: 0
-"""
 SLURM_COMMANDS = ("sbatch", "sacct", "squeue", "scancel", "srun", "sinfo", "sacctmgr", "sshare", "scontrol")
 
 
@@ -42,8 +33,9 @@ def fake_slurm(tmp_path, monkeypatch):
 
 
 def test_slurm_profile_requests_gpus_only_for_gpu_rules(tmp_path, fake_slurm):
-    workdir = make_workdir(tmp_path / "work", TINY_DEMO)
-    result = run_snakemake(workdir, "features", "--workflow-profile", str(REPO / "profiles" / "slurm"),
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = run_snakemake(workdir, config_arg("slurm"), "features", "--workflow-profile", str(REPO / "profiles" / "slurm"),
                            "--slurm-init-seconds-before-status-checks", "1", "--jobs", "4",
                            profile=None)
     jobs = [json.loads(line) for line in (fake_slurm / "jobs.jsonl").read_text().splitlines()]

@@ -7,10 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from slidesnake.mask_stage import run_tissue_mask
-from slidesnake.masking import MaskParams
-from slidesnake.tile_stage import run_tiling
-from slidesnake.tiling import TilingParams, box_coverage, label_fractions, make_grid, mask_downsample
+from conftest import make_tiles, mask_params, tiling_params
+from slidesnake.io.tile_file import ANNOTATION_FRACTION, ATTRIBUTES, COORDS, TileFile
+from slidesnake.tissue.tiling import box_coverage, label_fractions, make_grid, mask_downsample
 
 
 def brute_coverage(mask, ds, x, y, size0, upscale=8):
@@ -37,7 +36,7 @@ def test_box_coverage_is_exact_for_unaligned_boxes():
 def test_grid_keeps_exactly_the_tiles_the_mask_implies():
     mask = np.zeros((64, 80), bool)
     mask[10:40, 5:60] = True
-    params = TilingParams(tile_px=32, mpp=1.0, min_tissue=0.5)
+    params = tiling_params(tile_px=32, mpp=1.0, min_tissue=0.5)
     grid = make_grid(mask, (4.0, 4.0), (320, 256), 0.5, params)   # tile = 64 level-0 px
     expected = [(x, y) for y in range(0, 256, 64) for x in range(0, 320, 64)
                 if brute_coverage(mask, (4.0, 4.0), x, y, 64) >= 0.5]
@@ -47,14 +46,14 @@ def test_grid_keeps_exactly_the_tiles_the_mask_implies():
 
 def test_overlap_and_border_tiles():
     mask = np.ones((25, 33), bool)                          # slide 330 x 250 px, not a multiple of the tile
-    params = TilingParams(tile_px=100, mpp=1.0, overlap_px=50, min_tissue=0.0)
+    params = tiling_params(tile_px=100, mpp=1.0, overlap_px=50, min_tissue=0.0)
     grid = make_grid(mask, (10.0, 10.0), (330, 250), 1.0, params)
     assert sorted(set(grid.coords[:, 0].tolist())) == [0, 50, 100, 150, 200, 250, 300]
     assert sorted(set(grid.coords[:, 1].tolist())) == [0, 50, 100, 150, 200]
     corner = grid.tissue_fraction[(grid.coords[:, 0] == 300) & (grid.coords[:, 1] == 200)][0]
     assert corner == pytest.approx(30 * 50 / 100 ** 2)   # outside the slide counts as background
     with pytest.raises(ValueError, match="overlap"):
-        make_grid(mask, (10.0, 10.0), (330, 250), 1.0, TilingParams(tile_px=10, overlap_px=10))
+        make_grid(mask, (10.0, 10.0), (330, 250), 1.0, tiling_params(tile_px=10, overlap_px=10))
 
 
 def test_label_fractions_at_another_downsample():
@@ -75,14 +74,13 @@ def test_annotation_mask_with_wrong_aspect_is_an_error():
     assert mask_downsample((250, 250), (4000, 4000), "m") == (16.0, 16.0)
 
 
-def tile_slide(slide, folder, params=TilingParams(), sheet_mpp=None, annotation=True, mask_params=MaskParams()):
+def tile_slide(slide, folder, params=None, sheet_mpp=None, annotation=True, mask=None):
+    """Mask and tile a demo slide (with its annotation) or a real one; returns its TileFile and mask info."""
     name = slide["plan"].slide_id if isinstance(slide, dict) else "s"
     path = slide["slide"] if isinstance(slide, dict) else slide
-    m = [folder / f"{name}{s}" for s in (".png", ".json", ".geojson", "_thumb.jpg", "_qcmask.jpg")]
-    run_tissue_mask(path, name, sheet_mpp, None, mask_params, *m)
     annotation_path = slide["annotation"] if isinstance(slide, dict) and annotation else None
-    run_tiling(name, m[0], m[1], m[3], annotation_path, params, folder / f"{name}.h5", folder / f"{name}_qc.jpg")
-    return h5py.File(folder / f"{name}.h5", "r"), json.loads(m[1].read_text())
+    tiles = make_tiles(path, folder, name, sheet_mpp, params or tiling_params(), mask, annotation_path)
+    return TileFile.read(tiles), json.loads((folder / f"{name}.json").read_text())
 
 
 def truth_coverage(slide, coords, size0, value_min=1):
@@ -94,8 +92,8 @@ def truth_coverage(slide, coords, size0, value_min=1):
 
 
 def test_tiles_agree_with_truth(tumor_slide, tmp_path):
-    h5, _ = tile_slide(tumor_slide, tmp_path)
-    coords, size0 = h5["coords"][:], int(h5["coords"].attrs["patch_size_level0"])
+    tiles, _ = tile_slide(tumor_slide, tmp_path)
+    coords, size0 = tiles.coords, tiles.size0
     on_tissue, truth = truth_coverage(tumor_slide, coords, size0)
     assert np.mean(on_tissue > 0.1) >= 0.98
     # share of the truth tissue area under kept tiles
@@ -107,14 +105,15 @@ def test_tiles_agree_with_truth(tumor_slide, tmp_path):
 
 
 def test_annotation_fractions_match_the_mask(tumor_slide, tmp_path):
-    h5, _ = tile_slide(tumor_slide, tmp_path, params=TilingParams(tile_px=256))
-    fractions = h5["annotation_fraction"][:]
-    assert list(h5["annotation_fraction"].attrs["classes"]) == ["background", "tissue", "tumor"]
+    tiles, _ = tile_slide(tumor_slide, tmp_path, params=tiling_params(tile_px=256))
+    fractions = tiles.annotation_fraction
+    with h5py.File(tmp_path / "demo_test.h5") as h5:
+        assert list(h5[ANNOTATION_FRACTION].attrs["classes"]) == ["background", "tissue", "tumor"]
     assert np.allclose(fractions.sum(1), 1, atol=1e-5)
     annotation = cv2.imread(str(tumor_slide["annotation"]), cv2.IMREAD_GRAYSCALE)
     ds = tumor_slide["stats"]["truth_downsample"]
-    size0 = int(h5.attrs["patch_size_level0"])
-    for (x, y), row in zip(h5["coords"][:], fractions):
+    size0 = tiles.size0
+    for (x, y), row in zip(tiles.coords, fractions):
         block = annotation[y // ds:(y + size0) // ds, x // ds:(x + size0) // ds]
         full = size0 // ds
         assert row[2] == pytest.approx((block == 2).sum() / full ** 2, abs=1e-5)
@@ -122,39 +121,34 @@ def test_annotation_fractions_match_the_mask(tumor_slide, tmp_path):
     assert len(fractions) > 10 and (fractions[:, 2] > 0.1).any()
 
 
-def test_tile_file_contract_read_like_clam_and_trident(tumor_slide, tmp_path):
-    h5, info = tile_slide(tumor_slide, tmp_path)
-    coords = h5["coords"]
-    assert coords.dtype == np.int64 and coords.shape[1] == 2
-    # CLAM: attributes on the coords dataset; it reads patch_level x patch_size regions
-    attrs = dict(coords.attrs)
-    for key in ("patch_size", "patch_level", "downsample", "downsampled_level_dim", "level_dim", "name"):
-        assert key in attrs
-    assert attrs["patch_level"] == 0 and attrs["patch_size"] == 512 and attrs["name"] == "demo_test"
-    # TRIDENT: level-0 patch size and magnifications
-    for key in ("patch_size_level0", "level0_magnification", "target_magnification", "overlap",
-                "level0_width", "level0_height"):
-        assert key in attrs and key in h5.attrs
-    assert attrs["target_magnification"] == 20 and attrs["level0_magnification"] == 20
-    assert attrs["level0_width"] == info["level0_width"]
-    assert h5.attrs["target_mpp"] == 0.5 and h5.attrs["min_tissue"] == 0.25
-    assert len(h5["tissue_fraction"]) == len(coords) and h5["tissue_fraction"][:].min() >= 0.25
-    assert "code_hash" in h5.attrs and "params_json" in h5.attrs
+def test_tile_file_contract(tumor_slide, tmp_path):
+    """Each attribute has one meaning; no `patch_size`, which CLAM and TRIDENT read differently."""
+    tiles, info = tile_slide(tumor_slide, tmp_path)
+    with h5py.File(tmp_path / "demo_test.h5") as h5:
+        coords = h5[COORDS]
+        assert coords.dtype == np.int64 and coords.shape[1] == 2
+        for attrs in (dict(coords.attrs), dict(h5.attrs)):
+            assert set(ATTRIBUTES) <= set(attrs) and "patch_size" not in attrs and "patch_level" not in attrs
+    attrs = tiles.attrs
+    assert attrs["tile_px"] == 512 and attrs["tile_px_level0"] == 512 and attrs["slide_id"] == "demo_test"
+    assert attrs["level0_width"] == info["level0_width"] and list(attrs["level_downsamples"]) == [1, 4, 16]
+    assert attrs["target_mpp"] == 0.5 and attrs["min_tissue"] == 0.25 and attrs["mpp_source"] == "file"
+    assert len(tiles.tissue_fraction) == len(tiles) and tiles.tissue_fraction.min() >= 0.25
+    assert "code_hash" in attrs and "params_json" in attrs
 
 
 def test_slide_without_tissue_gives_valid_empty_file(normal_slide, tmp_path):
-    h5, _ = tile_slide(normal_slide, tmp_path, mask_params=MaskParams(threshold_floor=255))
-    assert h5["coords"].shape == (0, 2) and h5["coords"].attrs["patch_size"] == 512
-    assert h5["annotation_fraction"].shape == (0, 3)
+    tiles, _ = tile_slide(normal_slide, tmp_path, mask=mask_params(threshold_floor=255))
+    assert tiles.coords.shape == (0, 2) and tiles.tile_px == 512
+    assert tiles.annotation_fraction.shape == (0, 3)
 
 
 def test_real_slides_tile(real_slides, tmp_path):
     (tmp_path / "cmu_dir").mkdir()
-    h5, info = tile_slide(real_slides["cmu"], tmp_path / "cmu_dir", annotation=False)
-    assert len(h5["coords"]) > 5 and h5.attrs["mpp_level0"] == pytest.approx(0.499)
-    assert h5.attrs["patch_size_level0"] == round(512 * 0.5 / 0.499)
+    tiles, info = tile_slide(real_slides["cmu"], tmp_path / "cmu_dir", annotation=False)
+    assert len(tiles) > 5 and tiles.attrs["mpp_level0"] == pytest.approx(0.499)
+    assert tiles.size0 == round(512 * 0.5 / 0.499)
     (tmp_path / "tcga_dir").mkdir()
-    h5, info = tile_slide(real_slides["tcga"], tmp_path / "tcga_dir", sheet_mpp=0.25, annotation=False)
-    # 0.5 um/px from a 0.25 um/px slide: 1024 level-0 px, level 1 (downsample 2) serves CLAM exactly
-    assert h5.attrs["patch_size_level0"] == 1024 and h5.attrs["patch_level"] == 1
-    assert h5.attrs["clam_exact"] and len(h5["coords"]) > 0
+    tiles, info = tile_slide(real_slides["tcga"], tmp_path / "tcga_dir", sheet_mpp=0.25, annotation=False)
+    # 0.5 um/px from a 0.25 um/px slide: 1024 level-0 px per tile
+    assert tiles.size0 == 1024 and len(tiles) > 0 and tiles.attrs["mpp_source"] == "sample sheet"

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import pu_params, train_params
 from slidesnake.mil.models import MIL_MODELS, build_mil_model
-from slidesnake.mil.train import Bags, TrainParams, load_checkpoint, predict, save_checkpoint, train_fold
-from slidesnake.pu import PUParams, elkan_noto_prior, nnpu_risk, pnu_risk, tile_probabilities, train_tile_classifier
-from slidesnake.splits import TEST, check_no_leakage, patient_folds
+from slidesnake.mil.train import Bags, load_mil_checkpoint, predict, save_mil_checkpoint, train_fold
+from slidesnake.pu.learner import elkan_noto_prior, nnpu_risk, pnu_risk, tile_probabilities, train_tile_classifier
+from slidesnake.evaluation.splits import TEST, check_no_leakage, patient_folds
 
 import h5py
 
@@ -52,7 +53,7 @@ def test_learns_toy_bag_problem(tmp_path, name):
     bags, labels, truth = toy_bags(tmp_path)
     slides = list(labels)
     model, history = train_fold(name, bags, labels, slides[:18], slides[18:], 2,
-                                TrainParams(epochs=30, patience=30, lr=1e-3, seed=0))
+                                train_params(epochs=30, patience=30, lr=1e-3, seed=0))
     assert history["train_loss"][-1] < history["train_loss"][0]
     probabilities, scores = predict(model, bags, slides, torch.device("cpu"))
     y = np.array([labels[s] for s in slides])
@@ -66,12 +67,12 @@ def test_learns_toy_bag_problem(tmp_path, name):
 def test_training_is_deterministic_and_checkpoint_round_trips(tmp_path):
     bags, labels, _ = toy_bags(tmp_path)
     slides = list(labels)
-    params = TrainParams(epochs=5, seed=3)
+    params = train_params(epochs=5, seed=3)
     a, ha = train_fold("abmil", bags, labels, slides[:18], slides[18:], 2, params)
     b, hb = train_fold("abmil", bags, labels, slides[:18], slides[18:], 2, params)
     assert ha["train_loss"] == hb["train_loss"]
-    save_checkpoint(tmp_path / "m.pt", a, "abmil", 16, ["normal", "tumor"], params)
-    loaded, meta = load_checkpoint(tmp_path / "m.pt")
+    save_mil_checkpoint(tmp_path / "m.pt", a, "abmil", 16, ["normal", "tumor"], params)
+    loaded, meta = load_mil_checkpoint(tmp_path / "m.pt")
     assert meta["classes"] == ["normal", "tumor"]
     pa, _ = predict(a, bags, slides, torch.device("cpu"))
     pl, _ = predict(loaded, bags, slides, torch.device("cpu"))
@@ -81,7 +82,7 @@ def test_training_is_deterministic_and_checkpoint_round_trips(tmp_path):
 def test_tile_subsampling_caps_large_bags(tmp_path):
     bags, labels, _ = toy_bags(tmp_path)
     slides = list(labels)
-    _, history = train_fold("mean_pool", bags, labels, slides[:18], slides[18:], 2, TrainParams(epochs=2, max_tiles=4))
+    _, history = train_fold("mean_pool", bags, labels, slides[:18], slides[18:], 2, train_params(epochs=2, max_tiles=4))
     assert len(history["train_loss"]) == 2
 
 
@@ -151,7 +152,7 @@ def test_elkan_noto_prior_estimate():
 def test_nnpu_beats_naive_on_unlabeled_positives():
     from sklearn.metrics import roc_auc_score
     p, u, hidden = pu_toy(seed=1)
-    params = PUParams(epochs=30, seed=0)
+    params = pu_params(epochs=30, seed=0)
     scores = {}
     for mode in ("nnpu", "naive"):
         model, scaler = train_tile_classifier(p, u, None, 0.3, params, mode)
@@ -165,7 +166,7 @@ def test_nnpu_beats_naive_on_unlabeled_positives():
 
 
 def test_patient_level_aggregation():
-    from slidesnake.predict_stage import patient_table
+    from slidesnake.evaluation.aggregation import patient_table
     slides = pd.DataFrame({"slide_id": ["a", "b", "c"], "patient_id": ["p1", "p1", "p2"],
                            "label": ["tumor", "tumor", "normal"], "prob_normal": [0.8, 0.2, 0.9],
                            "prob_tumor": [0.2, 0.8, 0.1]})

@@ -6,29 +6,16 @@ import h5py
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
-from test_workflow_foundation import make_workdir
+from conftest import run_snakemake, config_arg
 
 pytestmark = pytest.mark.workflow
-
-SMALL_DEMO = """
-samples: demo
-demo: {n_slides: 8, width: 4096, height: 4096, seed: 3, annotation_fraction: 0.7}
-tiling: {tile_px: 256}
-features:
-  encoders: {resnet18: {weights: random}}
-  batch_size: 32
-  num_workers: 0
-training: {folds: 2, epochs: 5, patience: 5}
-pu: {epochs: 5, tumor_threshold: 0.3}
-deploy: {samples: demo, demo_slides: 2}
-"""
+CONFIG = config_arg("demo_small")
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    workdir = make_workdir(tmp_path_factory.mktemp("demo_run"), SMALL_DEMO)
-    result = run_snakemake(workdir, "all")
+    workdir = tmp_path_factory.mktemp("demo_run")
+    result = run_snakemake(workdir, CONFIG, "all")
     return workdir, result
 
 
@@ -66,7 +53,7 @@ def test_training_and_evaluation_outputs(demo_run):
 
 def test_nothing_left_to_do_after_a_run(demo_run):
     workdir, _ = demo_run
-    result = run_snakemake(workdir, "all", "-n")
+    result = run_snakemake(workdir, CONFIG, "all", "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
@@ -86,7 +73,7 @@ def test_figures_are_readable_images(demo_run):
         paths += [workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}.jpg",
                   workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}_top_tiles.jpg"]
     paths += [workdir / "results/figures/umap/resnet18/scatter.png"]
-    paths += [workdir / f"results/figures/umap/resnet18/{s}_rgb.jpg" for s in sheet["slide_id"]]
+    paths += [workdir / f"results/figures/umap/resnet18/rgb/{s}.jpg" for s in sheet["slide_id"]]
     for path in paths:
         image = cv2.imread(str(path))
         assert image is not None and image.std() > 5, path

@@ -38,7 +38,7 @@ def test_bad_sheet_stops_before_any_job(tmp_path, real_slides):
     workdir = make_workdir(tmp_path, "samples: samples.tsv\n")
     result = run_snakemake(workdir, "download", check=False)
     assert result.returncode != 0
-    assert "sample sheet row 2, column 'slide_id': duplicate slide_id 'a'" in result.stdout + result.stderr
+    assert "sample sheet samples.tsv, row 2, column 'slide_id': duplicate slide_id 'a'" in result.stdout + result.stderr
     assert not (workdir / "results").exists()
 
 

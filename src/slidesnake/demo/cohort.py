@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -13,58 +13,20 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..atomic import atomic_output
-from ..pyramid_tiff import PyramidTiffWriter, encode_jpeg_tile
-from ..qc import GREEN, RED, YELLOW, draw_outline, write_rgb
-from ..slide import Slide
-from .geometry import make_layout
-from .render import SlideRenderer
+from slidesnake.core.atomic import atomic_output
+from slidesnake.core.labels import TISSUE, TUMOR
+from slidesnake.demo.geometry import make_layout
+from slidesnake.demo.plan import DemoSlidePlan
+from slidesnake.demo.render import SlideRenderer
+from slidesnake.figures.qc import GREEN, RED, YELLOW, draw_outline, write_rgb
+from slidesnake.io.pyramid_tiff import PyramidTiffWriter, encode_jpeg_tile
+from slidesnake.io.slide import Slide
 
 TILE = 256
 LEVEL_FACTOR = 4
 SUPER = TILE * LEVEL_FACTOR ** 2  # one level-2 tile: levels 0-2 are streamed per super-tile
 CHUNK = TILE * LEVEL_FACTOR       # rendered at once: one level-1 tile
 TRUTH_DOWNSAMPLE = 16
-BACKGROUND, TISSUE, TUMOR = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class DemoSlidePlan:
-    slide_id: str
-    label: str
-    patient_id: str
-    tumor_fraction: float
-    seed: int
-    width: int
-    height: int
-    mpp: float
-    artefacts: bool
-    annotation_fraction: float
-    jpeg_quality: int
-
-
-def plan_cohort(n_slides: int = 24, seed: int = 0, width: int = 8192, height: int = 8192, mpp: float = 0.5,
-                tumor_fraction: tuple[float, float] = (0.05, 0.35), annotation_fraction: float = 0.3,
-                artefacts: bool = True, jpeg_quality: int = 90, paired_patients: float = 0.25,
-                prefix: str = "demo") -> list[DemoSlidePlan]:
-    """Balanced tumor / normal slides; a share of patients hold two slides of the same label."""
-    rng = np.random.default_rng([seed, 0])
-    labels = ["tumor" if i < n_slides // 2 + n_slides % 2 else "normal" for i in range(n_slides)]
-    labels = [labels[i] for i in rng.permutation(n_slides)]
-    plans, patient, i = [], 0, 0
-    while i < n_slides:
-        pair = i + 1 < n_slides and labels[i + 1] == labels[i] and rng.random() < paired_patients * 2
-        for j in range(2 if pair else 1):
-            label = labels[i + j]
-            fraction = float(rng.uniform(*tumor_fraction)) if label == "tumor" else 0.0
-            plans.append(DemoSlidePlan(
-                slide_id=f"{prefix}_{i + j:03d}", label=label, patient_id=f"{prefix}_patient_{patient:03d}"
-                if prefix != "demo" else f"patient_{patient:03d}",
-                tumor_fraction=round(fraction, 4), seed=int(rng.integers(2**31)), width=width, height=height,
-                mpp=mpp, artefacts=artefacts, annotation_fraction=annotation_fraction, jpeg_quality=jpeg_quality))
-        i += 2 if pair else 1
-        patient += 1
-    return plans
 
 
 def level_sizes(width: int, height: int, min_size: int = 256) -> list[tuple[int, int]]:
@@ -247,15 +209,16 @@ def write_truth_overview(slide_path: Path, truth_path: Path, annotation_path: Pa
         write_rgb(tmp, overview)
 
 
-def write_cohort_tables(stats_paths: list[Path], slide_dir: Path, sheet_path: Path, truth_path: Path) -> None:
-    """The demo sample sheet (as a user would write it) and the per-slide truth table."""
+def write_cohort_tables(stats_paths: list[Path], slides: dict[str, Path], annotations: dict[str, Path],
+                        sheet_path: Path, truth_path: Path) -> None:
+    """The demo sample sheet (as a user would write it, absolute paths) and the per-slide truth table."""
     rows = [json.loads(Path(p).read_text()) for p in stats_paths]
     sheet = pd.DataFrame({
         "slide_id": [r["slide_id"] for r in rows],
-        "source": [str((slide_dir / f"{r['slide_id']}.tiff").resolve()) for r in rows],
+        "source": [str(Path(slides[r["slide_id"]]).resolve()) for r in rows],
         "label": [r["label"] for r in rows],
         "patient_id": [r["patient_id"] for r in rows],
-        "annotation": [str((slide_dir / f"{r['slide_id']}_annotation.png").resolve()) for r in rows],
+        "annotation": [str(Path(annotations[r["slide_id"]]).resolve()) for r in rows],
     })
     truth = pd.DataFrame([{k: r[k] for k in ("slide_id", "label", "patient_id", "tumor_fraction_of_tissue",
                                              "tissue_area_fraction", "annotated_fraction_of_tumor")}

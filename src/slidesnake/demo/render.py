@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import GRID, SlideLayout, field_crop, sample_field
+from slidesnake.demo.geometry import GRID, SlideLayout, field_crop, sample_field
 
 TEXTURE = 1024   # period of the tiled textures, level-0 px
 CELL = 1024      # nuclei are generated per cell of this size, seeded by the cell position

@@ -9,9 +9,12 @@ import cv2
 import numpy as np
 from matplotlib import colormaps
 
-from ..geojson import feature_collection, mask_polygons
-from ..qc import GREEN, RED, YELLOW, draw_outline
-from ..slide import Slide
+from slidesnake.core.labels import TUMOR
+from slidesnake.figures.qc import GREEN, RED, YELLOW, draw_outline
+from slidesnake.io.geojson import feature_collection, mask_polygons
+from slidesnake.io.slide import Slide
+from slidesnake.io.tile_scores import rank_within_slide
+from slidesnake.workflow.params import HeatmapParams
 
 HEATMAP_MAX_SIDE = 2048
 
@@ -43,7 +46,7 @@ def normalise(values: np.ndarray, mode: str) -> np.ndarray:
     if not len(values) or mode == "none":
         return np.clip(values, 0, 1)
     if mode == "rank":
-        return (np.argsort(np.argsort(values)) + 0.5) / len(values)
+        return rank_within_slide(values)
     span = values.max() - values.min()
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
@@ -56,24 +59,23 @@ def overlay(thumbnail: np.ndarray, score: np.ndarray, covered: np.ndarray, cmap:
 
 
 def render_heatmap(slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, tissue_mask: np.ndarray | None,
-                   truth: np.ndarray | None, annotation: np.ndarray | None, cmap: str = "inferno",
-                   alpha: float = 0.5, smooth_px: float = 0.0, normalisation: str = "rank",
-                   default_mpp: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                   truth: np.ndarray | None, annotation: np.ndarray | None, params: HeatmapParams,
+                   normalisation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(overlay RGB, score map in [0, 1], covered mask, downsample). Outlines: tissue green, truth tumor
-    red, annotated tumor yellow (masks at any resolution, 2 = tumor)."""
-    with Slide(slide_path, default_mpp=default_mpp) as slide:
+    red, annotated tumor yellow (label masks at any resolution)."""
+    with Slide(slide_path, require_mpp=False) as slide:
         level0 = slide.dimensions
         downsample = heatmap_downsample(level0)
         thumbnail = slide.read_downsampled(downsample)
     score, covered = paint_scores(coords, normalise(np.asarray(scores, np.float32), normalisation), size0,
-                                  level0, downsample, smooth_px)
-    image = overlay(thumbnail, score, covered, cmap, alpha)
+                                  level0, downsample, params.smooth_px)
+    image = overlay(thumbnail, score, covered, params.cmap, params.alpha)
     if tissue_mask is not None:
         image = draw_outline(image, tissue_mask > 0, GREEN, 1)
     if truth is not None:
-        image = draw_outline(image, truth == 2, RED, 2)
+        image = draw_outline(image, truth == TUMOR, RED, 2)
     if annotation is not None:
-        image = draw_outline(image, annotation == 2, YELLOW, 2)
+        image = draw_outline(image, annotation == TUMOR, YELLOW, 2)
     return image, score, covered, downsample
 
 

@@ -11,7 +11,7 @@ from matplotlib import colormaps  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from ..slide import Slide  # noqa: E402
+from slidesnake.io.slide import Slide  # noqa: E402
 
 
 def save(figure, path, **kwargs) -> None:
@@ -39,13 +39,13 @@ def save_heatmap_figure(path, image: np.ndarray, title: str, cmap: str, score_la
 
 
 def save_gallery(path, slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, k: int, title: str,
-                 default_mpp: float | None = None, tile_display_px: int = 224) -> None:
+                 tile_display_px: int = 224) -> None:
     """The k highest-scoring tiles, read at display size from the best pyramid level."""
     order = np.argsort(scores)[::-1][:k]
     columns = min(4, max(1, len(order)))
     rows = max(1, -(-len(order) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows + 0.4), dpi=120, squeeze=False)
-    with Slide(slide_path, default_mpp=default_mpp) as slide:
+    with Slide(slide_path, require_mpp=False) as slide:
         for axis, index in zip(axes.flat, order):
             x, y = coords[index]
             axis.imshow(slide.read_region(int(x), int(y), size0, tile_display_px))

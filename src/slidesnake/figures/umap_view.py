@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from ..qc import draw_tiles  # noqa: E402
+from slidesnake.figures.qc import draw_tiles  # noqa: E402
 
 
 def sample_tiles(counts: list[int], max_tiles: int, seed: int) -> list[np.ndarray]:
@@ -21,7 +21,7 @@ def sample_tiles(counts: list[int], max_tiles: int, seed: int) -> list[np.ndarra
             np.zeros(0, int) for n in counts]
 
 
-def embed(features: np.ndarray, dims: int, seed: int, neighbours: int = 15) -> np.ndarray:
+def umap_embedding(features: np.ndarray, dims: int, seed: int, neighbours: int = 15) -> np.ndarray:
     import umap
     reducer = umap.UMAP(n_components=dims, n_neighbors=min(neighbours, max(2, len(features) - 1)),
                         min_dist=0.1, random_state=seed)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slidesnake.core.labels import POSITIVE_INDEX
+
 
 class MILModel(nn.Module):
     """Base: subclasses return slide logits and one score per tile (attention or instance score)."""
@@ -21,7 +23,7 @@ class MILModel(nn.Module):
         return logits, scores, None
 
 
-def embed(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
+def tile_embedding(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
@@ -30,12 +32,12 @@ class MeanPool(MILModel):
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
         super().__init__()
-        self.embed, self.classifier = embed(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
 
     def forward(self, bag):
         h = self.embed(bag)
         tile_logits = self.classifier(h)
-        return self.classifier(h.mean(0)), tile_logits[:, -1]
+        return self.classifier(h.mean(0)), tile_logits[:, POSITIVE_INDEX]
 
 
 class MaxPool(MILModel):
@@ -43,11 +45,11 @@ class MaxPool(MILModel):
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
         super().__init__()
-        self.embed, self.classifier = embed(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
 
     def forward(self, bag):
         tile_logits = self.classifier(self.embed(bag))
-        return tile_logits.max(0).values, tile_logits[:, -1]
+        return tile_logits.max(0).values, tile_logits[:, POSITIVE_INDEX]
 
 
 class GatedAttention(nn.Module):
@@ -69,7 +71,7 @@ class ABMIL(MILModel):
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
                  dropout: float = 0.25):
         super().__init__()
-        self.embed = embed(in_dim, hidden, dropout)
+        self.embed = tile_embedding(in_dim, hidden, dropout)
         self.attention = GatedAttention(hidden, attention_dim, dropout)
         self.classifier = nn.Linear(hidden, n_classes)
 
@@ -86,7 +88,7 @@ class CLAMSingleBranch(MILModel):
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
                  dropout: float = 0.25, k_sample: int = 8, subtyping: bool = False):
         super().__init__()
-        self.embed = embed(in_dim, hidden, dropout)
+        self.embed = tile_embedding(in_dim, hidden, dropout)
         self.attention = GatedAttention(hidden, attention_dim, dropout)
         self.classifier = nn.Linear(hidden, n_classes)
         self.instance_classifiers = nn.ModuleList(nn.Linear(hidden, 2) for _ in range(n_classes))
@@ -196,6 +198,13 @@ class Standardized(MILModel):
 
 MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
               "transmil": TransMIL}
+TILE_SCORE_KINDS = {"mean_pool": "instance logit", "max_pool": "instance logit", "abmil": "attention",
+                    "clam_sb": "attention", "transmil": "class-token attention"}
+
+
+def score_kind(name: str) -> str:
+    """What a model's per-tile score is (recorded in tile-score files and figure legends)."""
+    return TILE_SCORE_KINDS[name]
 
 
 def build_mil_model(name: str, in_dim: int, n_classes: int, mean: torch.Tensor | None = None,

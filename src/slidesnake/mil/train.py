@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .metrics import classification_metrics
-from .models import MILModel, build_mil_model
+from slidesnake.evaluation.metrics import classification_metrics
+from slidesnake.io.feature_file import feature_shape, read_feature_file
+from slidesnake.mil.models import MILModel, build_mil_model
+from slidesnake.workflow.params import TrainParams
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    epochs: int = 40
-    patience: int = 8             # epochs without validation-loss improvement before stopping
-    lr: float = 2e-4
-    weight_decay: float = 1e-4
-    max_tiles: int = 4096         # bags above this are randomly subsampled during training
-    class_weighting: bool = True
-    clam_bag_weight: float = 0.7  # CLAM: share of the bag loss against the instance loss
-    seed: int = 0
-    device: str = "auto"
-    model_kwargs: dict = field(default_factory=dict)
 
 
 class Bags:
@@ -41,8 +28,8 @@ class Bags:
 
     def __getitem__(self, slide: str) -> tuple[torch.Tensor, np.ndarray]:
         if slide not in self.cache:
-            with h5py.File(self.paths[slide], "r") as h5:
-                self.cache[slide] = (torch.from_numpy(h5["features"][:]), h5["coords"][:])
+            features, coords, _ = read_feature_file(self.paths[slide])
+            self.cache[slide] = (torch.from_numpy(features), coords)
         return self.cache[slide]
 
     def statistics(self, slides: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,8 +42,7 @@ class Bags:
         return mean.float(), (total_sq / max(n, 1) - mean ** 2).clamp_min(0).sqrt().float()
 
     def dim(self) -> int:
-        with h5py.File(next(iter(self.paths.values())), "r") as h5:
-            return int(h5["features"].shape[1])
+        return feature_shape(next(iter(self.paths.values())))[1]
 
 
 def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
@@ -147,7 +133,7 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
     return model, history
 
 
-def save_checkpoint(path: Path, model: MILModel, model_name: str, in_dim: int, classes: list[str],
+def save_mil_checkpoint(path: Path, model: MILModel, model_name: str, in_dim: int, classes: list[str],
                     params: TrainParams) -> None:
     """state_dict plus what is needed to rebuild the model; loadable with weights_only=True."""
     torch.save({"state_dict": model.state_dict(), "model": model_name, "in_dim": in_dim, "classes": list(classes),
@@ -155,7 +141,7 @@ def save_checkpoint(path: Path, model: MILModel, model_name: str, in_dim: int, c
                 "model_kwargs": dict(params.model_kwargs)}, path)
 
 
-def load_checkpoint(path: Path, device="cpu") -> tuple[MILModel, dict]:
+def load_mil_checkpoint(path: Path, device="cpu") -> tuple[MILModel, dict]:
     checkpoint = torch.load(path, map_location=device, weights_only=True)
     model = build_mil_model(checkpoint["model"], checkpoint["in_dim"], len(checkpoint["classes"]),
                             **checkpoint["model_kwargs"])

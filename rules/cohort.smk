@@ -1,0 +1,42 @@
+# Cohort manifests: one table per cohort ("train": the sample sheet, "new": the deploy sheet) listing every
+# slide's files, so that cohort-level jobs depend on one file instead of thousands.
+
+
+rule slide_manifest:
+    input:
+        slide_manifest_files,
+    output:
+        paths.SLIDE_MANIFEST,
+    log:
+        paths.log("slide_manifest", "{cohort}"),
+    conda:
+        "../envs/slideio.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        rows=slide_manifest_rows,
+    script:
+        "../scripts/slide_manifest.py"
+
+
+rule feature_manifest:
+    input:
+        features=flat_files(cohort_features),
+        tiles=flat_files(cohort_tiles),
+    output:
+        paths.FEATURE_MANIFEST,
+    log:
+        paths.log("feature_manifest", "{cohort}_{encoder}"),
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        features=cohort_features,
+        tiles=cohort_tiles,
+    script:
+        "../scripts/feature_manifest.py"

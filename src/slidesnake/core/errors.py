@@ -1,0 +1,40 @@
+"""Errors that name what the user must fix."""
+
+from __future__ import annotations
+
+
+class SlidesnakeError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class ConfigError(SlidesnakeError):
+    """A bad configuration value: names the key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"config key '{key}': {message}")
+        self.key = key
+
+
+class SampleSheetError(SlidesnakeError):
+    """A bad sample sheet: names the sheet file, the row and the column."""
+
+    def __init__(self, message: str, row: int | None = None, column: str | None = None, sheet: str | None = None):
+        where = [str(sheet)] if sheet else []
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column '{column}'")
+        super().__init__(f"sample sheet {', '.join(where)}: {message}" if where else f"sample sheet: {message}")
+        self.message, self.row, self.column, self.sheet = message, row, column, sheet
+
+    def in_sheet(self, sheet: str) -> "SampleSheetError":
+        """The same error, naming the sheet file it came from."""
+        return SampleSheetError(self.message, self.row, self.column, sheet)
+
+
+class SlideError(SlidesnakeError):
+    """A slide that cannot be used: names the slide."""
+
+    def __init__(self, slide: str, message: str):
+        super().__init__(f"slide '{slide}': {message}")
+        self.slide = slide

@@ -1,0 +1,1 @@
+"""Cross-validation splits, metrics, localisation against truth, and the evaluation report."""

@@ -1,0 +1,32 @@
+"""Slide predictions aggregated to patients, and the prediction tables the workflow writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from slidesnake.core.atomic import atomic_output
+
+
+def probability_columns(classes: list[str]) -> list[str]:
+    return [f"prob_{c}" for c in classes]
+
+
+def patient_table(slides: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """Mean class probabilities over each patient's slides, and the argmax prediction."""
+    columns = probability_columns(classes)
+    grouped = slides.groupby("patient_id")
+    table = grouped[columns].mean().reset_index()
+    table["n_slides"] = grouped.size().values
+    if "label" in slides and slides["label"].notna().any():
+        table["label"] = grouped["label"].first().values
+    table["prediction"] = [classes[i] for i in table[columns].to_numpy().argmax(1)]
+    return table
+
+
+def write_prediction_tables(slides: pd.DataFrame, classes: list[str], slide_csv: Path, patient_csv: Path) -> None:
+    with atomic_output(slide_csv) as tmp:
+        slides.to_csv(tmp, index=False)
+    with atomic_output(patient_csv) as tmp:
+        patient_table(slides, classes).to_csv(tmp, index=False)

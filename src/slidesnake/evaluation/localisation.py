@@ -1,0 +1,36 @@
+"""How well tile scores point at tumor: per-slide and pooled tile AUCs against a truth mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from slidesnake.core.labels import TRUTH_TUMOR_SHARE, TUMOR
+from slidesnake.evaluation.metrics import safe_auc
+from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_scores import rank_within_slide
+from slidesnake.tissue.tiling import label_fractions, mask_downsample
+
+
+def truth_tumor_fraction(truth_png: Path, tiles: TileFile) -> np.ndarray:
+    """The truth tumor share of each tile (truth mask with slidesnake.core.labels values, any downsample)."""
+    truth = cv2.imread(str(truth_png), cv2.IMREAD_GRAYSCALE)
+    downsample = mask_downsample(truth.shape, tiles.level0_size, f"truth mask {truth_png}")
+    return label_fractions(truth, downsample, tiles.coords, tiles.size0, (TUMOR,))[:, 0]
+
+
+def localisation(tile_scores: dict[str, np.ndarray], truth: dict[str, np.ndarray], slides: list[str]) -> dict:
+    """Per-slide AUC of tile scores against truth tumor tiles, their mean over tumor slides, and the AUC
+    pooled over those slides after ranking scores within each slide."""
+    per_slide, pooled_y, pooled_s = {}, [], []
+    for slide in slides:
+        y = truth[slide] >= TRUTH_TUMOR_SHARE
+        if y.any() and not y.all():
+            per_slide[slide] = safe_auc(y, tile_scores[slide])
+            pooled_y.append(y)
+            pooled_s.append(rank_within_slide(tile_scores[slide]))
+    return {"mean_slide_auc": float(np.mean(list(per_slide.values()))) if per_slide else None,
+            "pooled_ranked_auc": safe_auc(np.concatenate(pooled_y), np.concatenate(pooled_s)) if pooled_y else None,
+            "slides": len(per_slide), "per_slide": per_slide}

@@ -1,0 +1,69 @@
+"""Patient-level, label-stratified k-fold splits with a validation part inside each training fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+TRAIN, VALIDATION, TEST = "train", "val", "test"
+
+
+VALIDATION_SHARE = 0.2  # of each fold's training patients
+
+
+def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "label") -> pd.DataFrame:
+    """One row per slide with columns fold0..fold{k-1} holding train / val / test.
+
+    Every patient lies in exactly one partition of each fold; test parts are disjoint and cover the
+    cohort; the validation part is one stratified group share of each fold's training patients.
+    """
+    if table["patient_id"].nunique() < k:
+        raise ValueError(f"{k}-fold cross-validation needs at least {k} patients; the sheet has "
+                         f"{table['patient_id'].nunique()}")
+    labels = table[label_column].to_numpy()
+    groups = table["patient_id"].to_numpy()
+    out = table[["slide_id", "patient_id", label_column]].reset_index(drop=True).copy()
+    outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (train_idx, test_idx) in enumerate(outer.split(np.zeros(len(table)), labels, groups)):
+        column = np.full(len(table), TRAIN, dtype=object)
+        column[test_idx] = TEST
+        _, val_rel = next(validation_splitter(labels[train_idx], groups[train_idx], seed + 1 + fold).split(
+            np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]))
+        column[train_idx[val_rel]] = VALIDATION
+        out[f"fold{fold}"] = column
+    return out
+
+
+def validation_splitter(labels: np.ndarray, groups: np.ndarray, seed: int):
+    """Splitter whose first part is about VALIDATION_SHARE of the patients, stratified when every label
+    has at least two patients (otherwise grouped only)."""
+    patients_per_label = pd.Series(groups).groupby(labels).nunique()
+    n_splits = min(round(1 / VALIDATION_SHARE), len(np.unique(groups)))
+    if patients_per_label.min() >= 2:
+        return StratifiedGroupKFold(n_splits=max(2, min(n_splits, patients_per_label.min())), shuffle=True,
+                                    random_state=seed)
+    return GroupKFold(n_splits=max(2, n_splits), shuffle=True, random_state=seed)
+
+
+def check_no_leakage(splits: pd.DataFrame) -> None:
+    """Raise when a patient sits in two partitions of one fold."""
+    for column in [c for c in splits.columns if c.startswith("fold")]:
+        per_patient = splits.groupby("patient_id")[column].nunique()
+        leaking = per_patient[per_patient > 1]
+        if len(leaking):
+            raise AssertionError(f"{column}: patients in several partitions: {list(leaking.index)}")
+
+
+def fold_partitions(splits: pd.DataFrame, fold: int) -> dict[str, list[str]]:
+    """Slides of one fold's train, validation and test parts."""
+    column = splits[f"fold{fold}"]
+    return {part: splits.loc[column == part, "slide_id"].tolist() for part in (TRAIN, VALIDATION, TEST)}
+
+
+def fold_numbers(splits: pd.DataFrame) -> list[int]:
+    return sorted(int(c[len("fold"):]) for c in splits.columns if c.startswith("fold"))
+
+
+def read_splits(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str)

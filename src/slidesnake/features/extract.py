@@ -1,0 +1,77 @@
+"""Feature extraction of one slide: tiles from the fast reader, resized and normalised on the device,
+encoded in batches (bf16 autocast and channels_last on CUDA), written in the tiles file's order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from slidesnake.core.provenance import provenance_attrs
+from slidesnake.features.encoders import EncoderSpec, build_encoder, output_dim
+from slidesnake.features.reader import resolve_device, tile_stream
+from slidesnake.io.feature_file import write_feature_file
+from slidesnake.io.slide import Slide
+from slidesnake.io.tile_file import TileFile
+from slidesnake.workflow.params import FeatureParams
+
+log = logging.getLogger(__name__)
+
+
+def preprocess(tiles: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
+    """uint8 N x 3 x r x r -> normalised float at the encoder's input size (antialiased resize)."""
+    x = tiles.float().div_(255)
+    if x.shape[-1] != spec.input_size:
+        x = F.interpolate(x, size=(spec.input_size, spec.input_size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    mean = torch.tensor(spec.norm[0], device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.norm[1], device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: FeatureParams, slide_id: str,
+                     threads: int = 1, stop_after_batches: int | None = None) -> dict:
+    """Features for every tile of `tiles_h5`, in its order. `stop_after_batches` simulates a killed job."""
+    tiles = TileFile.read(tiles_h5)
+    device = resolve_device(params.device)
+    torch.set_num_threads(max(1, threads))
+    model, spec, source = build_encoder(params.model, params.weights, params.seed)
+    dim = output_dim(model, spec)
+    cuda = device.type == "cuda"
+    model = model.to(device)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and params.precision == "bf16")
+    with Slide(slide_path, slide_id, require_mpp=False) as slide:
+        stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader, device,
+                             params.batch_size, params.num_workers)
+    features = np.empty((len(tiles), dim), np.float32)
+    start, done = time.perf_counter(), 0
+    with torch.inference_mode(), autocast:
+        for batch_index, batch in enumerate(tqdm(stream, desc=f"{slide_id} {params.model}", unit="batch",
+                                                 disable=None, mininterval=2)):
+            if stop_after_batches is not None and batch_index >= stop_after_batches:
+                raise KeyboardInterrupt(f"stopped after {batch_index} batches")
+            x = preprocess(batch, spec)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            out = model(x)
+            features[done:done + len(out)] = out.float().cpu().numpy()
+            done += len(out)
+    seconds = time.perf_counter() - start
+    summary = {"slide": slide_id, "tiles": len(tiles), "dim": dim, "reader": stream.reader, "decode": stream.decode,
+               "device": str(device), "seconds": round(seconds, 3),
+               "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None}
+    attrs = {"encoder": params.model, "weights": source, "input_size": spec.input_size, "norm_mean": spec.norm[0],
+             "norm_std": spec.norm[1], "tile_px": tiles.tile_px, "target_mpp": tiles.target_mpp,
+             "tile_px_level0": tiles.size0, "reader": stream.reader, "read_level": stream.geometry.level,
+             **provenance_attrs(asdict(params))}
+    write_feature_file(out_h5, features, tiles.coords, tiles.attrs, attrs)
+    log.info("%s", summary)
+    return summary

@@ -1,0 +1,148 @@
+"""The fast tile reader shared by every stage that sees pixels: tiles of one slide in spatial order,
+read by DataLoader workers from the pyramid level nearest the target resolution, as raw JPEG tiles
+where the file allows (decoded by libjpeg-turbo in the workers, or collected and decoded in one nvJPEG
+call per batch on CUDA), else through OpenSlide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openslide
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from slidesnake.io.jpeg_tiles import assemble, decode_many, level_layouts, plan_region, read_tile_bytes
+from slidesnake.io.slide import Slide, composite_on_white
+
+READERS = ("auto", "openslide", "raw_jpeg")
+
+
+@dataclass(frozen=True)
+class ReadGeometry:
+    """Where each tile is read: pyramid level and the (square) tile size there."""
+
+    level: int
+    level_downsample: float
+    read_px: int
+
+
+def read_geometry(slide: Slide, size0: int, tile_px: int) -> ReadGeometry:
+    """The deepest level whose downsample does not exceed the tile's (so tiles are never upsampled)."""
+    level = slide.level_for_downsample(size0 / tile_px)
+    level_ds = slide.level_downsamples[level]
+    return ReadGeometry(level, level_ds, max(1, int(round(size0 / level_ds))))
+
+
+class TileDataset(Dataset):
+    """Tiles of one slide. Each worker opens its own slide handle on first use.
+
+    With decode="worker" items are 3 x r x r uint8 tensors; with decode="device" (raw JPEG on CUDA)
+    items are the tiles' JPEG streams and their region plan, decoded in batches on the GPU.
+    """
+
+    def __init__(self, slide_path: Path, coords: np.ndarray, geometry: ReadGeometry, reader: str,
+                 decode: str = "worker"):
+        self.slide_path, self.coords, self.geometry = slide_path, coords, geometry
+        self.reader, self.decode = reader, decode
+        self._handle = self._file = self._layout = None
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    def _open(self):
+        self._handle = openslide.OpenSlide(str(self.slide_path))
+        if self.reader == "raw_jpeg":
+            self._layout = level_layouts(self.slide_path, self._handle.level_dimensions)[self.geometry.level]
+            self._file = open(self.slide_path, "rb")
+
+    def __getitem__(self, index: int):
+        if self._handle is None:
+            self._open()
+        x, y = (int(v) for v in self.coords[index])
+        g = self.geometry
+        if self.reader == "openslide":
+            rgba = np.asarray(self._handle.read_region((x, y), g.level, (g.read_px, g.read_px)))
+            return torch.from_numpy(composite_on_white(rgba)).permute(2, 0, 1).contiguous()
+        plan = plan_region(self._layout, int(x // g.level_downsample), int(y // g.level_downsample),
+                           g.read_px, g.read_px)
+        streams = read_tile_bytes(self._file, plan, self._layout)
+        if self.decode == "device":
+            return streams, plan
+        decoded = iter(decode_many([s for s in streams if s is not None], torch.device("cpu")))
+        return assemble(plan, [None if s is None else next(decoded) for s in streams], self._layout.tile_w,
+                        self._layout.tile_h, torch.device("cpu")).contiguous()
+
+
+def keep_lists(batch):
+    return batch
+
+
+def decode_batch_on_device(batch, layout, device) -> torch.Tensor:
+    """One nvJPEG call for every stored tile of the batch, then stitching on the device."""
+    streams = [s for item_streams, _ in batch for s in item_streams if s is not None]
+    decoded = iter(decode_many(streams, device))
+    tiles = []
+    for item_streams, plan in batch:
+        tiles.append(assemble(plan, [None if s is None else next(decoded) for s in item_streams],
+                              layout.tile_w, layout.tile_h, device))
+    return torch.stack(tiles)
+
+
+def choose_reader(requested: str, slide_path: Path, slide: Slide, geometry: ReadGeometry):
+    """("raw_jpeg", layout of the read level) where the file allows and it is wanted, else ("openslide", None)."""
+    if requested not in READERS:
+        raise ValueError(f"unknown reader '{requested}'; choose one of {READERS}")
+    if requested == "openslide":
+        return "openslide", None
+    layouts = level_layouts(slide_path, slide.level_dimensions)
+    if layouts is None:
+        if requested == "raw_jpeg":
+            raise ValueError(f"reader 'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not one")
+        return "openslide", None
+    return "raw_jpeg", layouts[geometry.level]
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    return torch.device(requested)
+
+
+@dataclass
+class TileStream:
+    """Batches of uint8 N x 3 x r x r tiles of one slide on `device`, in coords order."""
+
+    loader: DataLoader
+    decode: str
+    layout: object
+    device: torch.device
+    reader: str
+    geometry: ReadGeometry
+
+    def __iter__(self):
+        for batch in self.loader:
+            if self.decode == "device":
+                yield decode_batch_on_device(batch, self.layout, self.device)
+            else:
+                yield batch.to(self.device, non_blocking=True)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+def tile_stream(slide_path: Path, slide: Slide, coords: np.ndarray, size0: int, tile_px: int, reader: str,
+                device: torch.device, batch_size: int, num_workers: int) -> TileStream:
+    """The batches of tiles a stage encodes: read the fast way the file allows, in spatial order."""
+    geometry = read_geometry(slide, size0, tile_px)
+    chosen, layout = choose_reader(reader, slide_path, slide, geometry)
+    cuda = device.type == "cuda"
+    decode = "device" if chosen == "raw_jpeg" and cuda else "worker"
+    dataset = TileDataset(slide_path, coords, geometry, chosen, decode)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        pin_memory=cuda and decode == "worker", collate_fn=keep_lists if decode == "device" else None,
+                        prefetch_factor=4 if num_workers else None, persistent_workers=False)
+    return TileStream(loader, decode, layout, device, chosen, geometry)

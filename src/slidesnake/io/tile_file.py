@@ -1,0 +1,105 @@
+"""The tiles file contract, `results/tiles/{slide}.h5`: one writer and one reader.
+
+Datasets: `coords` (int64, N x 2, level-0 x, y of each tile's top-left corner, row-major spatial order),
+`tissue_fraction` (N), `grid_row_col` (N x 2) and, with an annotation mask, `annotation_fraction`
+(N x 3, shares of background / tissue / tumor; attribute `classes`).
+
+Attributes (on the file and on `coords`), each with exactly one meaning:
+  tile_px          tile side in pixels at target_mpp (what an encoder sees before its own resize)
+  tile_px_level0   tile side in level-0 pixels: the field of view read for every tile
+  stride_level0    grid step in level-0 pixels; overlap_px: overlap at target_mpp
+  target_mpp       microns per pixel of the tiles; mpp_level0 / mpp_source: the slide's and where it came from
+  level0_width, level0_height, level_downsamples: the slide's pyramid
+  min_tissue, mask_threshold, grid_rows, grid_cols, slide_id, and provenance (slidesnake_version,
+  code_hash, params_json).
+No CLAM / TRIDENT `patch_size`: it means different things in those tools; `snakemake export` writes
+each tool its own exact layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from slidesnake.core.atomic import atomic_output
+from slidesnake.core.labels import LABEL_NAMES, TUMOR
+
+COORDS = "coords"
+TISSUE_FRACTION = "tissue_fraction"
+GRID_ROW_COL = "grid_row_col"
+ANNOTATION_FRACTION = "annotation_fraction"
+ATTRIBUTES = ("slide_id", "tile_px", "tile_px_level0", "stride_level0", "overlap_px", "target_mpp", "mpp_level0",
+              "mpp_source", "level0_width", "level0_height", "level_downsamples", "min_tissue", "mask_threshold",
+              "grid_rows", "grid_cols")
+
+
+@dataclass
+class TileFile:
+    """A tiles file's coordinates, attributes and (when read) per-tile datasets."""
+
+    coords: np.ndarray
+    attrs: dict
+    tissue_fraction: np.ndarray | None = None
+    grid_row_col: np.ndarray | None = None
+    annotation_fraction: np.ndarray | None = None
+
+    @property
+    def tile_px(self) -> int:
+        return int(self.attrs["tile_px"])
+
+    @property
+    def size0(self) -> int:
+        """Tile side in level-0 pixels."""
+        return int(self.attrs["tile_px_level0"])
+
+    @property
+    def target_mpp(self) -> float:
+        return float(self.attrs["target_mpp"])
+
+    @property
+    def level0_size(self) -> tuple[int, int]:
+        return int(self.attrs["level0_width"]), int(self.attrs["level0_height"])
+
+    @property
+    def slide_id(self) -> str:
+        return str(self.attrs["slide_id"])
+
+    def annotated_tumor(self) -> np.ndarray | None:
+        """Annotated tumor share of each tile, or None without an annotation mask."""
+        return None if self.annotation_fraction is None else self.annotation_fraction[:, TUMOR]
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "TileFile":
+        with h5py.File(path, "r") as h5:
+            def optional(name):
+                return h5[name][:] if name in h5 else None
+            return cls(h5[COORDS][:], dict(h5.attrs), optional(TISSUE_FRACTION), optional(GRID_ROW_COL),
+                       optional(ANNOTATION_FRACTION))
+
+    @staticmethod
+    def count(path: str | Path) -> int:
+        """Number of tiles, without reading them."""
+        with h5py.File(path, "r") as h5:
+            return int(h5[COORDS].shape[0])
+
+    def write(self, path: str | Path) -> None:
+        """Write atomically (a temporary name in the same folder, renamed when complete)."""
+        missing = [k for k in ATTRIBUTES if k not in self.attrs]
+        if missing:
+            raise ValueError(f"tile file attributes missing: {missing}")
+        with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+            coords = h5.create_dataset(COORDS, data=np.asarray(self.coords, np.int64).reshape(-1, 2))
+            for key, value in self.attrs.items():
+                coords.attrs[key] = value
+                h5.attrs[key] = value
+            h5.create_dataset(TISSUE_FRACTION, data=np.asarray(self.tissue_fraction, np.float32))
+            h5.create_dataset(GRID_ROW_COL, data=np.asarray(self.grid_row_col, np.int64).reshape(-1, 2))
+            if self.annotation_fraction is not None:
+                dataset = h5.create_dataset(ANNOTATION_FRACTION, data=np.asarray(self.annotation_fraction, np.float32))
+                dataset.attrs["classes"] = list(LABEL_NAMES)

@@ -1,0 +1,56 @@
+"""Tile-score files: one HDF5 group per slide with its coords and one dataset per score name.
+
+Score names: `score` (a MIL model's per-tile score: attention, or the instance logit of pooling models),
+`nnpu` and `naive` (tumor probabilities of the PU tile classifier and of its naive baseline).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from slidesnake.core.atomic import atomic_output
+
+MIL_SCORE = "score"
+PU_SCORE = "nnpu"
+PU_BASELINE = "naive"
+PU_MODES = (PU_SCORE, PU_BASELINE)
+
+
+def write_tile_scores(path: Path, scores: dict[str, dict[str, np.ndarray]], coords: dict[str, np.ndarray],
+                      attrs: dict) -> None:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        for key, value in attrs.items():
+            h5.attrs[key] = value
+        for slide, named in scores.items():
+            group = h5.create_group(slide)
+            group.create_dataset("coords", data=coords[slide])
+            for name, values in named.items():
+                group.create_dataset(name, data=np.asarray(values, np.float32))
+
+
+def read_tile_scores(paths: list[Path], name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """slide -> (coords, scores `name`) from one or more tile-score files."""
+    found = {}
+    for path in paths:
+        with h5py.File(path, "r") as h5:
+            for slide in h5:
+                found[slide] = (h5[slide]["coords"][:], h5[slide][name][:])
+    return found
+
+
+def score_kind(path: Path) -> str:
+    """What a file's MIL scores are (attention, instance logit, ...), as its writer recorded it."""
+    with h5py.File(path, "r") as h5:
+        return str(h5.attrs.get("score", "tile score"))
+
+
+def rank_within_slide(scores: np.ndarray) -> np.ndarray:
+    """Scores mapped to (0, 1] by their rank within the slide, so that scores of different slides and models
+    compare: the one rank normalisation of heatmaps and pooled tile AUCs."""
+    scores = np.asarray(scores)
+    if not len(scores):
+        return scores.astype(np.float64)
+    return (np.argsort(np.argsort(scores)) + 1) / len(scores)

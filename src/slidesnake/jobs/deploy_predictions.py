@@ -1,0 +1,51 @@
+"""Rule deploy_predictions: every fold's model and their ensemble on new slides, with fold-mean tile scores."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from slidesnake.core.labels import POSITIVE_INDEX, positive_class
+from slidesnake.evaluation.aggregation import write_prediction_tables
+from slidesnake.io.manifest import read_manifest
+from slidesnake.io.tile_scores import MIL_SCORE, write_tile_scores
+from slidesnake.mil.models import score_kind
+from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
+
+log = logging.getLogger(__name__)
+
+
+def run(model_paths: list[Path], feature_manifest: Path, patients: dict[str, str], slide_csv: Path,
+        patient_csv: Path, tile_scores_path: Path) -> pd.DataFrame:
+    """Predict every new slide with each fold's model; the ensemble is the mean of the fold probabilities
+    (tile scores: the mean of the folds' scores). Slides without tiles are skipped with a warning."""
+    features = {s: Path(row["features"]) for s, row in read_manifest(feature_manifest).items()}
+    bags = Bags(features)
+    slides = [s for s in features if len(bags[s][0])]
+    skipped = sorted(set(features) - set(slides))
+    if skipped:
+        log.warning("no tiles, so no prediction, for: %s", ", ".join(skipped))
+    per_fold, scores, classes = [], {s: [] for s in slides}, None
+    for path in model_paths:
+        model, checkpoint = load_mil_checkpoint(path)
+        classes = checkpoint["classes"]
+        probabilities, tile_scores = predict(model, bags, slides, torch.device("cpu"))
+        per_fold.append(probabilities)
+        for s in slides:
+            scores[s].append(tile_scores[s])
+    ensemble = np.mean(per_fold, axis=0)
+    table = pd.DataFrame({"slide_id": slides, "patient_id": [patients[s] for s in slides],
+                          **{f"prob_{c}": ensemble[:, i] for i, c in enumerate(classes)},
+                          "prediction": [classes[i] for i in ensemble.argmax(1)]})
+    for fold, probabilities in enumerate(per_fold):
+        table[f"fold{fold}_prob_{positive_class(classes)}"] = probabilities[:, POSITIVE_INDEX]
+    write_prediction_tables(table, classes, slide_csv, patient_csv)
+    write_tile_scores(tile_scores_path, {s: {MIL_SCORE: np.mean(scores[s], axis=0)} for s in slides},
+                      {s: bags[s][1] for s in slides},
+                      {"ensemble_of_folds": len(model_paths), "score": score_kind(checkpoint["model"])})
+    log.info("predicted %d new slides with %d fold models", len(slides), len(model_paths))
+    return table

@@ -1,0 +1,22 @@
+"""Rule feature_manifest: one table listing every slide's features (and tiles) file of one encoder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from slidesnake.io.feature_file import feature_shape
+from slidesnake.io.manifest import FEATURE_COLUMNS, write_manifest
+
+log = logging.getLogger(__name__)
+
+
+def run(features: dict[str, str], tiles: dict[str, str], out: Path) -> None:
+    """Write the feature manifest of the slides in `features` (slide -> features file), with their dimension."""
+    rows = [{"slide_id": s, "features": path, "tiles": tiles[s], "dim": feature_shape(path)[1]}
+            for s, path in features.items()]
+    dims = {row["dim"] for row in rows if row["dim"]}
+    if len(dims) > 1:
+        raise ValueError(f"feature files of one encoder differ in dimension: {sorted(dims)}")
+    write_manifest(out, rows, FEATURE_COLUMNS)
+    log.info("%d feature files in %s", len(rows), out)

@@ -1,0 +1,66 @@
+"""Rules heatmaps and deploy_heatmaps: per slide of a cohort, one score source painted over the thumbnail,
+its high-score regions as QuPath GeoJSON, and a gallery of its top tiles."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from slidesnake.core.atomic import atomic_output
+from slidesnake.figures.heatmap import high_score_regions, render_heatmap
+from slidesnake.figures.qc import GREEN, RED, YELLOW
+from slidesnake.figures.slide_figures import save_gallery, save_heatmap_figure
+from slidesnake.io.geojson import write_geojson
+from slidesnake.io.manifest import read_manifest
+from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_scores import MIL_SCORE, PU_SCORE, read_tile_scores, score_kind
+from slidesnake.workflow import paths
+from slidesnake.workflow.params import HeatmapParams
+
+log = logging.getLogger(__name__)
+
+
+def read_label_png(path: str | None) -> np.ndarray | None:
+    return None if path is None else cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: Path | None,
+        params: HeatmapParams, out_dir: Path) -> None:
+    """Paint every slide of the manifest. `source` is a MIL model (its tile scores, ranked within the slide),
+    `pu` (nnPU tumor probabilities), or new_<model> (the fold ensemble on new slides). Slide labels for the
+    titles come from the splits table (none for new slides)."""
+    pu = source == paths.PU_SOURCE
+    scores = read_tile_scores(score_files, PU_SCORE if pu else MIL_SCORE)
+    normalisation = "none" if pu else "rank"
+    score_label = "tile tumor probability (nnPU)" if pu else f"{score_kind(score_files[0])} (rank within slide)"
+    labels = {}
+    if splits_csv is not None:
+        splits = pd.read_csv(splits_csv, dtype=str)
+        labels = dict(zip(splits["slide_id"], splits["label"]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(slide_manifest)
+    for slide, row in manifest.items():
+        if slide not in scores:
+            raise ValueError(f"no {source} tile scores for slide '{slide}'")
+        coords, values = scores[slide]
+        size0 = TileFile.read(row["tiles"]).size0
+        truth, annotation = read_label_png(row["truth"]), read_label_png(row["annotation"])
+        image, score, covered, downsample = render_heatmap(
+            row["slide"], coords, values, size0, read_label_png(row["mask"]), truth, annotation,
+            params, normalisation)
+        legend = [("tissue", GREEN)] + ([("truth tumor", RED)] if truth is not None else []) + \
+                 ([("annotated tumor", YELLOW)] if annotation is not None else [])
+        files = {k: paths.in_folder(out_dir, name, slide=slide) for k, name in paths.HEATMAP_FILES.items()}
+        with atomic_output(files["heatmap"]) as tmp:
+            save_heatmap_figure(tmp, image, f"{slide} ({labels.get(slide) or 'unlabelled'}): {source}",
+                                params.cmap, score_label, legend)
+        with atomic_output(files["regions"]) as tmp:
+            write_geojson(tmp, high_score_regions(score, covered, downsample, params.region_threshold, slide))
+        with atomic_output(files["gallery"]) as tmp:
+            save_gallery(tmp, row["slide"], coords, values, size0, params.top_k,
+                         f"{slide}: top {params.top_k} tiles by {source}")
+    log.info("%s: heatmaps of %d slides in %s", source, len(manifest), out_dir)

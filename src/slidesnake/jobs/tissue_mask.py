@@ -1,0 +1,62 @@
+"""Rule tissue_mask: Otsu tissue mask from a pyramid level, GeoJSON polygons, thumbnail and QC picture."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from slidesnake.core.atomic import atomic_output
+from slidesnake.core.provenance import provenance_attrs
+from slidesnake.figures.qc import GREEN, RED, draw_outline, fit_within, write_rgb
+from slidesnake.io.geojson import feature_collection, mask_polygons, write_geojson
+from slidesnake.io.slide import Slide
+from slidesnake.tissue.masking import tissue_mask
+from slidesnake.workflow.params import MaskParams
+
+log = logging.getLogger(__name__)
+
+
+def run(slide_path: Path, slide_id: str, sheet_mpp: float | None, default_mpp: float | None, params: MaskParams,
+        mask_png: Path, mask_json: Path, geojson_path: Path, thumbnail_jpg: Path, qc_jpg: Path) -> dict:
+    """Mask one slide at `params.mpp`; write the mask, its info JSON, QuPath GeoJSON, thumbnail and QC image."""
+    with Slide(slide_path, slide_id, mpp=sheet_mpp, default_mpp=default_mpp) as slide:
+        rgb, downsample = slide.thumbnail_at_mpp(params.mpp)
+        level0 = slide.dimensions
+        info = {"slide_id": slide_id, "vendor": slide.vendor, "level0_width": level0[0],
+                "level0_height": level0[1], "mpp": slide.mpp, "mpp_source": slide.mpp_source,
+                "level_downsamples": list(slide.level_downsamples)}
+    height, width = rgb.shape[:2]
+    ds = (level0[0] / width, level0[1] / height)
+    pixel_um = info["mpp"] * (ds[0] + ds[1]) / 2
+    mask, threshold, pen = tissue_mask(rgb, pixel_um, params)
+    tissue_um2 = float(mask.sum()) * ds[0] * ds[1] * info["mpp"] ** 2
+    info.update({"mask_downsample": list(ds), "mask_mpp": pixel_um, "threshold": threshold,
+                 "tissue_fraction": float(mask.mean()), "tissue_area_mm2": tissue_um2 / 1e6,
+                 "pen_fraction": float(pen.mean()), **provenance_attrs(asdict(params))})
+    if not mask.any():
+        log.warning("slide '%s': no tissue found (threshold %.0f on %s); its tile file will be empty",
+                    slide_id, threshold, params.channel)
+    polygons = mask_polygons(mask, ds)
+    thumbnail = fit_within(rgb)
+    del rgb
+    qc = draw_outline(thumbnail, mask, GREEN)
+    if pen.any():
+        qc = draw_outline(qc, pen, RED, 1)
+    with atomic_output(mask_png) as tmp:
+        cv2.imwrite(str(tmp), mask.astype(np.uint8) * 255)
+    with atomic_output(thumbnail_jpg) as tmp:
+        write_rgb(tmp, thumbnail)
+    with atomic_output(qc_jpg) as tmp:
+        write_rgb(tmp, qc)
+    with atomic_output(geojson_path) as tmp:
+        write_geojson(tmp, feature_collection(polygons, "Tissue", GREEN, {"slide_id": slide_id}))
+    with atomic_output(mask_json) as tmp:
+        tmp.write_text(json.dumps(info, indent=2))
+    log.info("slide '%s': tissue %.1f%% of the slide (%.1f mm2), %d polygons, threshold %.0f",
+             slide_id, 100 * info["tissue_fraction"], info["tissue_area_mm2"], len(polygons), threshold)
+    return info

@@ -1,0 +1,59 @@
+"""Rule train_mil: one MIL model trained on one cross-validation fold, and its test-fold predictions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slidesnake.core.atomic import atomic_output
+from slidesnake.core.provenance import provenance_attrs
+from slidesnake.evaluation.metrics import classification_metrics
+from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_partitions, read_splits
+from slidesnake.io.manifest import read_manifest
+from slidesnake.io.tile_scores import MIL_SCORE, write_tile_scores
+from slidesnake.mil.models import score_kind
+from slidesnake.mil.train import Bags, predict, save_mil_checkpoint, train_fold
+from slidesnake.workflow.params import TrainParams
+
+log = logging.getLogger(__name__)
+
+
+def run(task: str, classes: list[str], model_name: str, fold: int, splits_csv: Path, feature_manifest: Path,
+        params: TrainParams, model_path: Path, metrics_path: Path, predictions_path: Path,
+        tile_scores_path: Path) -> dict:
+    """Train on the fold's train part, stop early on its validation part, predict its test part; write the
+    checkpoint, metrics (with per-epoch history), test predictions and test tile scores."""
+    splits = read_splits(splits_csv)
+    parts = fold_partitions(splits, fold)
+    labels = {s: classes.index(label) for s, label in zip(splits["slide_id"], splits["label"])}
+    features = {s: row["features"] for s, row in read_manifest(feature_manifest).items()}
+    bags = Bags({s: Path(features[s]) for s in splits["slide_id"]})
+    model, history = train_fold(model_name, bags, labels, parts[TRAIN], parts[VALIDATION], len(classes), params,
+                                desc=f"{task} {model_name} fold{fold}")
+    test = [s for s in parts[TEST] if len(bags[s][0])]
+    probabilities, tile_scores = predict(model, bags, test, next(model.parameters()).device)
+    y = np.array([labels[s] for s in test])
+    metrics = {"task": task, "model": model_name, "fold": fold, "classes": classes,
+               "test": classification_metrics(y, probabilities), "history": history,
+               "params": asdict(params), "partitions": {k: len(v) for k, v in parts.items()}}
+    save_mil_checkpoint(model_path, model, model_name, bags.dim(), classes, params)
+    patients = splits.set_index("slide_id")["patient_id"]
+    rows = pd.DataFrame({"slide_id": test, "patient_id": patients.loc[test].values,
+                         "label": [classes[i] for i in y], "fold": fold,
+                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(classes)},
+                         "prediction": [classes[i] for i in probabilities.argmax(1)]})
+    with atomic_output(predictions_path) as tmp:
+        rows.to_csv(tmp, index=False)
+    write_tile_scores(tile_scores_path, {s: {MIL_SCORE: tile_scores[s]} for s in test},
+                      {s: bags[s][1] for s in test},
+                      {"model": model_name, "task": task, "fold": fold, "score": score_kind(model_name),
+                       **provenance_attrs(asdict(params))})
+    with atomic_output(metrics_path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    log.info("%s %s fold %d: test %s, best epoch %d", task, model_name, fold, metrics["test"], history["best_epoch"])
+    return metrics

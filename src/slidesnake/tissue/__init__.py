@@ -1,0 +1,1 @@
+"""Tissue detection and tile grids: Otsu masks at low resolution, mask-aware grids without slide reads."""

@@ -1,0 +1,90 @@
+"""The slides the workflow runs on: the training cohort (the sample sheet, or the demo cohort's plan) and
+the new slides the trained models predict. Slides are looked up by id in dictionaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slidesnake.core.errors import ConfigError
+from slidesnake.demo.plan import DemoSlidePlan, plan_cohort
+from slidesnake.workflow import paths
+from slidesnake.workflow.sheet import SlideRecord, check_labels, read_sheet
+
+DEMO = "demo"
+DEMO_LABEL_COLUMN = "label"
+NEW_SEED_OFFSET = 1000  # the demo's new slides: same settings, other seeds
+NEW_PREFIX = "new"
+
+
+def demo_plans(demo_config: dict, n_slides: int, seed_offset: int = 0, prefix: str = "demo"
+               ) -> dict[str, DemoSlidePlan]:
+    """Plans of `n_slides` demo slides by id; another prefix and seed offset plan the new slides."""
+    return {plan.slide_id: plan for plan in plan_cohort(demo_config, n_slides, seed_offset, prefix)}
+
+
+def demo_record(plan: DemoSlidePlan, row: int, labelled: bool) -> SlideRecord:
+    """A demo slide as a sheet row: its files are written by the demo rules, so none exist yet.
+    New slides come without labels, as new slides would."""
+    return SlideRecord(
+        slide_id=plan.slide_id, source=paths.fill(paths.DEMO_SLIDE, slide=plan.slide_id), source_kind="path",
+        ext="tiff", patient_id=plan.patient_id, row=row,
+        annotation=paths.fill(paths.DEMO_ANNOTATION, slide=plan.slide_id), annotation_kind="path",
+        columns={DEMO_LABEL_COLUMN: plan.label if labelled else None})
+
+
+@dataclass
+class Cohort:
+    """Training slides and new slides, by id, in sheet order."""
+
+    train: dict[str, SlideRecord]
+    new: dict[str, SlideRecord] = field(default_factory=dict)
+    demo_plans: dict[str, DemoSlidePlan] = field(default_factory=dict)
+    sheet: str | None = None          # the user's sheet the training slides came from (None: demo)
+
+    def __post_init__(self):
+        shared = self.train.keys() & self.new.keys()
+        if shared:
+            raise ConfigError("deploy.samples", f"slide_id(s) in both the sample sheet and the deploy sheet: "
+                                                f"{sorted(shared)}")
+        self.records = {**self.train, **self.new}
+
+    @property
+    def is_demo(self) -> bool:
+        return bool(self.demo_plans)
+
+    def slides(self, cohort: str | None = None) -> list[str]:
+        """Slide ids of one cohort ("train" or "new"), or of both."""
+        if cohort is None:
+            return list(self.records)
+        return list(self.train if cohort == paths.TRAIN else self.new)
+
+    def record(self, slide: str) -> SlideRecord:
+        return self.records[slide]
+
+    def labels(self, task: dict) -> dict[str, str]:
+        """Checked labels of the training slides for a task ({label_column, classes})."""
+        return check_labels(self.train, task["label_column"], task["classes"], self.sheet)
+
+
+def load_cohort(config: dict) -> Cohort:
+    """The cohort of a checked config: sheet rows are checked now (errors name sheet, row and column);
+    labels are checked only by the targets that train."""
+    plans: dict[str, DemoSlidePlan] = {}
+    if config["samples"] == DEMO:
+        demo = config["demo"]
+        plans = demo_plans(demo, demo["n_slides"])
+        train = {s: demo_record(p, row, True) for row, (s, p) in enumerate(plans.items(), start=1)}
+        new_plans = demo_plans(demo, demo["new_slides"], NEW_SEED_OFFSET, NEW_PREFIX) if demo["new_slides"] else {}
+        new = {s: demo_record(p, row, False) for row, (s, p) in enumerate(new_plans.items(), start=1)}
+        plans.update(new_plans)
+        sheet = None
+    else:
+        sheet = config["samples"]
+        train = read_sheet(sheet)
+        new = {}
+    if config["deploy"]["samples"] is not None:
+        if config["samples"] == DEMO:
+            raise ConfigError("deploy.samples", "the demo cohort brings its own new slides (demo.new_slides); "
+                                                "set deploy.samples only with your own sample sheet")
+        new = read_sheet(config["deploy"]["samples"])
+    return Cohort(train, new, plans, sheet)

@@ -1,0 +1,104 @@
+"""The configuration, checked once at start: schema defaults filled in, every error naming its key."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from importlib import resources
+
+import jsonschema
+import yaml
+
+from slidesnake.core.errors import ConfigError
+from slidesnake.workflow.paths import PU_SOURCE
+
+SCHEMAS = resources.files("slidesnake.workflow") / "schemas"
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema(name: str) -> dict:
+    """A schema shipped with the package: "config" or "samples"."""
+    return yaml.safe_load((SCHEMAS / f"{name}.schema.yaml").read_text())
+
+
+def fill_defaults(schema: dict, instance: dict) -> dict:
+    """Add every missing key that has a default, recursively into objects (in place; returns it)."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and "properties" in sub:
+            fill_defaults(sub, instance[key])
+    return instance
+
+
+SCALAR_TYPES = {"number", "integer", "boolean", "null"}
+
+
+def coerce_strings(schema: dict, instance: dict) -> None:
+    """Values that arrive as text (nested `--config 'tiling={min_tissue: 0.5}'` is parsed by YAML's base
+    loader) become numbers, booleans or null where the schema expects one of those (in place)."""
+    for key, sub in schema.get("properties", {}).items():
+        value = instance.get(key)
+        if isinstance(value, dict):
+            coerce_strings(sub, value)
+            continue
+        types = sub.get("type", [])
+        types = {types} if isinstance(types, str) else set(types)
+        if isinstance(value, str) and types & SCALAR_TYPES and "string" not in types:
+            parsed = yaml.safe_load(value)
+            if not isinstance(parsed, (dict, list, str)):
+                instance[key] = parsed
+
+
+def key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def check_config(config: dict) -> dict:
+    """Validate `config` against the schema (filling defaults in place) and check the keys that depend on
+    each other. Raises ConfigError naming the key."""
+    schema = load_schema("config")
+    fill_defaults(schema, config)
+    coerce_strings(schema, config)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(key_path(errors[0]), errors[0].message)
+    encoders = list(config["features"]["encoders"])
+    training = config["training"]
+    if training["encoder"] is not None and training["encoder"] not in encoders:
+        raise ConfigError("training.encoder", f"'{training['encoder']}' is not one of features.encoders {encoders}")
+    tasks = config["tasks"]
+    for name, task in tasks.items():
+        if len(set(task["classes"])) != len(task["classes"]):
+            raise ConfigError(f"tasks.{name}.classes", f"classes repeat: {task['classes']}")
+    pu = config["pu"]
+    if pu["enabled"] and tasks:
+        if pu["task"] not in tasks:
+            raise ConfigError("pu.task", f"'{pu['task']}' is not one of the tasks {list(tasks)} (or set pu.enabled: false)")
+        if pu["positive_class"] not in tasks[pu["task"]]["classes"]:
+            raise ConfigError("pu.positive_class", f"'{pu['positive_class']}' is not a class of task "
+                                                   f"'{pu['task']}' {tasks[pu['task']]['classes']}")
+    for source in config["figures"]["heatmap_sources"]:
+        if source != PU_SOURCE and source not in training["models"]:
+            raise ConfigError("figures.heatmap_sources", f"'{source}' is neither a model of training.models "
+                                                         f"{training['models']} nor '{PU_SOURCE}'")
+        if source == PU_SOURCE and not pu["enabled"]:
+            raise ConfigError("figures.heatmap_sources", f"'{PU_SOURCE}' is listed but pu.enabled is false")
+    return config
+
+
+def default_config(**sections) -> dict:
+    """The schema's defaults, with whole sections or keys replaced: default_config(tiling={"tile_px": 256})."""
+    config = {key: copy.deepcopy(value) for key, value in sections.items()}
+    return check_config(config)
+
+
+def train_encoder(config: dict) -> str | None:
+    """The encoder whose features the models train on: training.encoder, else the first configured one."""
+    return config["training"]["encoder"] or next(iter(config["features"]["encoders"]), None)
+
+
+def default_params(cls, section: str, **changes):
+    """Parameter object `cls` with the schema's defaults of `section` (tests, benchmarks), some values changed."""
+    from slidesnake.workflow.params import section_params
+    return cls(**section_params(cls, {**default_config()[section], **changes}))

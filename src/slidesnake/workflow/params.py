@@ -1,0 +1,94 @@
+"""Parameter objects of every stage, built from the validated config (defaults live only in the schema).
+
+Rules pass `section_params(Params, config[section])` as a `params:` entry (a plain dict, so Snakemake
+reruns a job when one of them changes); jobs rebuild the object with `Params(**params.x)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+def section_params(cls, section: dict, **extra) -> dict:
+    """The values `cls` takes, picked from a config section (plus `extra`), in field order."""
+    merged = {**section, **extra}
+    missing = [f.name for f in fields(cls) if f.name not in merged]
+    if missing:
+        raise KeyError(f"{cls.__name__} needs {missing}, which the config section lacks")
+    return {f.name: merged[f.name] for f in fields(cls)}
+
+
+@dataclass(frozen=True)
+class DownloadParams:
+    retries: int
+    backoff_s: float
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class MaskParams:
+    mpp: float                  # resolution the mask is computed at
+    channel: str                # saturation | od (optical density) | grey
+    median_um: float            # median blur before thresholding
+    threshold_floor: int        # never threshold below this (0-255): blank glass finds no tissue
+    closing_um: float           # morphological closing radius
+    min_tissue_area_um2: float  # drop smaller tissue pieces
+    min_hole_area_um2: float    # fill smaller holes
+    remove_pen: bool
+
+
+@dataclass(frozen=True)
+class TilingParams:
+    tile_px: int                # tile size at the target resolution
+    mpp: float                  # target microns per pixel
+    overlap_px: int             # overlap between neighbours, at the target resolution
+    min_tissue: float           # keep tiles with at least this tissue fraction
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    model: str                  # registry name or torchvision:/timm: name
+    weights: str                # hub | random | checkpoint path
+    batch_size: int
+    num_workers: int
+    reader: str                 # auto | openslide | raw_jpeg
+    precision: str              # bf16 autocast on CUDA | fp32
+    device: str                 # auto | cpu | cuda
+    seed: int                   # seed of random weights
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int
+    patience: int               # epochs without validation-loss improvement before stopping
+    lr: float
+    weight_decay: float
+    max_tiles: int              # bags above this are randomly subsampled during training
+    class_weighting: bool
+    clam_bag_weight: float      # CLAM: share of the bag loss against the instance loss
+    seed: int
+    device: str
+    model_kwargs: dict
+
+
+@dataclass(frozen=True)
+class PUParams:
+    tumor_threshold: float      # annotated tumor fraction that makes a tile Positive
+    use_negative_slides: bool   # PNU: tiles of negative slides as known negatives
+    prior: float | None         # share of positives in U; None: estimate (Elkan-Noto)
+    eta: float                  # PNU mixing of the PN and nnPU risks
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    top_k: int                  # slide score: mean of the top-k tile probabilities
+    seed: int
+
+
+@dataclass(frozen=True)
+class HeatmapParams:
+    cmap: str
+    alpha: float
+    smooth_px: float
+    region_threshold: float
+    top_k: int

@@ -1,0 +1,106 @@
+"""Every file the workflow writes, as a Snakemake path template, in one place.
+
+Rules use the templates as outputs; input functions fill them with `fill`; jobs receive the filled
+paths (or a cohort manifest that lists them) and never build a path themselves.
+"""
+
+from __future__ import annotations
+
+RESULTS = "results"
+RESOURCES = "resources"
+
+# demo cohort (generated inputs)
+DEMO_DIR = f"{RESOURCES}/demo"
+DEMO_SLIDE = f"{DEMO_DIR}/{{slide}}.tiff"
+DEMO_TRUTH = f"{DEMO_DIR}/{{slide}}_truth.png"
+DEMO_ANNOTATION = f"{DEMO_DIR}/{{slide}}_annotation.png"
+DEMO_STATS = f"{DEMO_DIR}/{{slide}}.json"
+DEMO_OVERVIEW = f"{DEMO_DIR}/{{slide}}_truth_overview.jpg"
+DEMO_SHEET = f"{DEMO_DIR}/samples.tsv"
+DEMO_TRUTH_TABLE = f"{DEMO_DIR}/truth.tsv"
+
+# per slide
+SLIDE = f"{RESULTS}/slides/{{slide}}.{{ext}}"
+ANNOTATION = f"{RESULTS}/annotations/{{slide}}.{{aext}}"
+MASK = f"{RESULTS}/masks/{{slide}}.png"
+MASK_INFO = f"{RESULTS}/masks/{{slide}}.json"
+MASK_GEOJSON = f"{RESULTS}/masks/{{slide}}.geojson"
+THUMBNAIL = f"{RESULTS}/masks/{{slide}}_thumbnail.jpg"
+MASK_QC = f"{RESULTS}/masks/{{slide}}_qc.jpg"
+TILES = f"{RESULTS}/tiles/{{slide}}.h5"
+TILES_QC = f"{RESULTS}/tiles/{{slide}}_qc.jpg"
+FEATURES = f"{RESULTS}/features/{{encoder}}/{{slide}}.h5"
+
+# cohorts: "train" (the sample sheet) and "new" (the deploy sheet)
+TRAIN, NEW = "train", "new"
+SLIDE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/slides.tsv"
+FEATURE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/features_{{encoder}}.tsv"
+
+# training and evaluation, per task
+SPLITS = f"{RESULTS}/splits/{{task}}.csv"
+FOLD_DIR = f"{RESULTS}/models/{{task}}/{{model}}/fold{{fold}}"
+MODEL = f"{FOLD_DIR}/model.pt"
+METRICS = f"{FOLD_DIR}/metrics.json"
+FOLD_PREDICTIONS = f"{FOLD_DIR}/predictions.csv"
+FOLD_TILE_SCORES = f"{FOLD_DIR}/tile_scores.h5"
+PU_TILE_SCORES = f"{RESULTS}/pu/{{task}}/tile_scores.h5"
+PU_SLIDE_SCORES = f"{RESULTS}/pu/{{task}}/slide_scores.csv"
+PU_PRIOR = f"{RESULTS}/pu/{{task}}/prior.json"
+EVALUATION_JSON = f"{RESULTS}/evaluation/{{task}}.json"
+EVALUATION_MD = f"{RESULTS}/evaluation/{{task}}.md"
+
+# predictions
+OOF_SLIDES = f"{RESULTS}/predictions/{{task}}/{{model}}_oof.csv"
+OOF_PATIENTS = f"{RESULTS}/predictions/{{task}}/{{model}}_oof_patients.csv"
+NEW_SLIDES = f"{RESULTS}/predictions/{{task}}/{{model}}_new.csv"
+NEW_PATIENTS = f"{RESULTS}/predictions/{{task}}/{{model}}_new_patients.csv"
+NEW_TILE_SCORES = f"{RESULTS}/predictions/{{task}}/{{model}}_new_tile_scores.h5"
+
+# figures
+HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/{{source}}"  # one folder per score source, files per slide
+HEATMAP_FILES = {"heatmap": "{slide}.jpg", "regions": "{slide}.geojson", "gallery": "{slide}_top_tiles.jpg"}
+PU_SOURCE = "pu"  # heatmap source of the PU tile classifier (the others are MIL model names)
+NEW_HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/new_{{model}}"  # the fold ensemble on new slides
+COHORT_FIGURE = f"{RESULTS}/figures/{{task}}/{{name}}.png"
+COHORT_FIGURES = ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")
+UMAP_SCATTER = f"{RESULTS}/figures/umap/{{encoder}}/scatter.png"
+UMAP_RGB_DIR = f"{RESULTS}/figures/umap/{{encoder}}/rgb"
+UMAP_RGB_FILE = "{slide}.jpg"
+
+VERSIONS = f"{RESULTS}/versions.tsv"
+REPORT = f"{RESULTS}/report.html"
+
+
+def fill(template: str, **wildcards) -> str:
+    """A template with its wildcards filled in."""
+    return template.format(**wildcards)
+
+
+class _KeepMissing(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def fill_some(template: str, **wildcards) -> str:
+    """A template with some wildcards filled in and the others kept (for Snakemake rule outputs)."""
+    return template.format_map(_KeepMissing(wildcards))
+
+
+def log(rule: str, name: str = "") -> str:
+    """Log file of a rule's job, e.g. log("tile_slide", "{slide}")."""
+    return f"{RESULTS}/logs/{rule}/{name}.log" if name else f"{RESULTS}/logs/{rule}.log"
+
+
+def benchmark(rule: str, name: str = "") -> str:
+    return f"{RESULTS}/benchmarks/{rule}/{name}.tsv" if name else f"{RESULTS}/benchmarks/{rule}.tsv"
+
+
+def in_folder(folder, name: str, **wildcards):
+    """A per-slide file inside a folder output (heatmaps, UMAP views)."""
+    from pathlib import Path
+    return Path(folder) / name.format(**wildcards)
+
+
+def fold_files(template: str, task: str, model: str, folds: int) -> list[str]:
+    """One file per cross-validation fold."""
+    return [template.format(task=task, model=model, fold=k) for k in range(folds)]
