@@ -30,9 +30,9 @@ demo: setup
 test: setup-test
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The fast tier only (no Snakemake runs), for the edit-test loop.
+# The fast tier only (no Snakemake runs, no slow learning checks), for the edit-test loop.
 test-fast: setup-test
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not workflow" $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not workflow and not slow" $(PYTEST_ARGS)
 
 lint: setup-test
 	$(BIN)/snakemake --lint

@@ -35,37 +35,42 @@ rule all:
 
 rule download:
     input:
-        stage_targets("download"),
+        stage_input("download"),
 
 
 rule masks:
     input:
-        stage_targets("masks"),
+        stage_input("masks"),
 
 
 rule tiles:
     input:
-        stage_targets("tiles"),
+        stage_input("tiles"),
 
 
 rule features:
     input:
-        stage_targets("features"),
+        stage_input("features"),
+
+
+rule export:
+    input:
+        stage_input("export"),
 
 
 rule train:
     input:
-        lambda wc: stage_targets("train"),
+        stage_input("train"),
 
 
 rule predict:
     input:
-        lambda wc: stage_targets("predict"),
+        stage_input("predict"),
 
 
 rule figures:
     input:
-        lambda wc: stage_targets("figures"),
+        stage_input("figures"),
 
 
 include: "rules/demo.smk"
@@ -73,6 +78,7 @@ include: "rules/download.smk"
 include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
+include: "rules/export.smk"
 include: "rules/cohort.smk"
 include: "rules/train.smk"
 include: "rules/predict.smk"

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from slidesnake.features.encoders import build_encoder
-from slidesnake.features.extract import extract_features, preprocess
+from slidesnake.features.extract import encoder_threads, extract_features, preprocess
 from slidesnake.features.reader import resolve_device, tile_stream
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
@@ -51,17 +51,19 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def encoder_alone(params: FeatureParams, device, n_batches: int) -> float:
+def encoder_alone(params: FeatureParams, device, n_batches: int, bf16: bool) -> tuple[float, torch.Tensor]:
+    """Tiles/s of the encoder on device-resident tiles (bf16 autocast or fp32), and its output on them."""
     model, spec, _ = build_encoder(params.model, params.weights)
     model = model.to(device)
     cuda = device.type == "cuda"
     if cuda:
         model = model.to(memory_format=torch.channels_last)
-    tiles = torch.randint(0, 255, (params.batch_size, 3, 512, 512), dtype=torch.uint8, device=device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
+    tiles = torch.randint(0, 255, (params.batch_size, 3, 512, 512), dtype=torch.uint8, device=device,
+                          generator=torch.Generator(device).manual_seed(0))
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     with torch.inference_mode(), autocast:
         for _ in range(2):
-            model(preprocess(tiles, spec))
+            out = model(preprocess(tiles, spec)).float()
         synchronize(device)
         start = time.perf_counter()
         for _ in range(n_batches):
@@ -70,7 +72,7 @@ def encoder_alone(params: FeatureParams, device, n_batches: int) -> float:
                 x = x.contiguous(memory_format=torch.channels_last)
             model(x)
         synchronize(device)
-    return n_batches * params.batch_size / (time.perf_counter() - start)
+    return n_batches * params.batch_size / (time.perf_counter() - start), out.cpu()
 
 
 def read_alone(slide_path: Path, tiles: TileFile, params: FeatureParams, reader: str, device) -> float:
@@ -92,6 +94,7 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=1024, help="tiles per measurement (first N in order)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="the job's threads (default: workers + 1, as the rule)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/slidesnake-bench-features"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,17 +108,26 @@ def main() -> None:
     params = default_params(FeatureParams, "features", model=args.encoder, weights="random",
                             batch_size=args.batch_size, num_workers=args.workers)
     device = resolve_device("auto")
-    torch.set_num_threads(max(1, (torch.get_num_threads())))
+    job_threads = args.threads or args.workers + 1            # what rule extract_features asks for
+    torch.set_num_threads(encoder_threads(job_threads, args.workers, device))
     report = {"machine": f"{platform.node()}, {platform.machine()}, {__import__('os').cpu_count()} cores, "
                          f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'no GPU'}",
               "device": str(device), "encoder": args.encoder, "tiles": len(coords), "batch_size": args.batch_size,
-              "workers": args.workers, "slide_px": args.size}
+              "workers": args.workers, "job_threads": job_threads, "torch_threads": torch.get_num_threads(),
+              "slide_px": args.size}
     n_batches = max(2, min(20, len(coords) // args.batch_size)) if device.type == "cuda" else 2
-    report["a_encoder_tiles_per_s"] = encoder_alone(params, device, n_batches)
+    fp32, fp32_out = encoder_alone(params, device, n_batches, bf16=False)
+    bf16, bf16_out = encoder_alone(params, device, n_batches, bf16=True)
+    cosine = torch.nn.functional.cosine_similarity(fp32_out, bf16_out, dim=1)
+    report["encoder_fp32_tiles_per_s"], report["encoder_bf16_tiles_per_s"] = fp32, bf16
+    report["bf16_cosine_to_fp32_min"], report["bf16_cosine_to_fp32_mean"] = float(cosine.min()), float(cosine.mean())
+    print(f"encoder alone: fp32 {fp32:.1f} tiles/s, bf16 autocast {bf16:.1f} tiles/s ({bf16 / fp32:.2f}x), "
+          f"cosine bf16 vs fp32 min {cosine.min():.4f}", flush=True)
+    report["a_encoder_tiles_per_s"] = bf16 if device.type == "cuda" and params.precision == "bf16" else fp32
     for reader in ("openslide", "raw_jpeg"):
         b = read_alone(slide_path, tiles, params, reader, device)
         summary = extract_features(slide_path, subset, args.out / f"features_{reader}.h5",
-                                   replace(params, reader=reader), "bench", threads=torch.get_num_threads())
+                                   replace(params, reader=reader), "bench", threads=job_threads)
         c = summary["tiles_per_s"]
         report[reader] = {"b_read_decode_tiles_per_s": b, "c_end_to_end_tiles_per_s": c,
                           "ratio_c_to_min_ab": c / min(report["a_encoder_tiles_per_s"], b)}

@@ -5,6 +5,8 @@ from dataclasses import asdict
 from snakemake.logging import logger
 
 from slidesnake.core.errors import SlidesnakeError
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import collect_features
 from slidesnake.io.manifest import read_manifest
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import load_cohort
@@ -32,6 +34,8 @@ ENCODERS = list(config["features"]["encoders"])
 TRAIN_ENCODER = train_encoder(config)
 MODELS = config["training"]["models"]
 FOLDS = config["training"]["folds"]
+SHARDS = COHORT.shards(config["features"]["slides_per_job"])
+SHARD_OF = {slide: shard for shard, slides in SHARDS.items() for slide in slides}
 TRAIN_SLIDES = COHORT.slides(paths.TRAIN)
 NEW_SLIDES = COHORT.slides(paths.NEW)
 COHORTS = [paths.TRAIN] + ([paths.NEW] if NEW_SLIDES else [])
@@ -51,6 +55,7 @@ wildcard_constraints:
     task=alternatives(TASKS),
     model=alternatives(MODELS),
     fold=r"\d+",
+    shard=r"shard\d+",
 
 
 # ---- per slide -------------------------------------------------------------------------------------
@@ -111,6 +116,31 @@ def sheet_mpp(wildcards):
 
 def demo_plan(wildcards):
     return asdict(COHORT.demo_plans[wildcards.slide])
+
+
+def shard_files(wildcards):
+    """Per slide of a feature shard: its slide and tiles files and where its features are written."""
+    return {
+        s: {
+            "slide": slide_file(s),
+            "tiles": paths.fill(paths.TILES, slide=s),
+            "features": paths.fill(
+                paths.FEATURE_SHARD_FILE, encoder=wildcards.encoder, shard=wildcards.shard, slide=s
+            ),
+        }
+        for s in SHARDS[wildcards.shard]
+    }
+
+
+def shard_inputs(wildcards):
+    """The slide and tiles files of every slide of a feature shard."""
+    return [
+        path for files in shard_files(wildcards).values() for key, path in files.items() if key != "features"
+    ]
+
+
+def shard_of_slide(wildcards):
+    return paths.fill(paths.FEATURE_SHARD, encoder=wildcards.encoder, shard=SHARD_OF[wildcards.slide])
 
 
 def feature_params(wildcards):
@@ -291,6 +321,20 @@ def umap_pu_scores(wildcards):
     return paths.fill(paths.PU_TILE_SCORES, task=config["pu"]["task"]) if pu_enabled() else []
 
 
+def export_tiles(wildcards):
+    """Every slide's tiles file (training and new slides)."""
+    return {s: paths.fill(paths.TILES, slide=s) for s in COHORT.slides()}
+
+
+def export_features(wildcards):
+    """Every encoder's features file of every slide: encoder -> slide -> path."""
+    return {e: {s: paths.fill(paths.FEATURES, encoder=e, slide=s) for s in COHORT.slides()} for e in ENCODERS}
+
+
+def export_files(wildcards):
+    return {"tiles": export_tiles(wildcards), "features": export_features(wildcards)}
+
+
 # ---- targets ---------------------------------------------------------------------------------------
 
 
@@ -307,6 +351,8 @@ def stage_targets(stage):
         return expand(paths.TILES, slide=every)
     if stage == "features":
         return expand(paths.FEATURES, encoder=ENCODERS, slide=every)
+    if stage == "export":
+        return expand(paths.EXPORT_DIR, tool=paths.EXPORT_TOOLS)
     if tasks and TRAIN_ENCODER is None:
         raise WorkflowError(
             "config key 'features.encoders': training, predictions and figures need an encoder "
@@ -354,7 +400,7 @@ def mask_memory_mb(wildcards, input):
 
 
 def feature_minutes(wildcards, input):
-    """Inputs are the slide and its tile file; allow 1 min per 20 MB of slide at worst (CPU) plus 10."""
+    """Inputs are the shard's slides and tile files; allow 1 min per 20 MB of slide at worst (CPU) plus 10."""
     return int(10 + input.size_mb / 20)
 
 

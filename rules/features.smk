@@ -1,16 +1,16 @@
-# Tile features per slide and encoder (GPU when there is one; raw JPEG tiles decoded by nvJPEG).
+# Tile features per slide and encoder. One GPU job encodes a shard of slides with the encoder loaded once
+# (features.slides_per_job); a local job per slide then puts its file in place, or fails that slide alone.
 
 
 rule extract_features:
     input:
-        slide=slide_input,
-        tiles=paths.TILES,
+        shard_inputs,
     output:
-        paths.FEATURES,
+        paths.FEATURE_SHARD,
     log:
-        paths.log("extract_features", "{encoder}/{slide}"),
+        paths.log("extract_features", "{encoder}/{shard}"),
     benchmark:
-        paths.benchmark("extract_features", "{encoder}/{slide}")
+        paths.benchmark("extract_features", "{encoder}/{shard}")
     conda:
         "../envs/torch.yaml"
     threads: config["features"]["num_workers"] + 1
@@ -19,6 +19,24 @@ rule extract_features:
         mem_mb=8000,
         runtime=feature_minutes,
     params:
+        slides=shard_files,
         features=feature_params,
     script:
         "../scripts/extract_features.py"
+
+
+rule collect_features:
+    input:
+        shard_of_slide,
+    output:
+        paths.FEATURES,
+    log:
+        paths.log("collect_features", "{encoder}/{slide}"),
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=100,
+        runtime=1,
+    run:
+        with job_logging(log[0]):
+            collect_features.run(Path(input[0]), wildcards.slide, Path(output[0]))

@@ -1,11 +1,12 @@
 """Adapter of rule train_mil to slidesnake.jobs.train_mil.run."""
 from pathlib import Path
 
+from slidesnake.core.gpu_pool import claim_gpu
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import train_mil
 from slidesnake.workflow.params import TrainParams
 
-with job_logging(snakemake.log[0]):
+with job_logging(snakemake.log[0]), claim_gpu():
     i, o, w = snakemake.input, snakemake.output, snakemake.wildcards
     train_mil.run(w.task, snakemake.params.classes, w.model, int(w.fold), Path(i.splits), Path(i.manifest),
                   TrainParams(**snakemake.params.training), Path(o.model), Path(o.metrics), Path(o.predictions),

@@ -4,13 +4,14 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import openslide
 import pytest
 
-from conftest import demo_config, package_env, write_small_slide
+from conftest import demo_config, package_env, small_plan, write_small_slide
 from slidesnake.core.labels import TUMOR
 from slidesnake.demo.cohort import level_sizes, partial_annotation
 from slidesnake.demo.plan import plan_cohort
@@ -144,8 +145,37 @@ def peak_rss_mb(size, folder):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_slide_size(tmp_path):
     """16x the pixels must not need more than a few MB more (masks at 1/256 of the area are kept)."""
     small = peak_rss_mb(4096, tmp_path / "small")
     large = peak_rss_mb(16384, tmp_path / "large")
     assert large < small * 1.15 + 30, (small, large)
+
+
+def tumor_and_stroma_grey(plan) -> tuple[float, float, np.ndarray]:
+    """Mean grey of tumor and of benign tissue pixels in a window across a tumor border, and its RGB."""
+    from slidesnake.demo.cohort import build_renderer
+    renderer = build_renderer(plan)
+    ys, xs = np.nonzero((renderer.layout.tumor > 0) & (renderer.layout.tissue > 0.2))
+    cy, cx = ys[len(ys) // 2] * 32, xs[len(xs) // 2] * 32
+    rgb, tissue, tumor = renderer.render(cx - 384, cy - 384, 768, 768)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(float)
+    return grey[tumor].mean(), grey[tissue & ~tumor].mean(), rgb
+
+
+def test_harder_demo_knobs():
+    """Lower atypia brings tumor close to benign tissue; sites move the stain more than slides of one site
+    differ; the default knobs render exactly the easy demo."""
+    base = replace(small_plan(artefacts=False), tumor_fraction=0.3)
+    easy_tumor, easy_stroma, _ = tumor_and_stroma_grey(base)
+    hard_tumor, hard_stroma, _ = tumor_and_stroma_grey(replace(base, tumor_atypia=0.35))
+    assert easy_stroma - easy_tumor > 2.5 * (hard_stroma - hard_tumor) > 0
+    from slidesnake.demo.render import Stain
+    vectors = {site: np.array([Stain.random(np.random.default_rng([seed, 1]), site, 0.1).hematoxylin
+                               for seed in range(30)]) for site in (0, 1, 2)}
+    spread = max(v.std(0).max() for v in vectors.values())
+    between = min(np.abs(vectors[a].mean(0) - vectors[b].mean(0)).max() for a, b in ((0, 1), (0, 2), (1, 2)))
+    assert between > 1.5 * spread
+    assert np.array_equal(tumor_and_stroma_grey(replace(base, tumor_atypia=1.0, site_stain_shift=0.0))[2],
+                          tumor_and_stroma_grey(base)[2])

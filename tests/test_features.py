@@ -168,3 +168,26 @@ def test_device_decode_path_matches_worker_decode(demo_tiles):
     decoded = TileDataset(slide_path, coords, geometry, "raw_jpeg", decode="worker")
     batch = decode_batch_on_device([streams[i] for i in range(len(coords))], layout, torch.device("cpu"))
     assert torch.equal(batch, torch.stack([decoded[i] for i in range(len(coords))]))
+
+
+def test_a_shard_with_a_broken_slide_writes_the_others_and_names_it(demo_tiles, tmp_path):
+    """One job, the encoder loaded once: the good slides' files are written; the broken one is recorded with
+    its error, and collecting it fails naming the slide while the others are put in place."""
+    from slidesnake.core.errors import SlideError
+    from slidesnake.io.shard_table import read_shard_table
+    from slidesnake.jobs import collect_features, extract_features as extract_job
+    slide_path, tiles = demo_tiles
+    broken = tmp_path / "broken.tiff"
+    broken.write_bytes(slide_path.read_bytes()[:20_000])
+    slides = {name: {"slide": str(path), "tiles": str(tiles), "features": str(tmp_path / "shard" / f"{name}.h5")}
+              for name, path in (("a", slide_path), ("broken", broken), ("b", slide_path))}
+    rows = extract_job.run(slides, SMALL, tmp_path / "shard.tsv", threads=1)
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
+    table = read_shard_table(tmp_path / "shard.tsv")
+    assert table["broken"]["error"] and table["a"]["status"] == "ok" and int(table["a"]["tiles"]) == len(TileFile.read(tiles))
+    for name in ("a", "b"):
+        collect_features.run(tmp_path / "shard.tsv", name, tmp_path / f"{name}.h5")
+        np.testing.assert_array_equal(read_features(tmp_path / f"{name}.h5")[0], read_features(tmp_path / "shard" / f"{name}.h5")[0])
+    with pytest.raises(SlideError, match="slide 'broken': feature extraction failed"):
+        collect_features.run(tmp_path / "shard.tsv", "broken", tmp_path / "broken.h5")
+    assert not (tmp_path / "broken.h5").exists()

@@ -69,6 +69,7 @@ print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_max
 """
 
 
+@pytest.mark.slow
 def test_heatmap_memory_does_not_grow_with_slide_size(tmp_path):
     peaks = {}
     for size in (4096, 16384):

@@ -101,3 +101,11 @@ def test_real_slide_without_mpp(real_slides, tmp_path):
     assert info["mpp_source"] == "sample sheet" and mask.any()
     info, _, _ = run_mask(real_slides["tcga"], tmp_path, "tcga2", default_mpp=0.5)
     assert info["mpp_source"] == "config default_mpp" and info["mpp"] == 0.5
+
+
+def test_qc_pictures_of_a_small_slide_are_readable(real_slides, tmp_path):
+    """CMU-1-Small-Region (2220 x 2967 px): QC from the slide itself, not from the 8 um/px mask image."""
+    _, mask, outputs = run_mask(real_slides["cmu"], tmp_path, "cmu")
+    qc = cv2.imread(str(outputs[4]))
+    assert max(mask.shape) < 200 and max(qc.shape[:2]) == 2048
+    assert cv2.imread(str(outputs[3])).shape == qc.shape

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.workflow
 
 BASE = (TEST_CONFIGS / "rerun" / "config.yaml").read_text()
 DEMO = {"demo_slide", "demo_cohort", "fetch_slide", "fetch_annotation"}
-DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "slide_manifest", "feature_manifest", "train_mil",
+DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "collect_features", "slide_manifest", "feature_manifest",
+                       "train_mil",
                        "train_pu", "evaluate", "oof_predictions", "heatmaps", "cohort_figures", "umap"}
 
 
@@ -66,7 +67,9 @@ def test_one_slides_new_tiles_rerun_its_features_and_the_training(finished_run):
         with h5py.File(tiles, "a") as h5:
             h5.attrs["edited"] = 1
         jobs = planned_jobs(finished_run)
-        assert jobs["extract_features"] == 1 and jobs["feature_manifest"] == 1 and jobs["train_mil"] == 4
+        # one slide per feature job here (features.slides_per_job: 1): exactly that slide is encoded again
+        assert jobs["extract_features"] == 1 and jobs["collect_features"] == 1 and jobs["feature_manifest"] == 1
+        assert jobs["train_mil"] == 4
         assert {"slide_manifest", "train_pu", "evaluate", "heatmaps", "umap"} <= set(jobs)
         assert not jobs.keys() & (DEMO | {"tissue_mask", "tile_slide", "splits"})
     finally:

@@ -44,7 +44,9 @@ def test_slurm_profile_requests_gpus_only_for_gpu_rules(tmp_path, fake_slurm):
     for job in jobs:  # the plugin's comment names the rule: rule_<name>_wildcards_<...>
         rule = job["options"]["--comment"].removeprefix("rule_").split("_wildcards_")[0]
         by_rule.setdefault(rule, []).append(job)
-    assert len(by_rule["extract_features"]) == 2 and len(by_rule["tile_slide"]) == 2
+    # one feature job encodes both slides (a shard); collect_features runs inside Snakemake, unsubmitted
+    assert len(by_rule["extract_features"]) == 1 and len(by_rule["tile_slide"]) == 2
+    assert "collect_features" not in by_rule
     for rule, submitted in by_rule.items():
         for job in submitted:
             options = job["options"]

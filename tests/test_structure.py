@@ -34,9 +34,9 @@ def test_building_the_dag_imports_no_imaging_or_torch(tmp_path):
 
 
 def test_schema_model_enum_equals_the_registry():
-    from slidesnake.mil.models import MIL_MODELS, TILE_SCORE_KINDS
+    from slidesnake.mil.models import ATTENTION_KINDS, MIL_MODELS
     enum = load_schema("config")["properties"]["training"]["properties"]["models"]["items"]["enum"]
-    assert set(enum) == set(MIL_MODELS) == set(TILE_SCORE_KINDS)
+    assert set(enum) == set(MIL_MODELS) == set(ATTENTION_KINDS)
 
 
 def test_parameter_objects_have_no_defaults_of_their_own():
@@ -63,13 +63,20 @@ def test_output_paths_have_one_owner():
 
 
 def test_every_rule_has_one_documented_job_entry_point():
-    """jobs/<rule>.py holds one run() with a docstring; each script adapts exactly its job."""
-    rules = set()
+    """jobs/<rule>.py holds one run() with a docstring; each script (or in-process run: block) calls exactly
+    its job."""
+    rules, in_process = set(), set()
     for smk in (REPO / "rules").glob("*.smk"):
-        rules |= {m.group(1) for m in re.finditer(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', smk.read_text())}
+        text = smk.read_text()
+        rules |= {m.group(1) for m in re.finditer(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', text)}
+        in_process |= {m.group(1) for m in re.finditer(r"rule (\w+):(?:(?!\nrule ).)*?\n    run:\n.*?\1\.run\(", text,
+                                                          re.S)}
     for rule in rules:
         script = (REPO / "scripts" / f"{rule}.py").read_text()
         assert f"from slidesnake.jobs import {rule}" in script, rule
+    assert in_process == {"collect_features"}
+    rules |= in_process
+    for rule in rules:
         tree = ast.parse((JOBS / f"{rule}.py").read_text())
         runs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run"]
         assert len(runs) == 1 and ast.get_docstring(runs[0]), f"jobs/{rule}.py: one documented run()"
@@ -127,3 +134,12 @@ def test_rules_are_snakefmt_formatted_and_code_lints_clean():
     result = subprocess.run([ruff, "check", "src", "scripts", "tests", "benchmarks"], cwd=REPO, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_configuration_reference_is_generated_from_the_schema():
+    """docs/configuration.md lists every key with the schema's default (run tools/config_reference.py)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("config_reference", REPO / "tools" / "config_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (REPO / "docs" / "configuration.md").read_text() == module.reference()

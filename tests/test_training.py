@@ -1,14 +1,17 @@
 """MIL models, training, splits and PU learning on small problems with known answers."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from conftest import pu_params, train_params
-from slidesnake.mil.models import MIL_MODELS, build_mil_model
+from slidesnake.mil.models import MIL_MODELS, build_mil_model, score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict, save_mil_checkpoint, train_fold
-from slidesnake.pu.learner import elkan_noto_prior, nnpu_risk, pnu_risk, tile_probabilities, train_tile_classifier
+from slidesnake.pu.learner import (elkan_noto_prior, nnpu_risk, pnu_risk, sigmoid_loss, tile_probabilities,
+                                   train_tile_classifier)
 from slidesnake.evaluation.splits import TEST, check_no_leakage, patient_folds
 
 import h5py
@@ -21,11 +24,21 @@ def test_forward_shapes_and_scores(name, n_classes):
     model = build_mil_model(name, 32, n_classes).eval()
     for n in (1, 7, 50):
         logits, scores = model(torch.randn(n, 32))
-        assert logits.shape == (n_classes,) and scores.shape == (n,)
+        assert logits.shape == (n_classes,) and set(scores) == set(score_kinds(name))
+        assert all(values.shape == (n,) for values in scores.values())
     logits, scores, aux = model.train().forward_with_aux(torch.randn(20, 32), 1)
     assert (aux is not None) == (name == "clam_sb")
     if name in ("abmil", "clam_sb"):
-        assert torch.allclose(scores.sum(), torch.tensor(1.0))
+        assert torch.allclose(scores["attention"].sum(), torch.tensor(1.0))
+
+
+def test_tile_evidence_is_the_slide_logit_margin_of_each_tile():
+    """For ABMIL the slide's logit margin is the attention-weighted sum of the tiles' evidence."""
+    torch.manual_seed(0)
+    model = build_mil_model("abmil", 16, 2).eval()
+    bag = torch.randn(30, 16)
+    logits, scores = model(bag)
+    assert torch.allclose(logits[1] - logits[0], (scores["attention"] * scores["score"]).sum(), atol=1e-5)
 
 
 def toy_bags(tmp_path, n_slides=24, seed=0, dim=16):
@@ -58,10 +71,11 @@ def test_learns_toy_bag_problem(tmp_path, name):
     probabilities, scores = predict(model, bags, slides, torch.device("cpu"))
     y = np.array([labels[s] for s in slides])
     assert probabilities[y == 1, 1].mean() > probabilities[y == 0, 1].mean() + 0.2
-    if name == "abmil":  # attention goes to the hidden positive instances
+    if name == "abmil":  # attention and evidence go to the hidden positive instances
         for s in slides:
             if labels[s]:
-                assert scores[s][truth[s]].mean() > scores[s][~truth[s]].mean()
+                for values in scores[s].values():
+                    assert values[truth[s]].mean() > values[~truth[s]].mean()
 
 
 def test_training_is_deterministic_and_checkpoint_round_trips(tmp_path):
@@ -114,20 +128,24 @@ def test_nnpu_risk_hand_computed():
     s = torch.sigmoid
     positive = 0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(-2.0))) / 2          # l(z,+1) = sigmoid(-z)
     negative = (s(torch.tensor(-1.0)) + s(torch.tensor(1.0))) / 2 - 0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(2.0))) / 2
-    objective, risk = nnpu_risk(sp, su, 0.3)
+    objective, risk = nnpu_risk(sp, su, 0.3, sigmoid_loss)
     assert risk.item() == pytest.approx((positive + negative).item(), abs=1e-6)
     assert objective.item() == pytest.approx(risk.item())
     # a non-negative negative part: the objective is the risk itself
-    objective, _ = nnpu_risk(torch.tensor([-3.0]), torch.tensor([3.0]), 0.9)
+    objective, _ = nnpu_risk(torch.tensor([-3.0]), torch.tensor([3.0]), 0.9, sigmoid_loss)
     neg = s(torch.tensor(3.0)) - 0.9 * s(torch.tensor(-3.0))                      # l(z,-1) = sigmoid(z)
     assert neg.item() > 0 and objective.item() == pytest.approx((0.9 * s(torch.tensor(3.0)) + neg).item())
     # a negative part below zero: the objective is its negation (Kiryo et al., Algorithm 1)
-    objective, _ = nnpu_risk(torch.tensor([5.0]), torch.tensor([-5.0]), 0.9)
+    objective, risk = nnpu_risk(torch.tensor([5.0]), torch.tensor([-5.0]), 0.9, sigmoid_loss)
     neg = s(torch.tensor(-5.0)) - 0.9 * s(torch.tensor(5.0))
     assert neg.item() < 0 and objective.item() == pytest.approx(-neg.item())
-    objective, risk = pnu_risk(sp, su, torch.tensor([-2.0]), 0.3, eta=0.0)
+    assert risk.item() == pytest.approx(0.9 * s(torch.tensor(-5.0)).item())   # the risk counts no negative part
+    objective, risk = pnu_risk(sp, su, torch.tensor([-2.0]), 0.3, 0.0, sigmoid_loss)
     assert risk.item() == pytest.approx((0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(-2.0))) / 2
                                          + 0.7 * s(torch.tensor(-2.0))).item(), abs=1e-6)
+    # the logistic loss: l(z, +1) = log(1 + exp(-z))
+    _, risk = nnpu_risk(torch.tensor([0.0]), torch.tensor([0.0]), 0.5)
+    assert risk.item() == pytest.approx(0.5 * math.log(2) + (math.log(2) - 0.5 * math.log(2)))
 
 
 def pu_toy(seed=0, n_pos=300, n_unl=1500, prior=0.3, dim=8, shift=2.5):
@@ -152,10 +170,10 @@ def test_elkan_noto_prior_estimate():
 def test_nnpu_beats_naive_on_unlabeled_positives():
     from sklearn.metrics import roc_auc_score
     p, u, hidden = pu_toy(seed=1)
-    params = pu_params(epochs=30, seed=0)
+    params = pu_params(seed=0, min_steps=1000, weight_decay=0.01)   # little shrinkage: calibrated probabilities
     scores = {}
     for mode in ("nnpu", "naive"):
-        model, scaler = train_tile_classifier(p, u, None, 0.3, params, mode)
+        model, scaler, _ = train_tile_classifier(p, u, None, 0.3, params, mode)
         scores[mode] = tile_probabilities(model, scaler, u)
     assert roc_auc_score(hidden, scores["nnpu"]) > 0.9
     # nnPU calls about a prior's share of U positive, and separates hidden positives from negatives by a

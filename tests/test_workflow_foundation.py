@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, run_snakemake
 from http_server import serve
@@ -58,7 +59,8 @@ def test_broken_slide_fails_alone_with_keep_going(tmp_path, real_slides):
         result = run_snakemake(workdir, "tiles", "--keep-going", check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "slide 'broken': OpenSlide cannot read" in out
+    assert "slide 'broken': OpenSlide cannot read results/slides/broken.svs (from " in out
+    assert str(data / "broken.svs") in out          # the user's own file, not only the workflow's link
     assert (workdir / "results/slides/cmu.svs").is_symlink()
     assert (workdir / "results/slides/tcga.svs").stat().st_size == real_slides["tcga"].stat().st_size
     assert not (workdir / "results/slides/broken.svs").exists()
@@ -66,3 +68,43 @@ def test_broken_slide_fails_alone_with_keep_going(tmp_path, real_slides):
     for slide in ("cmu", "tcga"):
         assert (workdir / f"results/tiles/{slide}.h5").exists()
     assert '"mpp_source": "sample sheet"' in (workdir / "results/masks/tcga.json").read_text()
+
+
+def unlabelled_config(tmp_path: Path, sheet: Path) -> Path:
+    """config/examples/unlabelled.yaml as a user would copy it: their sheet, random weights (offline)."""
+    config = yaml.safe_load((REPO / "config" / "examples" / "unlabelled.yaml").read_text())
+    config["samples"] = str(sheet)
+    config["features"]["encoders"] = {"resnet18": {"weights": "random"}}
+    config["features"]["num_workers"] = 0
+    path = tmp_path / "my_cohort.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_real_slides_without_labels_through_features_and_export(tmp_path, real_slides):
+    """A sheet without a label column and the example config: tiles, features and exports for both real
+    slides, no demo slide touched; only targets that train ask for labels."""
+    pd.DataFrame([{"slide_id": "cmu", "source": str(real_slides["cmu"])},
+                  {"slide_id": "tcga", "source": str(real_slides["tcga"]), "mpp": "0.25"}]
+                 ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    config = unlabelled_config(tmp_path, tmp_path / "samples.tsv")
+    run_snakemake(tmp_path, "tiles", "features", "export", f"--configfile={config}")
+    for slide in ("cmu", "tcga"):
+        assert (tmp_path / f"results/features/resnet18/{slide}.h5").exists()
+        assert (tmp_path / f"results/export/clam/patches/{slide}.h5").exists()
+        assert list((tmp_path / "results/export/trident").glob(f"*/features_resnet18/{slide}.h5"))
+    assert not (tmp_path / "resources").exists()
+    # the same sheet with a training task: `train` names the sheet, the row and the column
+    labelled = yaml.safe_load(config.read_text())
+    labelled.pop("tasks")
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump({**labelled, "pu": {"enabled": False}}))
+    result = run_snakemake(tmp_path, "-n", "train", f"--configfile={tmp_path / 'train.yaml'}", check=False)
+    assert result.returncode != 0
+    assert f"sample sheet {tmp_path / 'samples.tsv'}, row 1, column 'label'" in result.stdout + result.stderr
+
+
+def test_config_overrides_on_the_command_line(tmp_path):
+    """Nested --config values reach the rules as numbers (--config 'tiling={min_tissue: 0.5}')."""
+    result = run_snakemake(tmp_path, "-n", "-p", "tiles", f"--configfile={REPO / 'config' / 'config.yaml'}",
+                           "--config", "tiling={min_tissue: 0.5}", "demo={n_slides: 2, new_slides: 0}")
+    assert "tile_slide" in result.stdout and result.stdout.count("rule demo_slide") == 2

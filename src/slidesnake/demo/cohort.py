@@ -55,7 +55,7 @@ def _init_worker(plan: DemoSlidePlan) -> None:
 def build_renderer(plan: DemoSlidePlan) -> SlideRenderer:
     rng = np.random.default_rng([plan.seed, 0])
     layout = make_layout(rng, plan.width, plan.height, plan.tumor_fraction, plan.artefacts)
-    return SlideRenderer(layout, plan.seed)
+    return SlideRenderer(layout, plan.seed, plan.tumor_atypia, plan.site, plan.site_stain_shift)
 
 
 def render_super_tile(args) -> dict:

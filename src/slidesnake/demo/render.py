@@ -51,22 +51,29 @@ class Stain:
     glass: np.ndarray
 
     @classmethod
-    def random(cls, rng: np.random.Generator) -> "Stain":
-        def jitter(vector):
-            v = np.clip(vector + rng.normal(0, 0.06, 3), 0.02, None)
+    def random(cls, rng: np.random.Generator, site: int = 0, site_shift: float = 0.0) -> "Stain":
+        """A slide's stain: its site's stain batch (a shift of the stain vectors and glass tint shared by the
+        site's slides, `site_shift` times a fixed random direction per site) plus per-slide jitter."""
+        site_rng = np.random.default_rng([site, 77])
+        site_h, site_e = (site_shift * site_rng.normal(0, 1, 3) for _ in range(2))
+        site_glass = site_shift * site_rng.normal(0, 40, 3)
+
+        def jitter(vector, offset):
+            v = np.clip(vector + offset + rng.normal(0, 0.06, 3), 0.02, None)
             return (v / np.linalg.norm(v) * rng.uniform(0.85, 1.2)).astype(np.float32)
-        glass = np.clip(rng.normal([243, 240, 242], 4), 225, 252).astype(np.float32)
-        return cls(jitter(HEMATOXYLIN_OD), jitter(EOSIN_OD), glass)
+        glass = np.clip(rng.normal([243, 240, 242], 4) + site_glass, 200, 252).astype(np.float32)
+        return cls(jitter(HEMATOXYLIN_OD, site_h), jitter(EOSIN_OD, site_e), glass)
 
 
 class SlideRenderer:
     """Deterministic renderer: the same (seed, window) always gives the same pixels."""
 
-    def __init__(self, layout: SlideLayout, seed: int):
+    def __init__(self, layout: SlideLayout, seed: int, atypia: float = 1.0, site: int = 0, site_shift: float = 0.0):
         self.layout = layout
         self.seed = seed
+        self.atypia = atypia  # 1: tumor nuclei large, dark, dense and irregular; 0: like benign tissue
         rng = np.random.default_rng([seed, 1])
-        self.stain = Stain.random(rng)
+        self.stain = Stain.random(rng, site, site_shift)
         angle = rng.uniform(0, np.pi)
         self.fibres = [tile2(periodic_noise(rng, TEXTURE, 14, 1.6, angle + d) ** 1.5) for d in (0.0, 1.1)]
         self.edge_noise = tile2(periodic_noise(rng, TEXTURE, 18, 18) * 2 - 1)
@@ -95,16 +102,24 @@ class SlideRenderer:
         tissue = cv2.remap(self.layout.tissue, grid_xy, None, cv2.INTER_LINEAR, borderValue=-1.0)[0]
         tumor = cv2.remap(self.layout.tumor, grid_xy, None, cv2.INTER_LINEAR, borderValue=-1.0)[0]
         in_tumor = tumor > 0
-        keep_p = np.where(in_tumor, 1.0, 0.45) * (tissue > -0.02)
+        a = self.atypia
+
+        def mix(tumor_value, normal_value):
+            """Tumor nuclei's parameter at this atypia: the tumor value at 1, the benign value at 0."""
+            return tumor_value * a + normal_value * (1 - a)
+
+        keep_p = np.where(in_tumor, mix(1.0, 0.45), 0.45) * (tissue > -0.02)
         keep = rng.random(n) < keep_p
         xs, ys, in_tumor = xs[keep], ys[keep], in_tumor[keep]
         m = len(xs)
         lymph = ~in_tumor & (rng.random(m) < 0.12)
-        size = np.where(in_tumor, rng.uniform(4.8, 8.5, m), np.where(lymph, rng.uniform(2.3, 3.0, m),
-                                                                     rng.uniform(2.6, 4.0, m)))
-        aspect = np.where(in_tumor, rng.uniform(1.0, 1.6, m), np.where(lymph, 1.0, rng.uniform(1.4, 3.0, m)))
-        darkness = np.where(in_tumor, rng.uniform(1.15, 1.6, m), np.where(lymph, 1.5, rng.uniform(0.8, 1.1, m)))
-        irregular = np.where(in_tumor, 0.22, 0.06)
+        size = np.where(in_tumor, rng.uniform(mix(4.8, 2.6), mix(8.5, 4.0), m),
+                        np.where(lymph, rng.uniform(2.3, 3.0, m), rng.uniform(2.6, 4.0, m)))
+        aspect = np.where(in_tumor, rng.uniform(mix(1.0, 1.4), mix(1.6, 3.0), m),
+                          np.where(lymph, 1.0, rng.uniform(1.4, 3.0, m)))
+        darkness = np.where(in_tumor, rng.uniform(mix(1.15, 0.8), mix(1.6, 1.1), m),
+                            np.where(lymph, 1.5, rng.uniform(0.8, 1.1, m)))
+        irregular = np.where(in_tumor, mix(0.22, 0.06), 0.06)
         angle = rng.uniform(0, np.pi, m)
         return np.column_stack([xs, ys, size * np.sqrt(aspect), size / np.sqrt(aspect), angle, darkness, irregular])
 
@@ -140,7 +155,7 @@ class SlideRenderer:
         if tissue.any():
             weight = np.clip(0.5 + sample_field(layout.tissue, x0 + 5000, y0, w, h), 0, 1)  # decorrelated
             fibre = weight * window(self.fibres[0], x0, y0, w, h) + (1 - weight) * window(self.fibres[1], x0, y0, w, h)
-            tumor_f = tumor.astype(np.float32)
+            tumor_f = tumor.astype(np.float32) * np.float32(self.atypia)
             tissue_f = tissue.astype(np.float32)
             nuclei = self._nuclei_layer(x0, y0, w, h) * window(self.chromatin, x0, y0, w, h)
             hema = tissue_f * (0.07 + 0.13 * tumor_f + 0.95 * nuclei)

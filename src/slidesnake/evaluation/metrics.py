@@ -31,3 +31,49 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
 def safe_auc(y: np.ndarray, scores: np.ndarray) -> float | None:
     """ROC AUC, or None when `y` holds a single class."""
     return float(roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else None
+
+
+BOOTSTRAP_SAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+def bootstrap_interval(statistic, groups: list, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0,
+                       confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Percentile interval of `statistic(chosen groups)` over resamples of the groups with replacement (a
+    cluster bootstrap: patients for slide AUCs, slides for tile AUCs). Resamples where the statistic is
+    undefined (None, e.g. one class only) are skipped; None when fewer than half are defined."""
+    rng = np.random.default_rng(seed)
+    groups = list(groups)
+    values = []
+    for _ in range(samples):
+        value = statistic([groups[i] for i in rng.integers(len(groups), size=len(groups))])
+        if value is not None:
+            values.append(value)
+    if len(values) < samples / 2:
+        return None
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
+def grouped_interval(statistic, groups: np.ndarray, **options) -> tuple[float, float] | None:
+    """Bootstrap interval of `statistic(rows)` (rows: an index array), resampling whole groups of rows."""
+    groups = np.asarray(groups)
+    members = {g: np.flatnonzero(groups == g) for g in np.unique(groups)}
+    return bootstrap_interval(lambda chosen: statistic(np.concatenate([members[g] for g in chosen])), list(members),
+                              **options)
+
+
+def grouped_auc_interval(y: np.ndarray, scores: np.ndarray, groups: np.ndarray, **options
+                         ) -> tuple[float, float] | None:
+    """Bootstrap interval of the AUC of `scores` against binary `y`, resampling whole groups (patients,
+    or slides for tile AUCs)."""
+    y, scores = np.asarray(y), np.asarray(scores)
+    return grouped_interval(lambda rows: safe_auc(y[rows], scores[rows]), groups, **options)
+
+
+def mean_interval(values: list[float], **options) -> tuple[float, float] | None:
+    """Bootstrap interval of a mean of per-unit values (per-slide tile AUCs), resampling the units."""
+    values = [v for v in values if v is not None]
+    if len(values) < 2:
+        return None
+    return bootstrap_interval(lambda chosen: float(np.mean(chosen)), values, **options)

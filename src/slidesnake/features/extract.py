@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,43 +35,78 @@ def preprocess(tiles: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
-def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: FeatureParams, slide_id: str,
-                     threads: int = 1, stop_after_batches: int | None = None) -> dict:
-    """Features for every tile of `tiles_h5`, in its order. `stop_after_batches` simulates a killed job."""
-    tiles = TileFile.read(tiles_h5)
+@dataclass
+class LoadedEncoder:
+    """An encoder built once and moved to its device, to encode one slide after another."""
+
+    params: FeatureParams
+    model: torch.nn.Module
+    spec: EncoderSpec
+    source: str
+    dim: int
+    device: torch.device
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+
+def encoder_threads(job_threads: int, num_workers: int, device: torch.device) -> int:
+    """torch threads of a feature job: on the GPU the DataLoader workers need the cores, on the CPU the
+    encoder is the bottleneck and the workers mostly wait on it, so it gets every thread of the job."""
+    return max(1, job_threads - num_workers) if device.type == "cuda" else max(1, job_threads)
+
+
+def load_encoder(params: FeatureParams, job_threads: int = 1) -> LoadedEncoder:
     device = resolve_device(params.device)
-    torch.set_num_threads(max(1, threads))
+    torch.set_num_threads(encoder_threads(job_threads, params.num_workers, device))
     model, spec, source = build_encoder(params.model, params.weights, params.seed)
     dim = output_dim(model, spec)
-    cuda = device.type == "cuda"
     model = model.to(device)
-    if cuda:
+    if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and params.precision == "bf16")
+    return LoadedEncoder(params, model, spec, source, dim, device)
+
+
+def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h5: Path, slide_id: str,
+                 stop_after_batches: int | None = None, device_decoder=None) -> dict:
+    """Features for every tile of `tiles_h5`, in its order, written atomically to `out_h5`.
+    `stop_after_batches` simulates a killed job; `device_decoder` replaces nvJPEG (tests)."""
+    params = encoder.params
+    tiles = TileFile.read(tiles_h5)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=encoder.cuda and params.precision == "bf16")
+    options = {} if device_decoder is None else {"decode_on_device": True, "device_decoder": device_decoder}
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
-        stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader, device,
-                             params.batch_size, params.num_workers)
-    features = np.empty((len(tiles), dim), np.float32)
+        stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader,
+                             encoder.device, params.batch_size, params.num_workers, **options)
+    features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
     with torch.inference_mode(), autocast:
         for batch_index, batch in enumerate(tqdm(stream, desc=f"{slide_id} {params.model}", unit="batch",
                                                  disable=None, mininterval=2)):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
                 raise KeyboardInterrupt(f"stopped after {batch_index} batches")
-            x = preprocess(batch, spec)
-            if cuda:
+            x = preprocess(batch, encoder.spec)
+            if encoder.cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
-            out = model(x)
+            out = encoder.model(x)
             features[done:done + len(out)] = out.float().cpu().numpy()
             done += len(out)
     seconds = time.perf_counter() - start
-    summary = {"slide": slide_id, "tiles": len(tiles), "dim": dim, "reader": stream.reader, "decode": stream.decode,
-               "device": str(device), "seconds": round(seconds, 3),
+    summary = {"slide": slide_id, "tiles": len(tiles), "dim": encoder.dim, "reader": stream.reader,
+               "decoder": stream.decoder, "device": str(encoder.device), "seconds": round(seconds, 3),
                "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None}
-    attrs = {"encoder": params.model, "weights": source, "input_size": spec.input_size, "norm_mean": spec.norm[0],
-             "norm_std": spec.norm[1], "tile_px": tiles.tile_px, "target_mpp": tiles.target_mpp,
-             "tile_px_level0": tiles.size0, "reader": stream.reader, "read_level": stream.geometry.level,
-             **provenance_attrs(asdict(params))}
+    spec = encoder.spec
+    attrs = {"encoder": params.model, "weights": encoder.source, "input_size": spec.input_size,
+             "norm_mean": spec.norm[0], "norm_std": spec.norm[1], "tile_px": tiles.tile_px,
+             "target_mpp": tiles.target_mpp, "tile_px_level0": tiles.size0, "reader": stream.reader,
+             "decoder": stream.decoder, "read_level": stream.geometry.level, **provenance_attrs(asdict(params))}
     write_feature_file(out_h5, features, tiles.coords, tiles.attrs, attrs)
     log.info("%s", summary)
     return summary
+
+
+def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: FeatureParams, slide_id: str,
+                     threads: int = 1, stop_after_batches: int | None = None) -> dict:
+    """Load the encoder and encode one slide (a job of one slide; shards reuse one loaded encoder)."""
+    return encode_slide(load_encoder(params, threads), slide_path, tiles_h5, out_h5, slide_id, stop_after_batches)

@@ -5,6 +5,7 @@ call per batch on CUDA), else through OpenSlide."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from slidesnake.io.jpeg_tiles import assemble, decode_many, level_layouts, plan_region, read_tile_bytes
 from slidesnake.io.slide import Slide, composite_on_white
 
+log = logging.getLogger(__name__)
 READERS = ("auto", "openslide", "raw_jpeg")
 
 
@@ -79,10 +81,10 @@ def keep_lists(batch):
     return batch
 
 
-def decode_batch_on_device(batch, layout, device) -> torch.Tensor:
+def decode_batch_on_device(batch, layout, device, decoder=decode_many) -> torch.Tensor:
     """One nvJPEG call for every stored tile of the batch, then stitching on the device."""
     streams = [s for item_streams, _ in batch for s in item_streams if s is not None]
-    decoded = iter(decode_many(streams, device))
+    decoded = iter(decoder(streams, device))
     tiles = []
     for item_streams, plan in batch:
         tiles.append(assemble(plan, [None if s is None else next(decoded) for s in item_streams],
@@ -112,9 +114,37 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+DECODE_CHECK_TILES = 4           # stored tiles decoded both ways on the first batch
+DECODE_TOLERANCE = 4.0           # mean absolute grey-level difference allowed between GPU and CPU decodes
+
+
+def check_device_decoder(streams: list[torch.Tensor], device: torch.device, device_decoder=decode_many
+                         ) -> str | None:
+    """None when the device decodes a few stored tiles like libjpeg-turbo on the CPU does (within JPEG
+    decoder tolerance: IDCT and upsampling differ a little), else the reason not to use it."""
+    sample = [s for s in streams if s is not None][:DECODE_CHECK_TILES]
+    if not sample:
+        return None
+    try:
+        on_device = [t.cpu() for t in device_decoder(sample, device)]
+    except Exception as error:  # nvJPEG failing on a file must not fail the job: there is a CPU path
+        return f"the device decoder failed: {type(error).__name__}: {error}"
+    for gpu, cpu in zip(on_device, decode_many(sample, torch.device("cpu"))):
+        if gpu.shape != cpu.shape:
+            return f"the device decoder returned {tuple(gpu.shape)} instead of {tuple(cpu.shape)}"
+        error = (gpu.float() - cpu.float()).abs().mean().item()
+        if error > DECODE_TOLERANCE:
+            return f"device and CPU decodes differ by {error:.1f} grey levels on average"
+    return None
+
+
 @dataclass
 class TileStream:
-    """Batches of uint8 N x 3 x r x r tiles of one slide on `device`, in coords order."""
+    """Batches of uint8 N x 3 x r x r tiles of one slide on `device`, in coords order.
+
+    With device decoding (raw JPEG on CUDA) the first batch checks the device decoder against the CPU one;
+    when it fails or disagrees, the stream logs one warning and decodes on the CPU for the rest of the slide.
+    `decoder` says which decoder was used (recorded in the features file)."""
 
     loader: DataLoader
     decode: str
@@ -122,27 +152,46 @@ class TileStream:
     device: torch.device
     reader: str
     geometry: ReadGeometry
+    device_decoder: object = decode_many
+    decoder: str = ""
 
     def __iter__(self):
+        checked = False
         for batch in self.loader:
-            if self.decode == "device":
-                yield decode_batch_on_device(batch, self.layout, self.device)
-            else:
+            if self.decode != "device":
                 yield batch.to(self.device, non_blocking=True)
+                continue
+            if not checked:
+                checked = True
+                reason = check_device_decoder([s for item, _ in batch for s in item], self.device,
+                                              self.device_decoder)
+                if reason:
+                    log.warning("%s; decoding JPEG tiles on the CPU for this slide", reason)
+                    self.decoder = f"libjpeg-turbo on the CPU (device decoder rejected: {reason})"
+                    self.decode = "device-fallback"
+            if self.decode == "device-fallback":
+                yield decode_batch_on_device(batch, self.layout, torch.device("cpu")).to(self.device)
+            else:
+                yield decode_batch_on_device(batch, self.layout, self.device, self.device_decoder)
 
     def __len__(self) -> int:
         return len(self.loader)
 
 
 def tile_stream(slide_path: Path, slide: Slide, coords: np.ndarray, size0: int, tile_px: int, reader: str,
-                device: torch.device, batch_size: int, num_workers: int) -> TileStream:
-    """The batches of tiles a stage encodes: read the fast way the file allows, in spatial order."""
+                device: torch.device, batch_size: int, num_workers: int, decode_on_device: bool | None = None,
+                device_decoder=decode_many) -> TileStream:
+    """The batches of tiles a stage encodes: read the fast way the file allows, in spatial order. Raw JPEG
+    tiles are decoded on the device when it is CUDA (`decode_on_device` overrides, for tests)."""
     geometry = read_geometry(slide, size0, tile_px)
     chosen, layout = choose_reader(reader, slide_path, slide, geometry)
     cuda = device.type == "cuda"
-    decode = "device" if chosen == "raw_jpeg" and cuda else "worker"
+    on_device = cuda if decode_on_device is None else decode_on_device
+    decode = "device" if chosen == "raw_jpeg" and on_device else "worker"
     dataset = TileDataset(slide_path, coords, geometry, chosen, decode)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=cuda and decode == "worker", collate_fn=keep_lists if decode == "device" else None,
                         prefetch_factor=4 if num_workers else None, persistent_workers=False)
-    return TileStream(loader, decode, layout, device, chosen, geometry)
+    decoder = {"openslide": "OpenSlide", "worker": "libjpeg-turbo in the DataLoader workers",
+               "device": f"nvJPEG on {device}"}["openslide" if chosen == "openslide" else decode]
+    return TileStream(loader, decode, layout, device, chosen, geometry, device_decoder, decoder)

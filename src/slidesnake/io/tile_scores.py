@@ -1,11 +1,13 @@
 """Tile-score files: one HDF5 group per slide with its coords and one dataset per score name.
 
-Score names: `score` (a MIL model's per-tile score: attention, or the instance logit of pooling models),
-`nnpu` and `naive` (tumor probabilities of the PU tile classifier and of its naive baseline).
+Score names: `score` (a MIL model's per-tile evidence for the positive class), `attention` (attention
+models' attention weights), `nnpu` and `naive` (tumor probabilities of the PU tile classifier and of its
+naive baseline). The file attribute `score_kinds` (JSON) says what each MIL score is.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -14,6 +16,7 @@ import numpy as np
 from slidesnake.core.atomic import atomic_output
 
 MIL_SCORE = "score"
+MIL_ATTENTION = "attention"
 PU_SCORE = "nnpu"
 PU_BASELINE = "naive"
 PU_MODES = (PU_SCORE, PU_BASELINE)
@@ -41,10 +44,17 @@ def read_tile_scores(paths: list[Path], name: str) -> dict[str, tuple[np.ndarray
     return found
 
 
-def score_kind(path: Path) -> str:
-    """What a file's MIL scores are (attention, instance logit, ...), as its writer recorded it."""
+def score_kind(path: Path, name: str) -> str:
+    """What a file's score `name` is, as its writer recorded it."""
     with h5py.File(path, "r") as h5:
-        return str(h5.attrs.get("score", "tile score"))
+        return json.loads(h5.attrs.get("score_kinds", "{}")).get(name, name)
+
+
+def score_names(path: Path) -> list[str]:
+    """The score names a tile-score file holds (those of its first slide)."""
+    with h5py.File(path, "r") as h5:
+        first = next(iter(h5.values()), None)
+        return [] if first is None else [k for k in first if k != "coords"]
 
 
 def rank_within_slide(scores: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import torch
 from slidesnake.core.labels import POSITIVE_INDEX, positive_class
 from slidesnake.evaluation.aggregation import write_prediction_tables
 from slidesnake.io.manifest import read_manifest
-from slidesnake.io.tile_scores import MIL_SCORE, write_tile_scores
-from slidesnake.mil.models import score_kind
+from slidesnake.io.tile_scores import write_tile_scores
+from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,10 @@ def run(model_paths: list[Path], feature_manifest: Path, patients: dict[str, str
     for fold, probabilities in enumerate(per_fold):
         table[f"fold{fold}_prob_{positive_class(classes)}"] = probabilities[:, POSITIVE_INDEX]
     write_prediction_tables(table, classes, slide_csv, patient_csv)
-    write_tile_scores(tile_scores_path, {s: {MIL_SCORE: np.mean(scores[s], axis=0)} for s in slides},
-                      {s: bags[s][1] for s in slides},
-                      {"ensemble_of_folds": len(model_paths), "score": score_kind(checkpoint["model"])})
+    kinds = score_kinds(checkpoint["model"])
+    ensemble_scores = {s: {name: np.mean([fold[name] for fold in scores[s]], axis=0) for name in kinds}
+                       for s in slides}
+    write_tile_scores(tile_scores_path, ensemble_scores, {s: bags[s][1] for s in slides},
+                      {"ensemble_of_folds": len(model_paths), "score_kinds": json.dumps(kinds)})
     log.info("predicted %d new slides with %d fold models", len(slides), len(model_paths))
     return table

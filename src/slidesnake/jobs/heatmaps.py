@@ -36,7 +36,7 @@ def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: 
     pu = source == paths.PU_SOURCE
     scores = read_tile_scores(score_files, PU_SCORE if pu else MIL_SCORE)
     normalisation = "none" if pu else "rank"
-    score_label = "tile tumor probability (nnPU)" if pu else f"{score_kind(score_files[0])} (rank within slide)"
+    score_label = "tile tumor probability (nnPU)" if pu else f"{score_kind(score_files[0], MIL_SCORE)} (rank within slide)"
     labels = {}
     if splits_csv is not None:
         splits = pd.read_csv(splits_csv, dtype=str)

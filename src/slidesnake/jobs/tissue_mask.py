@@ -12,7 +12,7 @@ import numpy as np
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.figures.qc import GREEN, RED, draw_outline, fit_within, write_rgb
+from slidesnake.figures.qc import GREEN, QC_MAX_SIDE, RED, draw_outline, fit_within, write_rgb
 from slidesnake.io.geojson import feature_collection, mask_polygons, write_geojson
 from slidesnake.io.slide import Slide
 from slidesnake.tissue.masking import tissue_mask
@@ -21,12 +21,22 @@ from slidesnake.workflow.params import MaskParams
 log = logging.getLogger(__name__)
 
 
+def qc_image(slide: Slide, mask_rgb: np.ndarray) -> np.ndarray:
+    """The slide at QC_MAX_SIDE px on its longer side (or level 0 when smaller), read from the nearest
+    pyramid level; the mask-resolution image itself when that is already as large. Memory: one such image."""
+    if max(mask_rgb.shape[:2]) >= QC_MAX_SIDE:
+        return fit_within(mask_rgb)
+    return slide.read_downsampled(max(1.0, max(slide.dimensions) / QC_MAX_SIDE))
+
+
 def run(slide_path: Path, slide_id: str, sheet_mpp: float | None, default_mpp: float | None, params: MaskParams,
         mask_png: Path, mask_json: Path, geojson_path: Path, thumbnail_jpg: Path, qc_jpg: Path) -> dict:
-    """Mask one slide at `params.mpp`; write the mask, its info JSON, QuPath GeoJSON, thumbnail and QC image."""
+    """Mask one slide at `params.mpp`; write the mask, its info JSON, QuPath GeoJSON, and a thumbnail and QC
+    image at a readable size (up to QC_MAX_SIDE px, from a pyramid level)."""
     with Slide(slide_path, slide_id, mpp=sheet_mpp, default_mpp=default_mpp) as slide:
         rgb, downsample = slide.thumbnail_at_mpp(params.mpp)
         level0 = slide.dimensions
+        thumbnail = qc_image(slide, rgb)
         info = {"slide_id": slide_id, "vendor": slide.vendor, "level0_width": level0[0],
                 "level0_height": level0[1], "mpp": slide.mpp, "mpp_source": slide.mpp_source,
                 "level_downsamples": list(slide.level_downsamples)}
@@ -42,7 +52,6 @@ def run(slide_path: Path, slide_id: str, sheet_mpp: float | None, default_mpp: f
         log.warning("slide '%s': no tissue found (threshold %.0f on %s); its tile file will be empty",
                     slide_id, threshold, params.channel)
     polygons = mask_polygons(mask, ds)
-    thumbnail = fit_within(rgb)
     del rgb
     qc = draw_outline(thumbnail, mask, GREEN)
     if pen.any():

@@ -15,8 +15,8 @@ from slidesnake.core.provenance import provenance_attrs
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_partitions, read_splits
 from slidesnake.io.manifest import read_manifest
-from slidesnake.io.tile_scores import MIL_SCORE, write_tile_scores
-from slidesnake.mil.models import score_kind
+from slidesnake.io.tile_scores import write_tile_scores
+from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, predict, save_mil_checkpoint, train_fold
 from slidesnake.workflow.params import TrainParams
 
@@ -49,10 +49,9 @@ def run(task: str, classes: list[str], model_name: str, fold: int, splits_csv: P
                          "prediction": [classes[i] for i in probabilities.argmax(1)]})
     with atomic_output(predictions_path) as tmp:
         rows.to_csv(tmp, index=False)
-    write_tile_scores(tile_scores_path, {s: {MIL_SCORE: tile_scores[s]} for s in test},
-                      {s: bags[s][1] for s in test},
-                      {"model": model_name, "task": task, "fold": fold, "score": score_kind(model_name),
-                       **provenance_attrs(asdict(params))})
+    write_tile_scores(tile_scores_path, {s: tile_scores[s] for s in test}, {s: bags[s][1] for s in test},
+                      {"model": model_name, "task": task, "fold": fold,
+                       "score_kinds": json.dumps(score_kinds(model_name)), **provenance_attrs(asdict(params))})
     with atomic_output(metrics_path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     log.info("%s %s fold %d: test %s, best epoch %d", task, model_name, fold, metrics["test"], history["best_epoch"])

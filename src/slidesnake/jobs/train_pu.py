@@ -23,6 +23,7 @@ from slidesnake.workflow.params import PUParams
 
 log = logging.getLogger(__name__)
 MIN_PU_TILES = 5  # per fold, of P and of U
+IMPLAUSIBLE_PRIOR = 0.5  # an estimated tumor share of the unannotated tiles above this gets a warning
 
 
 def load_tiles(feature_path: Path, tiles_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -64,15 +65,24 @@ def run(task: str, positive_class: str, splits_csv: Path, feature_manifest: Path
                              "each are needed (annotate more tumor, or lower pu.tumor_threshold)")
         estimate = elkan_noto_prior(p, u, seed=params.seed)
         prior = params.prior if params.prior is not None else estimate["prior"]
+        if params.prior is None and estimate["prior"] > IMPLAUSIBLE_PRIOR:
+            log.warning("%s PU fold %d: the estimated tumor share of unannotated tiles is %.2f, which is rarely "
+                        "true; with few annotated tiles (%d here) Elkan-Noto overestimates it and nnPU then ranks "
+                        "tiles worse than the naive baseline. Set pu.prior if you know the share.", task, fold,
+                        estimate["prior"], len(p))
         priors.append({"fold": fold, "estimated_prior": estimate["prior"], "label_frequency_c":
                        estimate["label_frequency_c"], "prior_used": prior, "n_positive": len(p),
                        "n_unlabeled": len(u), "n_negative": 0 if n is None else len(n)})
-        models = {mode: train_tile_classifier(p, u, n, prior, params, mode) for mode in PU_MODES}
-        labels = splits.set_index("slide_id")["label"]
+        models = {}
+        for mode in PU_MODES:
+            model, scaler, history = train_tile_classifier(p, u, n, prior, params, mode)
+            models[mode] = (model, scaler)
+            priors[-1][f"{mode}_steps"] = history["selected_step"]
+        labels, patients = splits.set_index("slide_id")["label"], splits.set_index("slide_id")["patient_id"]
         for s in parts[TEST]:
             features = data[s][0]
             scores[s] = {mode: tile_probabilities(m, sc, features) for mode, (m, sc) in models.items()}
-            rows.append({"slide_id": s, "label": labels.loc[s], "fold": fold,
+            rows.append({"slide_id": s, "patient_id": patients.loc[s], "label": labels.loc[s], "fold": fold,
                          **{f"{mode}_score": top_k_mean(scores[s][mode], params.top_k) for mode in models}})
         log.info("%s PU fold %d: |P|=%d |U|=%d |N|=%d, prior estimate %.3f (used %.3f)", task, fold, len(p), len(u),
                  0 if n is None else len(n), estimate["prior"], prior)

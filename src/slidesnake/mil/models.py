@@ -1,4 +1,10 @@
-"""MIL models: forward(bag N x D) -> (logits C, tile scores N). One registry, like the encoders."""
+"""MIL models: forward(bag N x D) -> (slide logits C, tile scores). One registry, like the encoders.
+
+Tile scores are a dict of per-tile arrays: "score", the tile's evidence for the positive class (the margin of
+the positive class's logit when the slide classifier is applied to the tile's own embedding: for attention
+models, the slide logit is the attention-weighted sum of these), and for attention models "attention".
+On simulated cohorts with known tumor tiles the evidence localises tumor better than attention does
+(README, "Learning under hard conditions"), so heatmaps paint the evidence."""
 
 from __future__ import annotations
 
@@ -9,15 +15,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from slidesnake.core.labels import POSITIVE_INDEX
+from slidesnake.io.tile_scores import MIL_ATTENTION, MIL_SCORE
+
+
+EVIDENCE, ATTENTION = MIL_SCORE, MIL_ATTENTION
+
+
+def positive_evidence(tile_logits: torch.Tensor) -> torch.Tensor:
+    """Per tile: the positive class's logit minus the mean logit of the other classes."""
+    positive = tile_logits[:, POSITIVE_INDEX]
+    return positive - (tile_logits.sum(1) - positive) / (tile_logits.shape[1] - 1)
 
 
 class MILModel(nn.Module):
-    """Base: subclasses return slide logits and one score per tile (attention or instance score)."""
+    """Base: subclasses return slide logits and a dict of per-tile scores (EVIDENCE, and ATTENTION)."""
 
-    def forward(self, bag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, bag: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
-    def forward_with_aux(self, bag: torch.Tensor, label: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward_with_aux(self, bag: torch.Tensor, label: int
+                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
         """Training forward: logits, tile scores and an extra loss (CLAM's instance clustering) or None."""
         logits, scores = self(bag)
         return logits, scores, None
@@ -28,7 +45,7 @@ def tile_embedding(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
 
 
 class MeanPool(MILModel):
-    """Embed tiles, average, classify. Tile score: the classifier applied to each tile embedding."""
+    """Embed tiles, average, classify. Tile evidence: the classifier applied to each tile embedding."""
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
         super().__init__()
@@ -36,8 +53,7 @@ class MeanPool(MILModel):
 
     def forward(self, bag):
         h = self.embed(bag)
-        tile_logits = self.classifier(h)
-        return self.classifier(h.mean(0)), tile_logits[:, POSITIVE_INDEX]
+        return self.classifier(h.mean(0)), {EVIDENCE: positive_evidence(self.classifier(h))}
 
 
 class MaxPool(MILModel):
@@ -49,7 +65,7 @@ class MaxPool(MILModel):
 
     def forward(self, bag):
         tile_logits = self.classifier(self.embed(bag))
-        return tile_logits.max(0).values, tile_logits[:, POSITIVE_INDEX]
+        return tile_logits.max(0).values, {EVIDENCE: positive_evidence(tile_logits)}
 
 
 class GatedAttention(nn.Module):
@@ -66,7 +82,7 @@ class GatedAttention(nn.Module):
 
 
 class ABMIL(MILModel):
-    """Gated attention MIL. Tile score: attention weight."""
+    """Gated attention MIL (Ilse et al. 2018). Tile scores: evidence and attention weight."""
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
                  dropout: float = 0.25):
@@ -78,7 +94,7 @@ class ABMIL(MILModel):
     def forward(self, bag):
         h = self.embed(bag)
         a = torch.softmax(self.attention(h)[:, 0], dim=0)
-        return self.classifier(a @ h), a
+        return self.classifier(a @ h), {EVIDENCE: positive_evidence(self.classifier(h)), ATTENTION: a}
 
 
 class CLAMSingleBranch(MILModel):
@@ -95,18 +111,19 @@ class CLAMSingleBranch(MILModel):
         self.k_sample, self.n_classes, self.subtyping = k_sample, n_classes, subtyping
 
     def forward(self, bag):
-        logits, a, _ = self._attend(bag)
-        return logits, a
+        logits, tile_scores, _ = self._attend(bag)
+        return logits, tile_scores
 
     def _attend(self, bag):
         h = self.embed(bag)
         scores = self.attention(h)[:, 0]
         a = torch.softmax(scores, dim=0)
-        return self.classifier(a @ h), a, (h, scores)
+        tile_scores = {EVIDENCE: positive_evidence(self.classifier(h)), ATTENTION: a}
+        return self.classifier(a @ h), tile_scores, (h, scores)
 
     def forward_with_aux(self, bag, label):
-        logits, a, (h, scores) = self._attend(bag)
-        return logits, a, self._instance_loss(h, scores, label, bag.device)
+        logits, tile_scores, (h, scores) = self._attend(bag)
+        return logits, tile_scores, self._instance_loss(h, scores, label, bag.device)
 
     def _instance_loss(self, h, scores, label, device):
         k = min(self.k_sample, len(h) // 2)
@@ -155,7 +172,8 @@ class TransLayer(nn.Module):
 
 class TransMIL(MILModel):
     """TransMIL (Shao et al. 2021) with exact multi-head attention in place of Nystrom attention.
-    Tile score: the class token's attention to each tile in the last layer."""
+    Tile scores: evidence (the classifier on each tile's output token) and the class token's attention to
+    each tile in the last layer."""
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, heads: int = 4, dropout: float = 0.1):
         super().__init__()
@@ -175,8 +193,9 @@ class TransMIL(MILModel):
         x, _ = self.layer1(x)
         x = self.ppeg(x, side)
         x, weights = self.layer2(x, need_weights=True)
-        logits = self.classifier(self.norm(x)[0, 0])
-        return logits, weights[0, 0, 1:n + 1]
+        tokens = self.norm(x)[0]
+        tile_scores = {EVIDENCE: positive_evidence(self.classifier(tokens[1:n + 1])), ATTENTION: weights[0, 0, 1:n + 1]}
+        return self.classifier(tokens[0]), tile_scores
 
 
 class Standardized(MILModel):
@@ -198,13 +217,17 @@ class Standardized(MILModel):
 
 MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
               "transmil": TransMIL}
-TILE_SCORE_KINDS = {"mean_pool": "instance logit", "max_pool": "instance logit", "abmil": "attention",
-                    "clam_sb": "attention", "transmil": "class-token attention"}
+ATTENTION_KINDS = {"mean_pool": None, "max_pool": None, "abmil": "gated attention", "clam_sb": "gated attention",
+                   "transmil": "class-token attention"}
+EVIDENCE_KIND = "tile evidence (positive-class logit margin)"
 
 
-def score_kind(name: str) -> str:
-    """What a model's per-tile score is (recorded in tile-score files and figure legends)."""
-    return TILE_SCORE_KINDS[name]
+def score_kinds(name: str) -> dict[str, str]:
+    """What a model's per-tile scores are (recorded in tile-score files and figure legends)."""
+    kinds = {EVIDENCE: EVIDENCE_KIND}
+    if ATTENTION_KINDS[name]:
+        kinds[ATTENTION] = ATTENTION_KINDS[name]
+    return kinds
 
 
 def build_mil_model(name: str, in_dim: int, n_classes: int, mean: torch.Tensor | None = None,

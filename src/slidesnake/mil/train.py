@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,6 +27,14 @@ class Bags:
     def __init__(self, paths: dict[str, Path]):
         self.paths, self.cache = paths, {}
 
+    @classmethod
+    def in_memory(cls, features: dict[str, np.ndarray]) -> "Bags":
+        """Bags of features already in memory (simulated cohorts); coords are the tile indices."""
+        bags = cls({})
+        for slide, x in features.items():
+            bags.cache[slide] = (torch.from_numpy(np.asarray(x, np.float32)), np.arange(len(x)))
+        return bags
+
     def __getitem__(self, slide: str) -> tuple[torch.Tensor, np.ndarray]:
         if slide not in self.cache:
             features, coords, _ = read_feature_file(self.paths[slide])
@@ -42,6 +51,8 @@ class Bags:
         return mean.float(), (total_sq / max(n, 1) - mean ** 2).clamp_min(0).sqrt().float()
 
     def dim(self) -> int:
+        if self.cache:
+            return int(next(iter(self.cache.values()))[0].shape[1])
         return feature_shape(next(iter(self.paths.values())))[1]
 
 
@@ -52,8 +63,9 @@ def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def predict(model: MILModel, bags: Bags, slides: list[str], device) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Class probabilities per slide (rows in `slides` order) and tile scores per slide."""
+def predict(model: MILModel, bags: Bags, slides: list[str], device
+            ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Class probabilities per slide (rows in `slides` order) and tile scores per slide (name -> array)."""
     model.eval()
     probabilities, tile_scores = [], {}
     with torch.inference_mode():
@@ -63,7 +75,7 @@ def predict(model: MILModel, bags: Bags, slides: list[str], device) -> tuple[np.
                 raise ValueError(f"slide '{slide}' has no tiles; it cannot be classified")
             logits, scores = model(features.to(device))
             probabilities.append(torch.softmax(logits.float(), 0).cpu().numpy())
-            tile_scores[slide] = scores.float().cpu().numpy()
+            tile_scores[slide] = {name: values.float().cpu().numpy() for name, values in scores.items()}
     return np.array(probabilities).reshape(len(slides), -1), tile_scores
 
 
@@ -78,30 +90,66 @@ def evaluate_loss(model: MILModel, bags: Bags, slides: list[str], labels: dict[s
     return total / max(1, len(slides))
 
 
+WARMUP_SHARE = 0.05   # of all optimiser steps: linear learning-rate warm-up, then cosine decay
+SMOOTHING = 0.5       # weight of the newest validation loss in its exponential moving average
+
+
+def warmup_cosine(total_steps: int):
+    """Learning-rate factor per step: linear warm-up over WARMUP_SHARE of the steps, then cosine to zero."""
+    warmup = max(1, int(WARMUP_SHARE * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def training_bag(features: torch.Tensor, params: TrainParams, generator: np.random.Generator) -> torch.Tensor:
+    """A training view of a bag: at most max_tiles tiles, then tile_dropout of them dropped (at least one kept)."""
+    n = len(features)
+    keep = min(n, params.max_tiles)
+    if params.tile_dropout > 0:
+        keep = max(1, int(round(keep * (1 - params.tile_dropout))))
+    if keep == n:
+        return features
+    return features[torch.from_numpy(np.sort(generator.choice(n, keep, replace=False)))]
+
+
+def can_stop_early(val: list[str], labels: dict[str, int], n_classes: int, params: TrainParams) -> bool:
+    """Early stopping needs a validation part with enough slides and every class (else it stops on noise)."""
+    return len(val) >= params.min_validation_slides and len({labels[s] for s in val}) == n_classes
+
+
 def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[str], val: list[str],
                n_classes: int, params: TrainParams, desc: str = "") -> tuple[MILModel, dict]:
-    """Train on `train`, stop early on `val` loss; returns the best model and the per-epoch history."""
+    """Train on `train` for `params.epochs` (AdamW, warm-up and cosine decay, one bag per step), keeping the
+    epoch with the lowest smoothed validation loss and stopping after `patience` epochs without improvement.
+    When `val` is too small to judge (see can_stop_early), train on train + val for the whole budget and
+    keep the last epoch. Returns the model and the per-epoch history."""
     torch.manual_seed(params.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = torch.device("cuda" if params.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     generator = np.random.default_rng(params.seed)
+    early = can_stop_early(val, labels, n_classes, params)
+    if not early:
+        train, val = train + val, []
+    train = [s for s in train if len(bags[s][0])]
     mean, std = bags.statistics(train)
     model = build_mil_model(model_name, bags.dim(), n_classes, mean, std, **params.model_kwargs).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(params.epochs * len(train)))
     weights = (class_weights([labels[s] for s in train], n_classes) if params.class_weighting
                else torch.ones(n_classes)).to(device)
-    train = [s for s in train if len(bags[s][0])]
-    history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auc": []}
-    best = (float("inf"), None, -1)
-    stale = 0
+    history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auc": [], "early_stopping": early}
+    best, smoothed, stale = (float("inf"), None, -1), None, 0
     for epoch in tqdm(range(params.epochs), desc=desc or model_name, unit="epoch", disable=None, mininterval=2):
         model.train()
         losses = []
         for slide in [train[i] for i in generator.permutation(len(train))]:
-            features = bags[slide][0]
-            if len(features) > params.max_tiles:
-                features = features[torch.from_numpy(np.sort(generator.choice(len(features), params.max_tiles,
-                                                                                replace=False)))]
+            features = training_bag(bags[slide][0], params, generator)
             logits, _, aux = model.forward_with_aux(features.to(device), labels[slide])
             loss = F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device), weight=weights)
             if aux is not None:
@@ -109,27 +157,31 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
             losses.append(loss.item())
-        val_loss = evaluate_loss(model, bags, val, labels, weights, device) if val else float(np.mean(losses))
-        val_auc = None
-        if val:
-            probabilities, _ = predict(model, bags, val, device)
-            val_auc = classification_metrics(np.array([labels[s] for s in val]), probabilities)["auc"]
         history["epoch"].append(epoch)
         history["train_loss"].append(float(np.mean(losses)))
+        if not early:
+            history["val_loss"].append(None)
+            history["val_auc"].append(None)
+            continue
+        val_loss = evaluate_loss(model, bags, val, labels, weights, device)
+        probabilities, _ = predict(model, bags, val, device)
         history["val_loss"].append(val_loss)
-        history["val_auc"].append(val_auc)
-        if np.isfinite(val_loss) and val_loss < best[0] - 1e-6:
-            best, stale = (val_loss, copy.deepcopy(model.state_dict()), epoch), 0
+        history["val_auc"].append(classification_metrics(np.array([labels[s] for s in val]), probabilities)["auc"])
+        smoothed = val_loss if smoothed is None else SMOOTHING * val_loss + (1 - SMOOTHING) * smoothed
+        if np.isfinite(smoothed) and smoothed < best[0] - 1e-6:
+            best, stale = (smoothed, copy.deepcopy(model.state_dict()), epoch), 0
         else:
             stale += 1
             if stale >= params.patience:
                 break
-    if best[1] is None:
-        raise ValueError(f"{desc or model_name}: the validation loss was never finite; check the features "
-                         "and that the training slides hold both classes")
-    model.load_state_dict(best[1])
-    history["best_epoch"] = best[2]
+    if early:
+        if best[1] is None:
+            raise ValueError(f"{desc or model_name}: the validation loss was never finite; check the features "
+                             "and that the training slides hold both classes")
+        model.load_state_dict(best[1])
+    history["best_epoch"] = best[2] if early else history["epoch"][-1]
     return model, history
 
 

@@ -61,6 +61,11 @@ class Cohort:
     def record(self, slide: str) -> SlideRecord:
         return self.records[slide]
 
+    def shards(self, per_job: int) -> dict[str, list[str]]:
+        """Slides in sheet order cut into shards of `per_job` (training slides first, then new ones)."""
+        slides = self.slides()
+        return {f"shard{k // per_job:05d}": slides[k:k + per_job] for k in range(0, len(slides), per_job)}
+
     def labels(self, task: dict) -> dict[str, str]:
         """Checked labels of the training slides for a task ({label_column, classes})."""
         return check_labels(self.train, task["label_column"], task["classes"], self.sheet)

@@ -82,8 +82,6 @@ def check_config(config: dict) -> dict:
         if source != PU_SOURCE and source not in training["models"]:
             raise ConfigError("figures.heatmap_sources", f"'{source}' is neither a model of training.models "
                                                          f"{training['models']} nor '{PU_SOURCE}'")
-        if source == PU_SOURCE and not pu["enabled"]:
-            raise ConfigError("figures.heatmap_sources", f"'{PU_SOURCE}' is listed but pu.enabled is false")
     return config
 
 

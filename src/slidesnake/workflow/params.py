@@ -60,10 +60,12 @@ class FeatureParams:
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int
-    patience: int               # epochs without validation-loss improvement before stopping
-    lr: float
+    patience: int               # epochs without improvement of the smoothed validation loss before stopping
+    min_validation_slides: int  # fewer (or a class missing): no early stopping, train + validation for all epochs
+    lr: float                   # peak learning rate (linear warm-up, cosine decay)
     weight_decay: float
     max_tiles: int              # bags above this are randomly subsampled during training
+    tile_dropout: float         # share of a training bag's tiles dropped each time it is seen
     class_weighting: bool
     clam_bag_weight: float      # CLAM: share of the bag loss against the instance loss
     seed: int
@@ -77,10 +79,18 @@ class PUParams:
     use_negative_slides: bool   # PNU: tiles of negative slides as known negatives
     prior: float | None         # share of positives in U; None: estimate (Elkan-Noto)
     eta: float                  # PNU mixing of the PN and nnPU risks
-    epochs: int
-    batch_size: int
+    loss: str                   # logistic | sigmoid
+    epochs: int                 # step budget in passes over U ...
+    min_steps: int              # ... at least this many steps ...
+    max_steps: int              # ... at most this many
+    batch_size: int             # of each of P, U and N per step
     lr: float
     weight_decay: float
+    hidden: int
+    dropout: float
+    validation_share: float     # of P, U and N held out for model selection
+    eval_every: int             # steps between validation checks
+    patience: int               # checks without improvement before stopping
     top_k: int                  # slide score: mean of the top-k tile probabilities
     seed: int
 

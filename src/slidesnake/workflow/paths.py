@@ -30,6 +30,8 @@ MASK_QC = f"{RESULTS}/masks/{{slide}}_qc.jpg"
 TILES = f"{RESULTS}/tiles/{{slide}}.h5"
 TILES_QC = f"{RESULTS}/tiles/{{slide}}_qc.jpg"
 FEATURES = f"{RESULTS}/features/{{encoder}}/{{slide}}.h5"
+FEATURE_SHARD = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}.tsv"   # slides encoded by one job
+FEATURE_SHARD_FILE = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}/{{slide}}.h5"
 
 # cohorts: "train" (the sample sheet) and "new" (the deploy sheet)
 TRAIN, NEW = "train", "new"
@@ -66,6 +68,10 @@ COHORT_FIGURES = ("roc", "confusion", "training_curves", "tiles_per_slide", "tis
 UMAP_SCATTER = f"{RESULTS}/figures/umap/{{encoder}}/scatter.png"
 UMAP_RGB_DIR = f"{RESULTS}/figures/umap/{{encoder}}/rgb"
 UMAP_RGB_FILE = "{slide}.jpg"
+
+# exports in the layouts of neighbouring tools
+EXPORT_DIR = f"{RESULTS}/export/{{tool}}"
+EXPORT_TOOLS = ("clam", "trident")
 
 VERSIONS = f"{RESULTS}/versions.tsv"
 REPORT = f"{RESULTS}/report.html"

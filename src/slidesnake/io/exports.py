@@ -1,0 +1,87 @@
+"""Tile and feature files in the exact layouts CLAM and TRIDENT read, each with its own semantics.
+
+CLAM (mahmoodlab/CLAM): `patches/{slide}.h5`, dataset `coords` whose attributes `patch_level` and
+`patch_size` tell extract_features_fp.py to read `patch_size` pixels at `patch_level`
+(dataset_modules/dataset_h5.py, Whole_Slide_Bag_FP: `wsi.read_region(coord, patch_level, (patch_size,
+patch_size))`); features for training in `h5_files/{slide}.h5` (`features`, `coords`) and
+`pt_files/{slide}.pt` (the features tensor). The level is chosen so that `patch_size` pixels at it span
+exactly the tile's level-0 field of view.
+
+TRIDENT (mahmoodlab/TRIDENT): `{mag}x_{patch}px_{overlap}px_overlap/patches/{slide}_patches.h5`, dataset
+`coords` with `patch_size` in pixels at the target magnification, `level0_magnification` and
+`target_magnification` (its WSIPatcher reads round(patch_size * level0 / target magnification) level-0
+pixels), `patch_size_level0`, `overlap`, `level0_width`, `level0_height`, `name`; features in
+`features_{encoder}/{slide}.h5` next to `patches/`.
+
+Tiles that run past the slide's edge read as white here and in slidesnake's own reader; CLAM reads that
+area as black (OpenSlide's transparent pixels converted to RGB).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from slidesnake.core.atomic import atomic_output
+from slidesnake.io.feature_file import FEATURES
+from slidesnake.io.tile_file import COORDS, TileFile
+
+MAGNIFICATION_UM = 10.0  # microns per pixel times magnification: 0.5 um/px is "20x" (TRIDENT's convention)
+
+
+def clam_level(tiles: TileFile) -> tuple[int, int]:
+    """(patch_level, patch_size) whose read spans the tile's level-0 field of view to within one level-0 pixel
+    (pyramid downsamples such as 2.0005 come from rounded level sizes): the coarsest pyramid level not coarser
+    than the target resolution where that holds (level 0 always does)."""
+    size0 = tiles.size0
+    target_downsample = size0 / tiles.tile_px
+    best = (0, size0)
+    for level, downsample in enumerate(float(d) for d in tiles.attrs["level_downsamples"]):
+        if downsample > target_downsample * 1.01:
+            break
+        patch_size = int(round(size0 / downsample))
+        if abs(patch_size * downsample - size0) <= 1.0:
+            best = (level, patch_size)
+    return best
+
+
+def clam_attrs(tiles: TileFile, save_path: str) -> dict:
+    level, patch_size = clam_level(tiles)
+    downsample = float(tiles.attrs["level_downsamples"][level])
+    width, height = tiles.level0_size
+    level_dim = [int(round(width / downsample)), int(round(height / downsample))]
+    return {"patch_size": patch_size, "patch_level": level, "downsample": [downsample, downsample],
+            "downsampled_level_dim": level_dim, "level_dim": level_dim, "name": tiles.slide_id,
+            "save_path": save_path}
+
+
+def trident_attrs(tiles: TileFile, save_dir: str) -> dict:
+    width, height = tiles.level0_size
+    return {"patch_size": tiles.tile_px, "patch_size_level0": tiles.size0,
+            "level0_magnification": MAGNIFICATION_UM / float(tiles.attrs["mpp_level0"]),
+            "target_magnification": MAGNIFICATION_UM / tiles.target_mpp, "overlap": int(tiles.attrs["overlap_px"]),
+            "name": tiles.slide_id, "savetodir": save_dir, "level0_width": width, "level0_height": height}
+
+
+def trident_folder(tiles: TileFile) -> str:
+    """TRIDENT's coordinate folder name, e.g. 20x_512px_0px_overlap."""
+    magnification = MAGNIFICATION_UM / tiles.target_mpp
+    mag = str(int(round(magnification))) if abs(magnification - round(magnification)) < 1e-9 else f"{magnification:g}"
+    return f"{mag}x_{tiles.tile_px}px_{int(tiles.attrs['overlap_px'])}px_overlap"
+
+
+def write_coords(path: Path, coords: np.ndarray, attrs: dict) -> None:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        dataset = h5.create_dataset(COORDS, data=np.asarray(coords, np.int64).reshape(-1, 2))
+        for key, value in attrs.items():
+            dataset.attrs[key] = value
+
+
+def write_features(path: Path, features: np.ndarray, coords: np.ndarray, coords_attrs: dict) -> None:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset(FEATURES, data=np.asarray(features, np.float32))
+        dataset = h5.create_dataset(COORDS, data=np.asarray(coords, np.int64).reshape(-1, 2))
+        for key, value in coords_attrs.items():
+            dataset.attrs[key] = value
