@@ -53,9 +53,24 @@ rule features:
         stage_input("features"),
 
 
+rule regions:
+    input:
+        stage_input("regions"),
+
+
+rule region_features:
+    input:
+        stage_input("region_features"),
+
+
 rule export:
     input:
         stage_input("export"),
+
+
+rule classify:
+    input:
+        stage_input("classify"),
 
 
 rule train:
@@ -78,7 +93,9 @@ include: "rules/download.smk"
 include: "rules/masks.smk"
 include: "rules/tiles.smk"
 include: "rules/features.smk"
+include: "rules/regions.smk"
 include: "rules/export.smk"
+include: "rules/classifier.smk"
 include: "rules/cohort.smk"
 include: "rules/train.smk"
 include: "rules/predict.smk"

@@ -6,17 +6,21 @@ from snakemake.logging import logger
 
 from slidesnake.core.errors import SlidesnakeError
 from slidesnake.core.logs import job_logging
-from slidesnake.jobs import collect_features
+from slidesnake.jobs import collect_features, collect_region_features, collect_tile_classes
+from slidesnake.mil.names import REGION_MODELS
 from slidesnake.io.manifest import read_manifest
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import load_cohort
 from slidesnake.workflow.config import check_config, train_encoder
 from slidesnake.workflow.params import (
+    ClassifierParams,
     DownloadParams,
     FeatureParams,
     HeatmapParams,
     MaskParams,
     PUParams,
+    RegionFeatureParams,
+    RegionParams,
     TilingParams,
     TrainParams,
     section_params,
@@ -50,11 +54,12 @@ wildcard_constraints:
     slide=r"[A-Za-z0-9._-]+",
     ext=alternatives(SLIDE_EXTENSIONS),
     aext=alternatives(ANNOTATION_EXTENSIONS),
-    encoder=alternatives(ENCODERS),
+    encoder=alternatives(ENCODERS + ([paths.REGION_ENCODER] if config["regions"]["enabled"] else [])),
     cohort=alternatives(COHORTS),
     task=alternatives(TASKS),
     model=alternatives(MODELS),
     fold=r"\d+",
+    classifier=alternatives([config["classifier"]["name"]]),
     shard=r"shard\d+",
 
 
@@ -133,14 +138,78 @@ def shard_files(wildcards):
 
 
 def shard_inputs(wildcards):
-    """The slide and tiles files of every slide of a feature shard."""
-    return [
-        path for files in shard_files(wildcards).values() for key, path in files.items() if key != "features"
-    ]
+    """The slide and tiles files of every slide of a shard."""
+    return [f for s in SHARDS[wildcards.shard] for f in (slide_file(s), paths.fill(paths.TILES, slide=s))]
+
+
+def region_shard_files(wildcards):
+    """Per slide of a shard: its slide and regions files and where its region features are written."""
+    return {
+        s: {
+            "slide": slide_file(s),
+            "regions": paths.fill(paths.REGIONS, slide=s),
+            "features": paths.fill(
+                paths.REGION_FEATURE_SHARD_FILE, encoder=paths.REGION_ENCODER, shard=wildcards.shard, slide=s
+            ),
+        }
+        for s in SHARDS[wildcards.shard]
+    }
+
+
+def region_shard_inputs(wildcards):
+    return [f for s in SHARDS[wildcards.shard] for f in (slide_file(s), paths.fill(paths.REGIONS, slide=s))]
+
+
+def region_shard_of_slide(wildcards):
+    return paths.fill(
+        paths.REGION_FEATURE_SHARD, encoder=paths.REGION_ENCODER, shard=SHARD_OF[wildcards.slide]
+    )
 
 
 def shard_of_slide(wildcards):
     return paths.fill(paths.FEATURE_SHARD, encoder=wildcards.encoder, shard=SHARD_OF[wildcards.slide])
+
+
+def patch_source_kind(wildcards):
+    source = config["classifier"]["patches"]
+    return "url" if "://" in source and not source.startswith("file://") else "path"
+
+
+def patch_set_folder(wildcards):
+    """The labelled patch set: the demo's, the user's own folder, or a fetched and unpacked archive."""
+    source = config["classifier"]["patches"]
+    if source == "demo":
+        return paths.DEMO_PATCHES
+    if "://" not in source and Path(source).is_dir():
+        return source
+    return paths.fill(paths.PATCH_SET, classifier=wildcards.classifier)
+
+
+def classify_shard_files(wildcards):
+    """Per slide of a shard: its slide and tiles files and where its tile classes are written."""
+    return {
+        s: {
+            "slide": slide_file(s),
+            "tiles": paths.fill(paths.TILES, slide=s),
+            "classes": paths.fill(
+                paths.TILE_CLASS_SHARD_FILE, classifier=wildcards.classifier, shard=wildcards.shard, slide=s
+            ),
+        }
+        for s in SHARDS[wildcards.shard]
+    }
+
+
+def classify_shard_of_slide(wildcards):
+    return paths.fill(
+        paths.TILE_CLASS_SHARD, classifier=wildcards.classifier, shard=SHARD_OF[wildcards.slide]
+    )
+
+
+def tile_class_files(wildcards):
+    """Every slide's tile-class file (training and new slides)."""
+    return {
+        s: paths.fill(paths.TILE_CLASSES, classifier=wildcards.classifier, slide=s) for s in COHORT.slides()
+    }
 
 
 def feature_params(wildcards):
@@ -187,12 +256,26 @@ def slide_manifest_files(wildcards):
 
 
 def cohort_features(wildcards):
-    slides = COHORT.slides(wildcards.cohort)
-    return {s: paths.fill(paths.FEATURES, encoder=wildcards.encoder, slide=s) for s in slides}
+    """Every slide's features file of one encoder (region features for the region encoder)."""
+    template = paths.REGION_FEATURES if wildcards.encoder == paths.REGION_ENCODER else paths.FEATURES
+    return {
+        s: paths.fill(template, encoder=wildcards.encoder, slide=s) for s in COHORT.slides(wildcards.cohort)
+    }
 
 
 def cohort_tiles(wildcards):
-    return {s: paths.fill(paths.TILES, slide=s) for s in COHORT.slides(wildcards.cohort)}
+    """Every slide's tiles file (regions file for the region encoder)."""
+    template = paths.REGIONS if wildcards.encoder == paths.REGION_ENCODER else paths.TILES
+    return {s: paths.fill(template, slide=s) for s in COHORT.slides(wildcards.cohort)}
+
+
+def mil_manifest(cohort):
+    """Input function: the feature manifest a MIL model trains or predicts on (region models: regions)."""
+
+    def manifest(wildcards):
+        return feature_manifest(cohort, paths.REGION_ENCODER if wildcards.model in REGION_MODELS else None)
+
+    return manifest
 
 
 def slide_manifest(cohort):
@@ -351,8 +434,22 @@ def stage_targets(stage):
         return expand(paths.TILES, slide=every)
     if stage == "features":
         return expand(paths.FEATURES, encoder=ENCODERS, slide=every)
+    if stage == "regions":
+        return expand(paths.REGIONS, slide=every) if config["regions"]["enabled"] else []
+    if stage == "region_features":
+        if not config["regions"]["enabled"]:
+            return []
+        return expand(paths.REGION_FEATURES, encoder=paths.REGION_ENCODER, slide=every)
     if stage == "export":
         return expand(paths.EXPORT_DIR, tool=paths.EXPORT_TOOLS)
+    if stage == "classify":
+        if not config["classifier"]["enabled"]:
+            return []
+        name = config["classifier"]["name"]
+        return [
+            paths.fill(paths.COMPOSITION, classifier=name),
+            paths.fill(paths.TILE_CLASS_FIGURES, classifier=name),
+        ]
     if tasks and TRAIN_ENCODER is None:
         raise WorkflowError(
             "config key 'features.encoders': training, predictions and figures need an encoder "
@@ -387,7 +484,7 @@ def stage_input(stage):
 
 
 def all_targets(wildcards):
-    stages = ("download", "tiles", "features", "train", "predict", "figures")
+    stages = ("download", "tiles", "features", "region_features", "train", "predict", "figures", "classify")
     return [t for stage in stages for t in stage_targets(stage)] + [paths.VERSIONS]
 
 

@@ -24,7 +24,7 @@ rule oof_predictions:
 rule deploy_predictions:
     input:
         models=fold_outputs(paths.MODEL),
-        manifest=feature_manifest(paths.NEW),
+        manifest=mil_manifest(paths.NEW),
     output:
         slides=paths.NEW_SLIDES,
         patients=paths.NEW_PATIENTS,

@@ -24,7 +24,7 @@ rule splits:
 rule train_mil:
     input:
         splits=paths.SPLITS,
-        manifest=feature_manifest(paths.TRAIN),
+        manifest=mil_manifest(paths.TRAIN),
     output:
         model=paths.MODEL,
         metrics=paths.METRICS,

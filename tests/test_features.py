@@ -29,7 +29,7 @@ def read_features(path):
 
 
 @pytest.mark.parametrize("name,dim,size", [("resnet50_trunc", 1024, 224), ("resnet18", 512, 224),
-                                           ("hipt_vit_s16", 384, 256)])
+                                           ("hipt_vit_s16", 384, 256), ("histoencoder_prostate_small", 384, 224)])
 def test_small_encoders_run_on_cpu(name, dim, size):
     model, spec, source = build_encoder(name, "random")
     assert spec.input_size == size and "random" in source
@@ -38,7 +38,8 @@ def test_small_encoders_run_on_cpu(name, dim, size):
     assert out.shape == (2, dim) == (2, output_dim(model, spec))
 
 
-@pytest.mark.parametrize("name", ["uni", "uni2", "virchow2", "h_optimus_0", "h_optimus_1"])
+@pytest.mark.parametrize("name", ["uni", "uni2", "virchow2", "h_optimus_0", "h_optimus_1",
+                                  "histoencoder_prostate_medium"])
 def test_foundation_model_shapes_on_meta_device(name):
     """Architectures of the large pathology encoders, built without allocating their weights."""
     spec = spec_for(name)
@@ -191,3 +192,17 @@ def test_a_shard_with_a_broken_slide_writes_the_others_and_names_it(demo_tiles, 
     with pytest.raises(SlideError, match="slide 'broken': feature extraction failed"):
         collect_features.run(tmp_path / "shard.tsv", "broken", tmp_path / "broken.h5")
     assert not (tmp_path / "broken.h5").exists()
+
+
+def test_histoencoder_normalises_with_each_slides_statistics(demo_tiles, tmp_path):
+    """HistoEncoder's published practice: every slide's channel mean and std, from a sample of its tiles."""
+    slide_path, tiles = demo_tiles
+    params = replace(SMALL, model="histoencoder_prostate_small")
+    extract_features(slide_path, tiles, tmp_path / "f.h5", params, "s")
+    features, _, attrs = read_features(tmp_path / "f.h5")
+    assert features.shape[1] == 384 and np.isfinite(features).all()
+    mean, std = np.array(attrs["norm_mean"]), np.array(attrs["norm_std"])
+    assert 0.3 < mean.min() < mean.max() < 0.95 and (std > 0.01).all()
+    assert not np.allclose(mean, [0.485, 0.456, 0.406])
+    with pytest.raises(ValueError, match="own statistics"):
+        preprocess(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), spec_for("histoencoder_prostate_small"))

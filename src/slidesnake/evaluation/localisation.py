@@ -14,11 +14,14 @@ from slidesnake.io.tile_scores import rank_within_slide
 from slidesnake.tissue.tiling import label_fractions, mask_downsample
 
 
-def truth_tumor_fraction(truth_png: Path, tiles: TileFile) -> np.ndarray:
-    """The truth tumor share of each tile (truth mask with slidesnake.core.labels values, any downsample)."""
+def truth_tumor_fraction(truth_png: Path, tiles: TileFile, coords: np.ndarray | None = None,
+                         size0: int | None = None) -> np.ndarray:
+    """The truth tumor share of each tile (truth mask with slidesnake.core.labels values, any downsample);
+    `coords` and `size0` score other boxes of the same slide (HIPT's regions)."""
     truth = cv2.imread(str(truth_png), cv2.IMREAD_GRAYSCALE)
     downsample = mask_downsample(truth.shape, tiles.level0_size, f"truth mask {truth_png}")
-    return label_fractions(truth, downsample, tiles.coords, tiles.size0, (TUMOR,))[:, 0]
+    coords = tiles.coords if coords is None else coords
+    return label_fractions(truth, downsample, coords, size0 or tiles.size0, (TUMOR,))[:, 0]
 
 
 def localisation(tile_scores: dict[str, np.ndarray], truth: dict[str, np.ndarray], slides: list[str]) -> dict:

@@ -17,6 +17,8 @@ from torch import nn
 from slidesnake.core.errors import SlidesnakeError
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+HIPT = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))        # HIPT's eval transform
+SLIDE_NORM = "slide"  # HistoEncoder normalises with each slide's own channel mean and std (from its tiles)
 HOPTIMUS = ((0.707223, 0.578729, 0.703617), (0.211883, 0.230117, 0.177517))
 
 
@@ -123,7 +125,7 @@ def register(spec: EncoderSpec) -> None:
 register(EncoderSpec("resnet50_trunc", TruncatedResNet50, 1024, hub="torchvision ResNet50 IMAGENET1K_V1"))
 register(EncoderSpec("resnet18", lambda p: torchvision_model("resnet18", p), 512, hub="torchvision IMAGENET1K_V1"))
 register(EncoderSpec("hipt_vit_s16", lambda p: timm_model("vit_small_patch16_224", None, p, img_size=256), 384,
-                     input_size=256, hub="no public hub entry: point weights to HIPT's vit256_small_dino.pth"))
+                     input_size=256, norm=HIPT, hub="no public hub entry: point weights to HIPT's vit256_small_dino.pth"))
 register(EncoderSpec("uni", lambda p: timm_model("vit_large_patch16_224", "hf-hub:MahmoodLab/uni", p,
                                                  init_values=1e-5, dynamic_img_size=True), 1024,
                      hub="hf-hub:MahmoodLab/uni (gated: accept the licence, then huggingface-cli login)"))
@@ -140,6 +142,23 @@ register(EncoderSpec("h_optimus_1", lambda p: timm_model("vit_giant_patch14_reg4
                                                          p, img_size=224, init_values=1e-5, dynamic_img_size=False),
                      1536, norm=HOPTIMUS, hub="hf-hub:bioptimus/H-optimus-1 (gated)"))
 register(EncoderSpec("phikon", phikon, 768, hub="huggingface owkin/phikon (transformers)"))
+
+HISTOENCODER_RELEASE = "https://github.com/jopo666/HistoEncoder/releases/download/v0.0.1-state-dict"
+
+
+def histoencoder(architecture: str, name: str, pretrained: bool) -> nn.Module:
+    """HistoEncoder (Pohjonen et al.): a timm XCiT whose published state dict is a GitHub release asset."""
+    import timm
+    model = timm.create_model(architecture, pretrained=False, num_classes=0)
+    if pretrained:
+        model.load_state_dict(torch.hub.load_state_dict_from_url(f"{HISTOENCODER_RELEASE}/{name}.pth", map_location="cpu"))
+    return model
+
+
+for _name, _architecture, _dim in (("prostate_small", "xcit_small_12_p16_224", 384),
+                                   ("prostate_medium", "xcit_medium_24_p16_224", 512)):
+    register(EncoderSpec(f"histoencoder_{_name}", lambda p, a=_architecture, n=_name: histoencoder(a, n, p), _dim,
+                         norm=SLIDE_NORM, hub=f"{HISTOENCODER_RELEASE}/{_name}.pth (HistoEncoder's published weights)"))
 
 
 def spec_for(name: str) -> EncoderSpec:

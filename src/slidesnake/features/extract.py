@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.features.encoders import EncoderSpec, build_encoder, output_dim
+from slidesnake.features.encoders import SLIDE_NORM, EncoderSpec, build_encoder, output_dim
 from slidesnake.features.reader import resolve_device, tile_stream
 from slidesnake.io.feature_file import write_feature_file
 from slidesnake.io.slide import Slide
@@ -24,15 +24,35 @@ from slidesnake.workflow.params import FeatureParams
 log = logging.getLogger(__name__)
 
 
-def preprocess(tiles: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
-    """uint8 N x 3 x r x r -> normalised float at the encoder's input size (antialiased resize)."""
+def preprocess(tiles: torch.Tensor, spec: EncoderSpec, norm: tuple | None = None) -> torch.Tensor:
+    """uint8 N x 3 x r x r -> normalised float at the encoder's input size (antialiased resize). `norm`
+    (mean, std) replaces the encoder's own, for encoders that normalise with each slide's statistics."""
+    norm = norm or spec.norm
+    if norm == SLIDE_NORM:
+        raise ValueError(f"encoder '{spec.name}' normalises with each slide's own statistics; pass them as norm")
     x = tiles.float().div_(255)
     if x.shape[-1] != spec.input_size:
         x = F.interpolate(x, size=(spec.input_size, spec.input_size), mode="bilinear", antialias=True,
                           align_corners=False)
-    mean = torch.tensor(spec.norm[0], device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(spec.norm[1], device=x.device).view(1, 3, 1, 1)
+    mean = torch.tensor(norm[0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(norm[1], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return (x - mean) / std
+
+
+SLIDE_NORM_TILES = 256  # tiles sampled evenly over a slide for its channel mean and std
+
+
+def slide_statistics(stream_of_sample) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Channel mean and std (0-1 scale) of the tiles a stream yields (HistoEncoder's normalisation)."""
+    total, total_sq, n = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), 0
+    for batch in stream_of_sample:
+        x = batch.double().div(255)
+        total += x.sum((0, 2, 3)).cpu()
+        total_sq += (x ** 2).sum((0, 2, 3)).cpu()
+        n += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / max(n, 1)
+    std = (total_sq / max(n, 1) - mean ** 2).clamp_min(1e-8).sqrt()
+    return tuple(mean.tolist()), tuple(std.tolist())
 
 
 @dataclass
@@ -79,6 +99,12 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
         stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader,
                              encoder.device, params.batch_size, params.num_workers, **options)
+        norm = encoder.spec.norm
+        if norm == SLIDE_NORM:
+            sample = tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))] \
+                if len(tiles) else tiles.coords
+            norm = slide_statistics(tile_stream(slide_path, slide, sample, tiles.size0, tiles.tile_px, params.reader,
+                                                encoder.device, params.batch_size, params.num_workers, **options))
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
     with torch.inference_mode(), autocast:
@@ -86,7 +112,7 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
                                                  disable=None, mininterval=2)):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
                 raise KeyboardInterrupt(f"stopped after {batch_index} batches")
-            x = preprocess(batch, encoder.spec)
+            x = preprocess(batch, encoder.spec, norm)
             if encoder.cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             out = encoder.model(x)
@@ -98,7 +124,7 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
                "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None}
     spec = encoder.spec
     attrs = {"encoder": params.model, "weights": encoder.source, "input_size": spec.input_size,
-             "norm_mean": spec.norm[0], "norm_std": spec.norm[1], "tile_px": tiles.tile_px,
+             "norm_mean": norm[0], "norm_std": norm[1], "tile_px": tiles.tile_px,
              "target_mpp": tiles.target_mpp, "tile_px_level0": tiles.size0, "reader": stream.reader,
              "decoder": stream.decoder, "read_level": stream.geometry.level, **provenance_attrs(asdict(params))}
     write_feature_file(out_h5, features, tiles.coords, tiles.attrs, attrs)

@@ -88,8 +88,9 @@ class TileFile:
         with h5py.File(path, "r") as h5:
             return int(h5[COORDS].shape[0])
 
-    def write(self, path: str | Path) -> None:
-        """Write atomically (a temporary name in the same folder, renamed when complete)."""
+    def write(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
+        """Write atomically (a temporary name in the same folder, renamed when complete), with `extra`
+        datasets of derived contracts (the regions file's patch_tissue)."""
         missing = [k for k in ATTRIBUTES if k not in self.attrs]
         if missing:
             raise ValueError(f"tile file attributes missing: {missing}")
@@ -103,3 +104,5 @@ class TileFile:
             if self.annotation_fraction is not None:
                 dataset = h5.create_dataset(ANNOTATION_FRACTION, data=np.asarray(self.annotation_fraction, np.float32))
                 dataset.attrs["classes"] = list(LABEL_NAMES)
+            for name, values in (extra or {}).items():
+                h5.create_dataset(name, data=values)

@@ -50,6 +50,13 @@ def score_kind(path: Path, name: str) -> str:
         return json.loads(h5.attrs.get("score_kinds", "{}")).get(name, name)
 
 
+def scored_box_size(path: Path) -> int | None:
+    """Level-0 side of the boxes the scores belong to (tiles or regions), when the writer recorded it."""
+    with h5py.File(path, "r") as h5:
+        size = int(h5.attrs.get("tile_px_level0", 0))
+    return size or None
+
+
 def score_names(path: Path) -> list[str]:
     """The score names a tile-score file holds (those of its first slide)."""
     with h5py.File(path, "r") as h5:

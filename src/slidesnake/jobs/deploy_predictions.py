@@ -12,6 +12,7 @@ import torch
 
 from slidesnake.core.labels import POSITIVE_INDEX, positive_class
 from slidesnake.evaluation.aggregation import write_prediction_tables
+from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.models import score_kinds
@@ -49,6 +50,7 @@ def run(model_paths: list[Path], feature_manifest: Path, patients: dict[str, str
     ensemble_scores = {s: {name: np.mean([fold[name] for fold in scores[s]], axis=0) for name in kinds}
                        for s in slides}
     write_tile_scores(tile_scores_path, ensemble_scores, {s: bags[s][1] for s in slides},
-                      {"ensemble_of_folds": len(model_paths), "score_kinds": json.dumps(kinds)})
+                      {"ensemble_of_folds": len(model_paths), "score_kinds": json.dumps(kinds),
+                       "tile_px_level0": tile_size_level0(features[slides[0]]) if slides else 0})
     log.info("predicted %d new slides with %d fold models", len(slides), len(model_paths))
     return table

@@ -18,13 +18,25 @@ from slidesnake.evaluation.metrics import classification_metrics, grouped_auc_in
 from slidesnake.evaluation.report import markdown_report
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
-from slidesnake.io.tile_scores import MIL_ATTENTION, MIL_SCORE, PU_MODES, PU_SCORE, read_tile_scores, score_names
+from slidesnake.io.tile_scores import (MIL_ATTENTION, MIL_SCORE, PU_MODES, PU_SCORE, read_tile_scores, score_names,
+                                      scored_box_size)
 
 log = logging.getLogger(__name__)
 
 
 def read_scores(paths: list[Path], name: str) -> dict[str, np.ndarray]:
     return {slide: scores for slide, (_, scores) in read_tile_scores(paths, name).items()}
+
+
+def truth_of_boxes(score_files: list[Path], manifest: dict, tiles: dict, truth: dict[str, np.ndarray]
+                   ) -> dict[str, np.ndarray]:
+    """Truth tumor shares of the boxes a model scored: its tiles', or, for region models, its regions'."""
+    size0 = scored_box_size(score_files[0])
+    if size0 is None or all(size0 == tiles[s].size0 for s in truth):
+        return truth
+    boxes = read_tile_scores(score_files, MIL_SCORE)
+    return {s: truth_tumor_fraction(Path(manifest[s]["truth"]), tiles[s], coords, size0)
+            for s, (coords, _) in boxes.items() if s in truth}
 
 
 def model_entry(table: pd.DataFrame, classes: list[str], score_files: list[Path], truth: dict[str, np.ndarray]) -> dict:
@@ -94,7 +106,8 @@ def run(task: str, classes: list[str], predictions: dict[str, list[Path]], tile_
     report = {"task": task, "models": {}, "pu": None}
     for model, paths in predictions.items():
         table = pd.concat([pd.read_csv(p) for p in paths])
-        report["models"][model] = model_entry(table, classes, tile_scores[model], truth)
+        boxes_truth = truth_of_boxes(tile_scores[model], manifest, tiles, truth) if truth else truth
+        report["models"][model] = model_entry(table, classes, tile_scores[model], boxes_truth)
     if pu:
         report["pu"] = pu_entry(pu, positive_class(classes), truth, tiles, tumor_threshold)
     with atomic_output(out_json) as tmp:

@@ -17,7 +17,7 @@ from slidesnake.figures.slide_figures import save_gallery, save_heatmap_figure
 from slidesnake.io.geojson import write_geojson
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
-from slidesnake.io.tile_scores import MIL_SCORE, PU_SCORE, read_tile_scores, score_kind
+from slidesnake.io.tile_scores import MIL_SCORE, PU_SCORE, read_tile_scores, score_kind, scored_box_size
 from slidesnake.workflow import paths
 from slidesnake.workflow.params import HeatmapParams
 
@@ -37,6 +37,7 @@ def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: 
     scores = read_tile_scores(score_files, PU_SCORE if pu else MIL_SCORE)
     normalisation = "none" if pu else "rank"
     score_label = "tile tumor probability (nnPU)" if pu else f"{score_kind(score_files[0], MIL_SCORE)} (rank within slide)"
+    box_size = None if pu else scored_box_size(score_files[0])
     labels = {}
     if splits_csv is not None:
         splits = pd.read_csv(splits_csv, dtype=str)
@@ -47,7 +48,7 @@ def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: 
         if slide not in scores:
             raise ValueError(f"no {source} tile scores for slide '{slide}'")
         coords, values = scores[slide]
-        size0 = TileFile.read(row["tiles"]).size0
+        size0 = box_size or TileFile.read(row["tiles"]).size0
         truth, annotation = read_label_png(row["truth"]), read_label_png(row["annotation"])
         image, score, covered, downsample = render_heatmap(
             row["slide"], coords, values, size0, read_label_png(row["mask"]), truth, annotation,

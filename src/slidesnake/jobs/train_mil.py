@@ -14,6 +14,7 @@ from slidesnake.core.atomic import atomic_output
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_partitions, read_splits
+from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.models import score_kinds
@@ -50,8 +51,9 @@ def run(task: str, classes: list[str], model_name: str, fold: int, splits_csv: P
     with atomic_output(predictions_path) as tmp:
         rows.to_csv(tmp, index=False)
     write_tile_scores(tile_scores_path, {s: tile_scores[s] for s in test}, {s: bags[s][1] for s in test},
-                      {"model": model_name, "task": task, "fold": fold,
-                       "score_kinds": json.dumps(score_kinds(model_name)), **provenance_attrs(asdict(params))})
+                      {"model": model_name, "task": task, "fold": fold, "score_kinds": json.dumps(score_kinds(model_name)),
+                       "tile_px_level0": tile_size_level0(features[test[0]]) if test else 0,
+                       **provenance_attrs(asdict(params))})
     with atomic_output(metrics_path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     log.info("%s %s fold %d: test %s, best epoch %d", task, model_name, fold, metrics["test"], history["best_epoch"])

@@ -57,7 +57,9 @@ class MeanPool(MILModel):
 
 
 class MaxPool(MILModel):
-    """Instance classifier per tile; the slide logit of each class is its maximum over tiles."""
+    """Instance classifier per tile; the slide takes the logits of its tile with the most evidence for the
+    positive class (CLAM's MIL_fc baseline with top-1). Taking each class's maximum separately instead let a
+    positive slide's benign tiles raise the negative class too, and failed on simulated cohorts."""
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
         super().__init__()
@@ -65,7 +67,8 @@ class MaxPool(MILModel):
 
     def forward(self, bag):
         tile_logits = self.classifier(self.embed(bag))
-        return tile_logits.max(0).values, {EVIDENCE: positive_evidence(tile_logits)}
+        evidence = positive_evidence(tile_logits)
+        return tile_logits[evidence.argmax()], {EVIDENCE: evidence}
 
 
 class GatedAttention(nn.Module):
@@ -198,6 +201,30 @@ class TransMIL(MILModel):
         return self.classifier(tokens[0]), tile_scores
 
 
+class HIPTGlobal(MILModel):
+    """HIPT's slide level (HIPT_LGP_FC without its local ViT-4K, which the region features already are):
+    region embeddings through a linear layer, an optional 2-layer transformer over the regions, gated
+    attention pooling, rho, classifier. Tile scores: region evidence and attention."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 192, dropout: float = 0.25, transformer: bool = True,
+                 heads: int = 3):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+        layer = nn.TransformerEncoderLayer(hidden, heads, dim_feedforward=hidden, dropout=dropout, batch_first=True)
+        self.transformer = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False) if transformer else None
+        self.attention = GatedAttention(hidden, hidden, dropout)
+        self.rho = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, bag):
+        h = self.embed(bag)
+        if self.transformer is not None:
+            h = self.transformer(h[None])[0]
+        a = torch.softmax(self.attention(h)[:, 0], dim=0)
+        return self.classifier(self.rho(a @ h)), {EVIDENCE: positive_evidence(self.classifier(self.rho(h))),
+                                                   ATTENTION: a}
+
+
 class Standardized(MILModel):
     """Any MIL model behind per-dimension feature standardisation with training-set statistics
     (kept as buffers, so checkpoints carry them)."""
@@ -216,9 +243,9 @@ class Standardized(MILModel):
 
 
 MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
-              "transmil": TransMIL}
+              "transmil": TransMIL, "hipt": HIPTGlobal}
 ATTENTION_KINDS = {"mean_pool": None, "max_pool": None, "abmil": "gated attention", "clam_sb": "gated attention",
-                   "transmil": "class-token attention"}
+                   "transmil": "class-token attention", "hipt": "region attention"}
 EVIDENCE_KIND = "tile evidence (positive-class logit margin)"
 
 

@@ -10,7 +10,8 @@ import jsonschema
 import yaml
 
 from slidesnake.core.errors import ConfigError
-from slidesnake.workflow.paths import PU_SOURCE
+from slidesnake.mil.names import REGION_MODELS
+from slidesnake.workflow.paths import PU_SOURCE, REGION_ENCODER
 
 SCHEMAS = resources.files("slidesnake.workflow") / "schemas"
 
@@ -78,6 +79,22 @@ def check_config(config: dict) -> dict:
         if pu["positive_class"] not in tasks[pu["task"]]["classes"]:
             raise ConfigError("pu.positive_class", f"'{pu['positive_class']}' is not a class of task "
                                                    f"'{pu['task']}' {tasks[pu['task']]['classes']}")
+    if REGION_ENCODER in encoders:
+        raise ConfigError("features.encoders", f"'{REGION_ENCODER}' names the region features; call the encoder otherwise")
+    region_models = [m for m in training["models"] if m in REGION_MODELS]
+    if region_models and not config["regions"]["enabled"]:
+        raise ConfigError("training.models", f"{region_models} train on region features: set regions.enabled: true")
+    if config["regions"]["enabled"]:
+        for key in ("vit256_weights", "vit4k_weights"):
+            if config["region_features"][key] is None:
+                raise ConfigError(f"region_features.{key}", "regions are enabled but the weights are not set: random, "
+                                                            "or the path of HIPT's published checkpoint")
+    classifier = config["classifier"]
+    if classifier["enabled"]:
+        for key, meaning in (("patches", "a patch-set folder, a .zip/.tar path or URL, or demo"),
+                             ("weights", "hub, a local checkpoint path, or random")):
+            if classifier[key] is None:
+                raise ConfigError(f"classifier.{key}", f"the classifier is enabled but has no {key}: set {meaning}")
     for source in config["figures"]["heatmap_sources"]:
         if source != PU_SOURCE and source not in training["models"]:
             raise ConfigError("figures.heatmap_sources", f"'{source}' is neither a model of training.models "

@@ -96,6 +96,48 @@ class PUParams:
 
 
 @dataclass(frozen=True)
+class ClassifierParams:
+    model: str                  # backbone: registry name, torchvision:<name> or timm:<name>
+    weights: str                # hub | random | checkpoint path
+    head_epochs: int            # the linear head on the frozen backbone ...
+    finetune_epochs: int        # ... then the whole network (0: head only)
+    batch_size: int
+    lr_head: float
+    lr_finetune: float
+    weight_decay: float
+    patience: int               # epochs without validation-loss improvement before a phase stops
+    validation_share: float
+    test_share: float
+    augment: bool               # flips, 90-degree rotations, HED jitter
+    hed_jitter: float
+    class_weighting: bool
+    top_k: int
+    patch_mpp: float            # microns per pixel of the patch set
+    seed: int
+
+
+@dataclass(frozen=True)
+class RegionParams:
+    patch_px: int               # HIPT patch side at the target mpp (256)
+    patches_per_side: int       # patches along a region side (16: 4096 px regions)
+    mpp: float | None           # target microns per pixel (None: tiling.mpp)
+    min_tissue: float           # keep regions with at least this tissue share
+
+
+@dataclass(frozen=True)
+class RegionFeatureParams:
+    vit256_weights: str         # hub is not published; random or HIPT's vit256_small_dino.pth
+    vit4k_weights: str          # random or HIPT's vit4k_xs_dino.pth
+    regions_per_batch: int
+    keep_patch_tokens: bool
+    num_workers: int
+    reader: str
+    precision: str
+    device: str
+    seed: int
+
+
+@dataclass(frozen=True)
 class HeatmapParams:
     cmap: str
     alpha: float

@@ -69,6 +69,28 @@ UMAP_SCATTER = f"{RESULTS}/figures/umap/{{encoder}}/scatter.png"
 UMAP_RGB_DIR = f"{RESULTS}/figures/umap/{{encoder}}/rgb"
 UMAP_RGB_FILE = "{slide}.jpg"
 
+# the supervised tile classifier
+DEMO_PATCHES = f"{DEMO_DIR}/patches"
+PATCH_SET = f"{RESULTS}/patches/{{classifier}}/set"
+CLASSIFIER_MODEL = f"{RESULTS}/classifier/{{classifier}}/model.pt"
+CLASSIFIER_METRICS = f"{RESULTS}/classifier/{{classifier}}/metrics.json"
+TILE_CLASS_SHARD = f"{RESULTS}/tile_classes/{{classifier}}/shards/{{shard}}.tsv"
+TILE_CLASS_SHARD_FILE = f"{RESULTS}/tile_classes/{{classifier}}/shards/{{shard}}/{{slide}}.h5"
+TILE_CLASSES = f"{RESULTS}/tile_classes/{{classifier}}/{{slide}}.h5"
+COMPOSITION = f"{RESULTS}/tile_classes/{{classifier}}/composition.csv"
+CLASSIFIER_LOCALISATION = f"{RESULTS}/tile_classes/{{classifier}}/localisation.json"
+TILE_CLASS_FIGURES = f"{RESULTS}/figures/tile_classes/{{classifier}}"
+TILE_CLASS_MAP_FILES = {"map": "{slide}.jpg", "regions": "{slide}.geojson"}
+TILE_CLASS_GALLERY = "gallery.jpg"
+TILE_CLASS_REPORT = "classifier.png"
+
+# HIPT's hierarchy: regions, region features (ViT-256 then ViT-4K)
+REGION_ENCODER = "hipt"  # the encoder name of region features (in manifests and MIL training)
+REGIONS = f"{RESULTS}/regions/{{slide}}.h5"
+REGION_FEATURES = f"{RESULTS}/region_features/{{encoder}}/{{slide}}.h5"
+REGION_FEATURE_SHARD = f"{RESULTS}/region_features/{{encoder}}/shards/{{shard}}.tsv"
+REGION_FEATURE_SHARD_FILE = f"{RESULTS}/region_features/{{encoder}}/shards/{{shard}}/{{slide}}.h5"
+
 # exports in the layouts of neighbouring tools
 EXPORT_DIR = f"{RESULTS}/export/{{tool}}"
 EXPORT_TOOLS = ("clam", "trident")

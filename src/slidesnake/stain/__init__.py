@@ -1,0 +1,1 @@
+"""Stain colour: H&E colour deconvolution, augmentation, and normalisation to a reference."""
