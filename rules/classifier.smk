@@ -103,8 +103,7 @@ rule collect_tile_classes:
         mem_mb=100,
         runtime=1,
     run:
-        with job_logging(log[0]):
-            collect_tile_classes.run(Path(input[0]), wildcards.slide, Path(output[0]))
+        collect_slide(collect_tile_classes.run, input[0], wildcards.slide, output[0], log[0])
 
 
 rule tissue_composition:

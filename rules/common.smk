@@ -8,6 +8,7 @@ from slidesnake.core.errors import SlidesnakeError
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import collect_features, collect_region_features, collect_tile_classes
 from slidesnake.mil.names import REGION_MODELS
+from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.io.manifest import read_manifest
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import load_cohort
@@ -21,6 +22,7 @@ from slidesnake.workflow.params import (
     PUParams,
     RegionFeatureParams,
     RegionParams,
+    StainParams,
     TilingParams,
     TrainParams,
     section_params,
@@ -43,6 +45,7 @@ SHARD_OF = {slide: shard for shard, slides in SHARDS.items() for slide in slides
 TRAIN_SLIDES = COHORT.slides(paths.TRAIN)
 NEW_SLIDES = COHORT.slides(paths.NEW)
 COHORTS = [paths.TRAIN] + ([paths.NEW] if NEW_SLIDES else [])
+STAIN_METHODS = sorted({e["stain"] for e in config["features"]["encoders"].values()} - {NO_STAIN})
 
 
 def alternatives(names):
@@ -61,6 +64,13 @@ wildcard_constraints:
     fold=r"\d+",
     classifier=alternatives([config["classifier"]["name"]]),
     shard=r"shard\d+",
+    method=alternatives(STAIN_METHODS),
+
+
+def collect_slide(job, shard_table, slide, out, log_file):
+    """A local collect rule's job (in the Snakemake process: no interpreter start per slide), logged."""
+    with job_logging(log_file):
+        job(Path(shard_table), slide, Path(out))
 
 
 # ---- per slide -------------------------------------------------------------------------------------
@@ -212,6 +222,45 @@ def tile_class_files(wildcards):
     }
 
 
+def encoder_stain_reference(wildcards):
+    """The stain reference an encoder normalises to (none for an encoder without stain normalisation)."""
+    method = config["features"]["encoders"][wildcards.encoder]["stain"]
+    return [] if method == NO_STAIN else [paths.fill(paths.STAIN_REFERENCE, method=method)]
+
+
+def spread_slides(count):
+    """`count` training slides spread evenly over the sample sheet (stain reference and QC)."""
+    slides = TRAIN_SLIDES
+    if len(slides) <= count:
+        return list(slides)
+    return (
+        [slides[round(k * (len(slides) - 1) / (count - 1))] for k in range(count)]
+        if count > 1
+        else [slides[0]]
+    )
+
+
+def stain_slide_files(count):
+    return {
+        s: {"slide": slide_file(s), "tiles": paths.fill(paths.TILES, slide=s)} for s in spread_slides(count)
+    }
+
+
+def stain_reference_slides(wildcards):
+    """Slide -> {slide, tiles} of the cohort reference (none for a reference image)."""
+    stain = config["stain"]
+    return stain_slide_files(stain["reference_slides"]) if stain["reference"] == "cohort" else {}
+
+
+def stain_reference_image(wildcards):
+    reference = config["stain"]["reference"]
+    return [] if reference == "cohort" else reference
+
+
+def stain_qc_slides(wildcards):
+    return stain_slide_files(config["stain"]["qc_slides"])
+
+
 def feature_params(wildcards):
     """Model and weights of one configured encoder, with the shared extraction settings."""
     encoder = config["features"]["encoders"][wildcards.encoder]
@@ -220,6 +269,7 @@ def feature_params(wildcards):
         config["features"],
         model=encoder.get("model", wildcards.encoder),
         weights=encoder["weights"],
+        stain=encoder["stain"],
     )
 
 
@@ -433,7 +483,9 @@ def stage_targets(stage):
     if stage == "tiles":
         return expand(paths.TILES, slide=every)
     if stage == "features":
-        return expand(paths.FEATURES, encoder=ENCODERS, slide=every)
+        return expand(paths.FEATURES, encoder=ENCODERS, slide=every) + expand(
+            paths.STAIN_QC, method=STAIN_METHODS
+        )
     if stage == "regions":
         return expand(paths.REGIONS, slide=every) if config["regions"]["enabled"] else []
     if stage == "region_features":

@@ -4,7 +4,8 @@
 
 rule extract_features:
     input:
-        shard_inputs,
+        slides=shard_inputs,
+        stain_reference=encoder_stain_reference,
     output:
         paths.FEATURE_SHARD,
     log:
@@ -38,5 +39,4 @@ rule collect_features:
         mem_mb=100,
         runtime=1,
     run:
-        with job_logging(log[0]):
-            collect_features.run(Path(input[0]), wildcards.slide, Path(output[0]))
+        collect_slide(collect_features.run, input[0], wildcards.slide, output[0], log[0])

@@ -59,5 +59,4 @@ rule collect_region_features:
         mem_mb=100,
         runtime=1,
     run:
-        with job_logging(log[0]):
-            collect_region_features.run(Path(input[0]), wildcards.slide, Path(output[0]))
+        collect_slide(collect_region_features.run, input[0], wildcards.slide, output[0], log[0])

@@ -7,5 +7,6 @@ from slidesnake.jobs import extract_features
 from slidesnake.workflow.params import FeatureParams
 
 with job_logging(snakemake.log[0]), claim_gpu():
+    reference = snakemake.input.stain_reference
     extract_features.run(snakemake.params.slides, FeatureParams(**snakemake.params.features),
-                         Path(snakemake.output[0]), snakemake.threads)
+                         Path(snakemake.output[0]), snakemake.threads, Path(reference[0]) if reference else None)

@@ -110,3 +110,20 @@ def test_edited_script_reruns_its_rule(finished_run):
         script.write_text(original)
         os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert planned_jobs(finished_run) == {}
+
+
+def test_stain_reference_reruns_exactly_the_features_normalised_to_it(finished_run):
+    """A stain-normalised encoder adds its reference, QC grid and features, nothing else; a change to the
+    reference then reruns exactly those (not the plain encoder's features, nor the training on them).
+    Last in this module: it leaves the extra encoder's files behind."""
+    plain = "encoders: {resnet18: {weights: random}}"
+    with_stain = BASE.replace(plain, plain[:-1] + ", resnet18_macenko: {model: resnet18, weights: random, "
+                                                  "stain: macenko}}")
+    assert with_stain != BASE
+    jobs = planned_jobs(finished_run, with_stain)
+    assert jobs == {"stain_reference": 1, "stain_qc": 1, "extract_features": 6, "collect_features": 6}
+    run_snakemake(finished_run, "all", f"--configfile={finished_run / 'changed.yaml'}",
+                  snakefile=finished_run / "Snakefile")
+    assert planned_jobs(finished_run, with_stain) == {}
+    jobs = planned_jobs(finished_run, with_stain + "stain: {tiles_per_slide: 8}\n")
+    assert jobs == {"stain_reference": 1, "stain_qc": 1, "extract_features": 6, "collect_features": 6}

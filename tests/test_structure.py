@@ -69,7 +69,7 @@ def test_every_rule_has_one_documented_job_entry_point():
     for smk in (REPO / "rules").glob("*.smk"):
         text = smk.read_text()
         rules |= {m.group(1) for m in re.finditer(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', text)}
-        in_process |= {m.group(1) for m in re.finditer(r"rule (\w+):(?:(?!\nrule ).)*?\n    run:\n.*?\1\.run\(", text,
+        in_process |= {m.group(1) for m in re.finditer(r"rule (\w+):(?:(?!\nrule ).)*?\n    run:\n.*?\1\.run[(,]", text,
                                                           re.S)}
     for rule in rules:
         script = (REPO / "scripts" / f"{rule}.py").read_text()

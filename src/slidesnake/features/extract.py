@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
@@ -19,21 +18,26 @@ from slidesnake.features.reader import resolve_device, tile_stream
 from slidesnake.io.feature_file import write_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
+from slidesnake.stain.methods import NONE
+from slidesnake.stain.normalise import StainNormaliser, StainReference
+from slidesnake.stain.sample import resize_tiles
 from slidesnake.workflow.params import FeatureParams
 
 log = logging.getLogger(__name__)
 
 
-def preprocess(tiles: torch.Tensor, spec: EncoderSpec, norm: tuple | None = None) -> torch.Tensor:
-    """uint8 N x 3 x r x r -> normalised float at the encoder's input size (antialiased resize). `norm`
-    (mean, std) replaces the encoder's own, for encoders that normalise with each slide's statistics."""
+def preprocess(tiles: torch.Tensor, spec: EncoderSpec, norm: tuple | None = None,
+               normalise_stain: StainNormaliser | None = None) -> torch.Tensor:
+    """uint8 N x 3 x r x r -> the encoder's input: resized (antialiased) to its input size, stain-normalised
+    there when asked (fewer pixels, same colours), scaled by mean and std. `norm` (mean, std) replaces the
+    encoder's own, for encoders that normalise with each slide's statistics."""
     norm = norm or spec.norm
     if norm == SLIDE_NORM:
         raise ValueError(f"encoder '{spec.name}' normalises with each slide's own statistics; pass them as norm")
-    x = tiles.float().div_(255)
-    if x.shape[-1] != spec.input_size:
-        x = F.interpolate(x, size=(spec.input_size, spec.input_size), mode="bilinear", antialias=True,
-                          align_corners=False)
+    x = resize_tiles(tiles, spec.input_size)
+    if normalise_stain is not None:
+        x = normalise_stain(x)
+    x = x / 255  # never in place: float input may be the caller's tensor
     mean = torch.tensor(norm[0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(norm[1], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return (x - mean) / std
@@ -42,11 +46,12 @@ def preprocess(tiles: torch.Tensor, spec: EncoderSpec, norm: tuple | None = None
 SLIDE_NORM_TILES = 256  # tiles sampled evenly over a slide for its channel mean and std
 
 
-def slide_statistics(stream_of_sample) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Channel mean and std (0-1 scale) of the tiles a stream yields (HistoEncoder's normalisation)."""
+def slide_statistics(stream_of_sample, prepare=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Channel mean and std (0-1 scale) of the tiles a stream yields (HistoEncoder's normalisation), after
+    `prepare` (the encoder's resize and stain normalisation) when given."""
     total, total_sq, n = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), 0
     for batch in stream_of_sample:
-        x = batch.double().div(255)
+        x = (prepare(batch) if prepare else batch).double().div(255)
         total += x.sum((0, 2, 3)).cpu()
         total_sq += (x ** 2).sum((0, 2, 3)).cpu()
         n += x.shape[0] * x.shape[2] * x.shape[3]
@@ -65,6 +70,7 @@ class LoadedEncoder:
     source: str
     dim: int
     device: torch.device
+    normalise_stain: StainNormaliser | None = None
 
     @property
     def cuda(self) -> bool:
@@ -77,7 +83,21 @@ def encoder_threads(job_threads: int, num_workers: int, device: torch.device) ->
     return max(1, job_threads - num_workers) if device.type == "cuda" else max(1, job_threads)
 
 
-def load_encoder(params: FeatureParams, job_threads: int = 1) -> LoadedEncoder:
+def load_normaliser(params: FeatureParams, stain_reference: Path | None) -> StainNormaliser | None:
+    """The stain normaliser of an encoder whose params ask for one, from its reference file."""
+    if params.stain == NONE:
+        return None
+    if stain_reference is None:
+        raise ValueError(f"encoder '{params.model}' normalises stain ({params.stain}) but no reference was given")
+    reference = StainReference.read(stain_reference)
+    if reference.method != params.stain:
+        raise ValueError(f"stain reference {stain_reference} is for {reference.method}, not {params.stain}")
+    return StainNormaliser(reference)
+
+
+def load_encoder(params: FeatureParams, job_threads: int = 1, stain_reference: Path | None = None) -> LoadedEncoder:
+    """Build the encoder (and its stain normaliser) once, on its device."""
+    normaliser = load_normaliser(params, stain_reference)
     device = resolve_device(params.device)
     torch.set_num_threads(encoder_threads(job_threads, params.num_workers, device))
     model, spec, source = build_encoder(params.model, params.weights, params.seed)
@@ -85,7 +105,7 @@ def load_encoder(params: FeatureParams, job_threads: int = 1) -> LoadedEncoder:
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return LoadedEncoder(params, model, spec, source, dim, device)
+    return LoadedEncoder(params, model, spec, source, dim, device, normaliser)
 
 
 def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h5: Path, slide_id: str,
@@ -100,11 +120,13 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
         stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader,
                              encoder.device, params.batch_size, params.num_workers, **options)
         norm = encoder.spec.norm
+        stain_step = encoder.normalise_stain or (lambda x: x)
         if norm == SLIDE_NORM:
             sample = tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))] \
                 if len(tiles) else tiles.coords
             norm = slide_statistics(tile_stream(slide_path, slide, sample, tiles.size0, tiles.tile_px, params.reader,
-                                                encoder.device, params.batch_size, params.num_workers, **options))
+                                                encoder.device, params.batch_size, params.num_workers, **options),
+                                    prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size)))
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
     with torch.inference_mode(), autocast:
@@ -112,7 +134,7 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
                                                  disable=None, mininterval=2)):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
                 raise KeyboardInterrupt(f"stopped after {batch_index} batches")
-            x = preprocess(batch, encoder.spec, norm)
+            x = preprocess(batch, encoder.spec, norm, encoder.normalise_stain)
             if encoder.cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             out = encoder.model(x)
@@ -126,13 +148,18 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
     attrs = {"encoder": params.model, "weights": encoder.source, "input_size": spec.input_size,
              "norm_mean": norm[0], "norm_std": norm[1], "tile_px": tiles.tile_px,
              "target_mpp": tiles.target_mpp, "tile_px_level0": tiles.size0, "reader": stream.reader,
-             "decoder": stream.decoder, "read_level": stream.geometry.level, **provenance_attrs(asdict(params))}
+             "decoder": stream.decoder, "read_level": stream.geometry.level,
+             "stain_normalisation": params.stain,
+             "stain_reference": encoder.normalise_stain.reference.describe() if encoder.normalise_stain else "",
+             **provenance_attrs(asdict(params))}
     write_feature_file(out_h5, features, tiles.coords, tiles.attrs, attrs)
     log.info("%s", summary)
     return summary
 
 
 def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: FeatureParams, slide_id: str,
-                     threads: int = 1, stop_after_batches: int | None = None) -> dict:
+                     threads: int = 1, stop_after_batches: int | None = None,
+                     stain_reference: Path | None = None) -> dict:
     """Load the encoder and encode one slide (a job of one slide; shards reuse one loaded encoder)."""
-    return encode_slide(load_encoder(params, threads), slide_path, tiles_h5, out_h5, slide_id, stop_after_batches)
+    return encode_slide(load_encoder(params, threads, stain_reference), slide_path, tiles_h5, out_h5, slide_id,
+                        stop_after_batches)

@@ -17,9 +17,11 @@ from slidesnake.workflow.params import FeatureParams
 log = logging.getLogger(__name__)
 
 
-def run(slides: dict[str, dict], params: FeatureParams, shard_table: Path, threads: int) -> list[dict]:
-    """Encode the slides of one shard (slide -> {"slide", "tiles", "features"} paths); write the shard table."""
-    encoder = load_encoder(params, threads)
+def run(slides: dict[str, dict], params: FeatureParams, shard_table: Path, threads: int,
+        stain_reference: Path | None = None) -> list[dict]:
+    """Encode the slides of one shard (slide -> {"slide", "tiles", "features"} paths); write the shard table.
+    `stain_reference`: the reference file of an encoder that normalises stain."""
+    encoder = load_encoder(params, threads, stain_reference)
     rows = []
     for slide_id, files in slides.items():
         try:

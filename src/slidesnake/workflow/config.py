@@ -29,6 +29,11 @@ def fill_defaults(schema: dict, instance: dict) -> dict:
             instance[key] = copy.deepcopy(sub["default"])
         if isinstance(instance.get(key), dict) and "properties" in sub:
             fill_defaults(sub, instance[key])
+        entries = sub.get("additionalProperties")
+        if isinstance(instance.get(key), dict) and isinstance(entries, dict) and "properties" in entries:
+            for value in instance[key].values():     # a map of named entries (features.encoders)
+                if isinstance(value, dict):
+                    fill_defaults(entries, value)
     return instance
 
 
@@ -113,7 +118,15 @@ def train_encoder(config: dict) -> str | None:
     return config["training"]["encoder"] or next(iter(config["features"]["encoders"]), None)
 
 
+def encoder_defaults() -> dict:
+    """The defaults of one entry of features.encoders (its stain normalisation)."""
+    return fill_defaults(load_schema("config")["properties"]["features"]["properties"]["encoders"]
+                         ["additionalProperties"], {})
+
+
 def default_params(cls, section: str, **changes):
-    """Parameter object `cls` with the schema's defaults of `section` (tests, benchmarks), some values changed."""
+    """Parameter object `cls` with the schema's defaults of `section` (tests, benchmarks), some values changed;
+    feature parameters also take an encoder entry's defaults."""
     from slidesnake.workflow.params import section_params
-    return cls(**section_params(cls, {**default_config()[section], **changes}))
+    entry = encoder_defaults() if section == "features" else {}
+    return cls(**section_params(cls, {**entry, **default_config()[section], **changes}))

@@ -55,6 +55,17 @@ class FeatureParams:
     precision: str              # bf16 autocast on CUDA | fp32
     device: str                 # auto | cpu | cuda
     seed: int                   # seed of random weights
+    stain: str                  # none | macenko | reinhard: normalised to the stain reference before encoding
+
+
+@dataclass(frozen=True)
+class StainParams:
+    reference: str              # cohort | path of a reference image
+    reference_slides: int       # cohort reference: slides sampled (evenly over the sample sheet)
+    tiles_per_slide: int        # tiles of each slide the reference (and the QC grid) is fitted on
+    fit_px: int                 # tiles are fitted and normalised at this size (the encoders' input size)
+    qc_slides: int              # slides (rows) of the before / after QC grid
+    seed: int
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ TILES_QC = f"{RESULTS}/tiles/{{slide}}_qc.jpg"
 FEATURES = f"{RESULTS}/features/{{encoder}}/{{slide}}.h5"
 FEATURE_SHARD = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}.tsv"   # slides encoded by one job
 FEATURE_SHARD_FILE = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}/{{slide}}.h5"
+STAIN_REFERENCE = f"{RESULTS}/stain/{{method}}/reference.json"  # what encoders with this stain method normalise to
+STAIN_QC = f"{RESULTS}/figures/stain/{{method}}.jpg"
 
 # cohorts: "train" (the sample sheet) and "new" (the deploy sheet)
 TRAIN, NEW = "train", "new"
