@@ -107,6 +107,17 @@ def local_source(column):
     return local_file
 
 
+def fetch_minutes(column, download_minutes):
+    """Resource function: the runtime limit of fetching a source, long for a download, short for a link."""
+
+    def minutes(wildcards):
+        record = COHORT.record(wildcards.slide)
+        kind = record.source_kind if column == "source" else record.annotation_kind
+        return download_minutes if kind == "url" else 5
+
+    return minutes
+
+
 def sheet_value(field):
     """Params function: one field of the slide's checked sheet row."""
 

@@ -13,7 +13,7 @@ rule fetch_slide:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=120,
+        runtime=fetch_minutes("source", 120),
     params:
         source=sheet_value("source"),
         kind=sheet_value("source_kind"),
@@ -35,7 +35,7 @@ rule fetch_annotation:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=30,
+        runtime=fetch_minutes("annotation", 30),
     params:
         source=sheet_value("annotation"),
         kind=sheet_value("annotation_kind"),

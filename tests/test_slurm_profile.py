@@ -41,12 +41,16 @@ def test_slurm_profile_requests_gpus_only_for_gpu_rules(tmp_path, fake_slurm):
     jobs = [json.loads(line) for line in (fake_slurm / "jobs.jsonl").read_text().splitlines()]
     assert jobs and all(job["state"] == "COMPLETED" for job in jobs), result.stderr[-3000:]
     by_rule = {}
-    for job in jobs:  # the plugin's comment names the rule: rule_<name>_wildcards_<...>
+    for job in jobs:  # the plugin's comment names the rule (rule_<name>_wildcards_<...>) or the group and its rules
         rule = job["options"]["--comment"].removeprefix("rule_").split("_wildcards_")[0]
+        rule = "group_slide_prep" if rule.startswith("slide_prep_") else rule
         by_rule.setdefault(rule, []).append(job)
-    # one feature job encodes both slides (a shard); collect_features runs inside Snakemake, unsubmitted
-    assert len(by_rule["extract_features"]) == 1 and len(by_rule["tile_slide"]) == 2
-    assert "collect_features" not in by_rule
+    # both slides' fetch, mask and tiling jobs go out as one group submission; one feature job encodes both
+    # slides (a shard); collect_features runs inside Snakemake, unsubmitted
+    assert len(by_rule["extract_features"]) == 1 and len(by_rule["group_slide_prep"]) == 1
+    assert not {"fetch_slide", "tissue_mask", "tile_slide", "collect_features"} & set(by_rule)
+    group = by_rule["group_slide_prep"][0]["options"]
+    assert int(group["--cpus-per-task"]) == 2 and int(group["-t"]) <= 60  # two slides at once; links, no downloads
     for rule, submitted in by_rule.items():
         for job in submitted:
             options = job["options"]
