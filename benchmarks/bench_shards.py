@@ -32,7 +32,7 @@ def snakemake(workdir: Path, config: Path, cores: int, *targets: str) -> float:
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
                              str(workdir), "--workflow-profile", "none", f"--configfile={config}", "--cores",
-                             str(cores), "--resources", "gpu=1", *targets], capture_output=True, text=True)
+                             str(cores), *targets, "--resources", "gpu=1"], capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
     return time.perf_counter() - start

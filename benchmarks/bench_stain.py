@@ -65,7 +65,7 @@ def main() -> None:
     full = TileFile.read(tiles_h5)
     n = min(args.tiles, len(full))
     tiles = TileFile(full.coords[:n], full.attrs, full.tissue_fraction[:n], full.grid_row_col[:n])
-    params = default_params(FeatureParams, "features", batch_size=args.batch_size, num_workers=0)
+    params = default_params(FeatureParams, "features", model="resnet50_trunc", weights="random", batch_size=args.batch_size, num_workers=0)
     decode = read_alone(slide_path, tiles, params, "raw_jpeg", torch.device("cpu"))
     batches = decoded_tiles(slide_path, tiles, args.batch_size)
     report = {"machine": f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores",

@@ -9,13 +9,15 @@ import torch
 
 from conftest import feature_params, make_tiles, mask_params, write_small_slide
 from slidesnake.features.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
-from slidesnake.features.extract import extract_features, preprocess
+from slidesnake.features.extract import (BF16, FP32, LoadedEncoder, encode_slide, extract_features, initial_precision,
+                                         load_encoder, preprocess)
 from slidesnake.features.reader import TileDataset, read_geometry
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 
-SMALL = feature_params(model="resnet18", weights="random", batch_size=8, num_workers=0)
+# fp32: these tests compare features with a direct forward pass (bf16 is tested on its own below)
+SMALL = feature_params(model="resnet18", weights="random", batch_size=8, num_workers=0, precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +208,57 @@ def test_histoencoder_normalises_with_each_slides_statistics(demo_tiles, tmp_pat
     assert not np.allclose(mean, [0.485, 0.456, 0.406])
     with pytest.raises(ValueError, match="own statistics"):
         preprocess(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), spec_for("histoencoder_prostate_small"))
+
+
+def test_precision_follows_device_and_request():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert initial_precision(FP32, cuda) == FP32 and initial_precision(BF16, cuda) == BF16
+    assert initial_precision(BF16, cpu, native_bf16=lambda: False) == FP32  # emulated bf16 is slower
+    assert initial_precision(BF16, cpu, native_bf16=lambda: True) is None   # decided on the first batch
+
+
+class FlipsUnderAutocast(torch.nn.Module):
+    """A model whose bf16 output is wrong (points the other way), as a broken bf16 kernel would be."""
+
+    def forward(self, x):
+        out = x.flatten(1)[:, :16].float()
+        return -out if torch.is_autocast_enabled("cpu") else out
+
+
+def loaded(model, precision=None):
+    spec = spec_for("resnet18")
+    return LoadedEncoder(SMALL, model, spec, "test", 16, torch.device("cpu"), None, precision)
+
+
+def test_cpu_bf16_kept_when_its_features_agree_with_fp32():
+    torch.manual_seed(0)
+    encoder = loaded(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 16)))
+    x = torch.randn(4, 3, 8, 8)
+    first = encoder.encode(x)
+    assert encoder.precision == BF16
+    expected = encoder.model(x)
+    cosine = torch.nn.functional.cosine_similarity(first.float(), expected, dim=1)
+    assert cosine.min() > 0.99 and encoder.encode(x).dtype == torch.bfloat16
+
+
+def test_cpu_bf16_rejected_with_one_warning_when_it_disagrees(caplog):
+    encoder = loaded(FlipsUnderAutocast())
+    x = torch.rand(4, 3, 8, 8)
+    with caplog.at_level("WARNING"):
+        first = encoder.encode(x)
+        second = encoder.encode(x)
+    assert encoder.precision == FP32
+    assert torch.equal(first, x.flatten(1)[:, :16]) and torch.equal(second, first)
+    assert sum("disagree with fp32" in r.message for r in caplog.records) == 1
+
+
+def test_features_file_records_the_precision_used(demo_tiles, tmp_path):
+    slide_path, tiles = demo_tiles
+    encoder = load_encoder(replace(SMALL, precision=BF16), native_bf16=lambda: True)
+    encode_slide(encoder, slide_path, tiles, tmp_path / "bf16.h5", "s")
+    bf16, _, attrs = read_features(tmp_path / "bf16.h5")
+    extract_features(slide_path, tiles, tmp_path / "fp32.h5", SMALL, "s")
+    fp32, _, fp32_attrs = read_features(tmp_path / "fp32.h5")
+    assert attrs["precision"] == encoder.precision and fp32_attrs["precision"] == FP32
+    cosine = (bf16 * fp32).sum(1) / np.linalg.norm(bf16, axis=1) / np.linalg.norm(fp32, axis=1)
+    assert cosine.min() > 0.99

@@ -1,5 +1,6 @@
 """Feature extraction of one slide: tiles from the fast reader, resized and normalised on the device,
-encoded in batches (bf16 autocast and channels_last on CUDA), written in the tiles file's order."""
+encoded in batches (bf16 autocast on CUDA and on CPUs with native bf16, channels_last on CUDA), written in
+the tiles file's order."""
 
 from __future__ import annotations
 
@@ -60,6 +61,29 @@ def slide_statistics(stream_of_sample, prepare=None) -> tuple[tuple[float, ...],
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
+BF16 = "bf16"
+FP32 = "fp32"
+BF16_MIN_COSINE = 0.99  # bf16 features must point where fp32 features point, tile by tile
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX); emulated bf16 is slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def initial_precision(requested: str, device: torch.device, native_bf16=cpu_has_native_bf16) -> str | None:
+    """The encoder's precision: fp32 when asked for or when bf16 would be emulated, bf16 on CUDA, and None (to
+    be decided on the first batch against fp32) on a CPU with native bf16."""
+    if requested == FP32:
+        return FP32
+    if device.type == "cuda":
+        return BF16
+    return None if native_bf16() else FP32
+
+
 @dataclass
 class LoadedEncoder:
     """An encoder built once and moved to its device, to encode one slide after another."""
@@ -71,10 +95,34 @@ class LoadedEncoder:
     dim: int
     device: torch.device
     normalise_stain: StainNormaliser | None = None
+    precision: str | None = FP32
 
     @property
     def cuda(self) -> bool:
         return self.device.type == "cuda"
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's output on one batch, in the job's precision; the first batch on a CPU with native bf16
+        runs both ways and keeps bf16 only if its features agree with fp32 (else one warning, fp32)."""
+        if self.precision is None:
+            return self.choose_precision(x)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == BF16):
+            return self.model(x)
+
+    def choose_precision(self, x: torch.Tensor) -> torch.Tensor:
+        fp32 = self.model(x).float()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            bf16 = self.model(x).float()
+        cosine = float(torch.nn.functional.cosine_similarity(fp32.detach(), bf16.detach(), dim=1).nan_to_num(-1.0).min())
+        if cosine >= BF16_MIN_COSINE:
+            self.precision = BF16
+            log.info("bf16 autocast on this CPU: features agree with fp32 on the first batch (cosine >= %.4f)",
+                     cosine)
+            return bf16
+        self.precision = FP32
+        log.warning("bf16 features disagree with fp32 on the first batch (min cosine %.4f < %.2f); this job "
+                    "encodes in fp32", cosine, BF16_MIN_COSINE)
+        return fp32
 
 
 def encoder_threads(job_threads: int, num_workers: int, device: torch.device) -> int:
@@ -95,8 +143,10 @@ def load_normaliser(params: FeatureParams, stain_reference: Path | None) -> Stai
     return StainNormaliser(reference)
 
 
-def load_encoder(params: FeatureParams, job_threads: int = 1, stain_reference: Path | None = None) -> LoadedEncoder:
-    """Build the encoder (and its stain normaliser) once, on its device."""
+def load_encoder(params: FeatureParams, job_threads: int = 1, stain_reference: Path | None = None,
+                 native_bf16=cpu_has_native_bf16) -> LoadedEncoder:
+    """Build the encoder (and its stain normaliser) once, on its device; `native_bf16` replaces the CPU's
+    bf16 check (tests)."""
     normaliser = load_normaliser(params, stain_reference)
     device = resolve_device(params.device)
     torch.set_num_threads(encoder_threads(job_threads, params.num_workers, device))
@@ -105,7 +155,8 @@ def load_encoder(params: FeatureParams, job_threads: int = 1, stain_reference: P
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return LoadedEncoder(params, model, spec, source, dim, device, normaliser)
+    return LoadedEncoder(params, model, spec, source, dim, device, normaliser,
+                         initial_precision(params.precision, device, native_bf16))
 
 
 def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h5: Path, slide_id: str,
@@ -114,7 +165,6 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
     `stop_after_batches` simulates a killed job; `device_decoder` replaces nvJPEG (tests)."""
     params = encoder.params
     tiles = TileFile.read(tiles_h5)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=encoder.cuda and params.precision == "bf16")
     options = {} if device_decoder is None else {"decode_on_device": True, "device_decoder": device_decoder}
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
         stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader,
@@ -129,7 +179,7 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
                                     prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size)))
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode():
         for batch_index, batch in enumerate(tqdm(stream, desc=f"{slide_id} {params.model}", unit="batch",
                                                  disable=None, mininterval=2)):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
@@ -137,18 +187,19 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
             x = preprocess(batch, encoder.spec, norm, encoder.normalise_stain)
             if encoder.cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
-            out = encoder.model(x)
+            out = encoder.encode(x)
             features[done:done + len(out)] = out.float().cpu().numpy()
             done += len(out)
     seconds = time.perf_counter() - start
     summary = {"slide": slide_id, "tiles": len(tiles), "dim": encoder.dim, "reader": stream.reader,
-               "decoder": stream.decoder, "device": str(encoder.device), "seconds": round(seconds, 3),
+               "decoder": stream.decoder, "device": str(encoder.device), "precision": encoder.precision, "seconds": round(seconds, 3),
                "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None}
     spec = encoder.spec
     attrs = {"encoder": params.model, "weights": encoder.source, "input_size": spec.input_size,
              "norm_mean": norm[0], "norm_std": norm[1], "tile_px": tiles.tile_px,
              "target_mpp": tiles.target_mpp, "tile_px_level0": tiles.size0, "reader": stream.reader,
              "decoder": stream.decoder, "read_level": stream.geometry.level,
+             "precision": encoder.precision or FP32,
              "stain_normalisation": params.stain,
              "stain_reference": encoder.normalise_stain.reference.describe() if encoder.normalise_stain else "",
              **provenance_attrs(asdict(params))}

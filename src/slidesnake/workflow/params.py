@@ -52,7 +52,7 @@ class FeatureParams:
     batch_size: int
     num_workers: int
     reader: str                 # auto | openslide | raw_jpeg
-    precision: str              # bf16 autocast on CUDA | fp32
+    precision: str              # bf16 (CUDA; CPU with native bf16, checked against fp32) | fp32
     device: str                 # auto | cpu | cuda
     seed: int                   # seed of random weights
     stain: str                  # none | macenko | reinhard: normalised to the stain reference before encoding
