@@ -79,9 +79,10 @@ def test_concurrent_jobs_get_different_gpus_and_crashes_release_theirs(tmp_path)
     assert all(str(index) == visible for index, visible in claimed.values())
     jobs[0].kill()                       # a crashed job's GPU is free again, and only that one
     jobs[0].join()
-    late = context.Process(target=hold_gpu, args=(tmp_path, results, 0.1))
-    late.start()
-    assert results.get(timeout=180)[1] == claimed[jobs[0].pid][0]
+    late_results = context.Queue()       # a fresh queue: a process killed while it held the first one's lock
+    late = context.Process(target=hold_gpu, args=(tmp_path, late_results, 0.1))
+    late.start()                         # would block every later writer of that queue
+    assert late_results.get(timeout=180)[1] == claimed[jobs[0].pid][0]
     late.join()
     for job in jobs[1:]:
         job.kill()
