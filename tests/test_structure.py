@@ -103,6 +103,7 @@ def test_label_constants_have_one_owner():
     ({"pu": {"positive_class": "cancer"}}, "pu.positive_class"),
     ({"tiling": {"min_tissue": 2}}, "tiling.min_tissue"),
     ({"training": {"models": ["abmil", "attention_mil"]}}, "training.models.1"),
+    ({"training": {"model_lr": {"trans_mil": 1e-4}}}, "training.model_lr.trans_mil"),
     ({"tilling": {}}, "(top level)"),
 ])
 def test_config_errors_name_the_key(config, key):

@@ -78,6 +78,17 @@ def test_learns_toy_bag_problem(tmp_path, name):
                     assert values[truth[s]].mean() > values[~truth[s]].mean()
 
 
+def test_a_model_learning_rate_replaces_the_shared_one(tmp_path, monkeypatch):
+    seen, adamw = [], torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda parameters, lr, **kw: seen.append(lr) or adamw(parameters, lr=lr, **kw))
+    bags, labels, _ = toy_bags(tmp_path)
+    slides = list(labels)
+    params = train_params(epochs=1, lr=1e-3, model_lr={"transmil": 2e-4})
+    for name in ("abmil", "transmil"):
+        train_fold(name, bags, labels, slides[:18], slides[18:], 2, params)
+    assert seen == [1e-3, 2e-4]
+
+
 def test_training_is_deterministic_and_checkpoint_round_trips(tmp_path):
     bags, labels, _ = toy_bags(tmp_path)
     slides = list(labels)

@@ -139,7 +139,8 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
     train = [s for s in train if len(bags[s][0])]
     mean, std = bags.statistics(train)
     model = build_mil_model(model_name, bags.dim(), n_classes, mean, std, **params.model_kwargs).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    lr = params.model_lr.get(model_name, params.lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(params.epochs * len(train)))
     weights = (class_weights([labels[s] for s in train], n_classes) if params.class_weighting
                else torch.ones(n_classes)).to(device)

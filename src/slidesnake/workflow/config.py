@@ -73,6 +73,10 @@ def check_config(config: dict) -> dict:
     training = config["training"]
     if training["encoder"] is not None and training["encoder"] not in encoders:
         raise ConfigError("training.encoder", f"'{training['encoder']}' is not one of features.encoders {encoders}")
+    models = schema["properties"]["training"]["properties"]["models"]["items"]["enum"]
+    for model in training["model_lr"]:
+        if model not in models:
+            raise ConfigError(f"training.model_lr.{model}", f"'{model}' is not a MIL model ({', '.join(models)})")
     tasks = config["tasks"]
     for name, task in tasks.items():
         if len(set(task["classes"])) != len(task["classes"]):

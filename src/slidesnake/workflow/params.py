@@ -74,6 +74,7 @@ class TrainParams:
     patience: int               # epochs without improvement of the smoothed validation loss before stopping
     min_validation_slides: int  # fewer (or a class missing): no early stopping, train + validation for all epochs
     lr: float                   # peak learning rate (linear warm-up, cosine decay)
+    model_lr: dict              # model name -> its peak learning rate, in place of lr
     weight_decay: float
     max_tiles: int              # bags above this are randomly subsampled during training
     tile_dropout: float         # share of a training bag's tiles dropped each time it is seen
