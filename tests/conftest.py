@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,19 @@ def config_arg(name: str) -> str:
 def package_env() -> dict:
     """Environment for a Python subprocess that imports the workflow's package (from src/, as jobs do)."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_at_sizes(script: str, sizes, tmp_path) -> dict:
+    """Run a measuring `script` (argv: size, folder) in a fresh process per size; the JSON of its last printed
+    line per size (peak-memory tests: each process's maximum RSS is its own)."""
+    results = {}
+    for size in sizes:
+        folder = tmp_path / str(size)
+        folder.mkdir()
+        out = subprocess.run([sys.executable, "-c", script, str(size), str(folder)], env=package_env(),
+                             capture_output=True, text=True, check=True)
+        results[size] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
 
 
 def mask_params(**changes) -> MaskParams:

@@ -2,8 +2,6 @@
 prediction maps."""
 
 import json
-import subprocess
-import sys
 import zipfile
 
 import cv2
@@ -11,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_tiles, package_env
+from conftest import make_tiles, run_at_sizes
 from slidesnake.classifier.model import load_classifier, save_classifier
 from slidesnake.classifier.patches import PatchSetError, assign_splits, read_image, read_patch_set, unpack
 from slidesnake.classifier.predict import classify_slide, tile_windows, window_positions
@@ -168,12 +166,5 @@ print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_max
 
 @pytest.mark.slow
 def test_prediction_map_memory_does_not_grow_with_slide_size(tmp_path):
-    growth = {}
-    for size in (4096, 16384):
-        folder = tmp_path / str(size)
-        folder.mkdir()
-        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(size), str(folder)], env=package_env(),
-                             capture_output=True, text=True, check=True)
-        before, after = json.loads(out.stdout.strip().splitlines()[-1])
-        growth[size] = after - before
+    growth = {size: after - before for size, (before, after) in run_at_sizes(PEAK_SCRIPT, (4096, 16384), tmp_path).items()}
     assert growth[16384] < growth[4096] + 200, growth

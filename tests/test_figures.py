@@ -1,15 +1,12 @@
 """Figures: heatmaps align with what they paint, their memory does not grow with the slide; cohort plots."""
 
-import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import heatmap_params, package_env, tiling_params
+from conftest import heatmap_params, run_at_sizes, tiling_params
 from slidesnake.figures.cohort import confusion_figure, roc_figure
 from slidesnake.figures.heatmap import high_score_regions, paint_scores, render_heatmap
 from slidesnake.figures.umap_view import as_rgb, sample_tiles
@@ -71,13 +68,7 @@ print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_max
 
 @pytest.mark.slow
 def test_heatmap_memory_does_not_grow_with_slide_size(tmp_path):
-    peaks = {}
-    for size in (4096, 16384):
-        folder = tmp_path / str(size)
-        folder.mkdir()
-        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(size), str(folder)], env=package_env(), capture_output=True,
-                             text=True, check=True)
-        peaks[size] = json.loads(out.stdout.strip().splitlines()[-1])[1]
+    peaks = {size: after for size, (_, after) in run_at_sizes(PEAK_SCRIPT, (4096, 16384), tmp_path).items()}
     assert peaks[16384] < peaks[4096] + 60, peaks   # 16x the pixels; the thumbnail is capped at 2048 px
 
 

@@ -1,14 +1,11 @@
 """HIPT's hierarchy: the region grid, ViT-4K, the published checkpoint layout, region features."""
 
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import mask_params, package_env
+from conftest import mask_params, run_at_sizes
 from slidesnake.features.encoders import EncoderError, build_encoder
 from slidesnake.features.extract import preprocess
 from slidesnake.features.hipt import VisionTransformer4K, build_vit256, build_vit4k, load_published
@@ -156,13 +153,7 @@ print(json.dumps([summary["regions"], before / 1024, resource.getrusage(resource
 
 @pytest.mark.slow
 def test_region_feature_memory_is_bounded_by_a_batch_of_regions(tmp_path):
-    growth = {}
-    for size in (2048, 8192):
-        folder = tmp_path / str(size)
-        folder.mkdir()
-        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(size), str(folder)], env=package_env(),
-                             capture_output=True, text=True, check=True)
-        regions, before, after = json.loads(out.stdout.strip().splitlines()[-1])
-        growth[size] = (regions, after - before)
+    growth = {size: (regions, after - before)
+              for size, (regions, before, after) in run_at_sizes(PEAK_SCRIPT, (2048, 8192), tmp_path).items()}
     assert growth[8192][0] >= 8 * growth[2048][0]          # many more regions ...
     assert growth[8192][1] < growth[2048][1] + 60, growth   # ... in the same memory

@@ -174,14 +174,20 @@ def spec_for(name: str) -> EncoderSpec:
                        "'torchvision:<model>' / 'timm:<model>'")
 
 
+def read_checkpoint(path: Path, what: str):
+    """A local checkpoint loaded safely (weights_only); a missing or unreadable file is an EncoderError
+    naming `what` and the path."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise EncoderError(f"{what}: checkpoint not found: {path}") from None
+    except Exception as error:
+        raise EncoderError(f"{what}: cannot load {path} as a state dict: {error}") from error
+
+
 def load_encoder_weights(model: nn.Module, path: Path, name: str) -> None:
     """Load a local state dict safely (weights_only), tolerating common wrappers and prefixes."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise EncoderError(f"encoder '{name}': checkpoint not found: {path}") from None
-    except Exception as error:
-        raise EncoderError(f"encoder '{name}': cannot load {path} as a state dict: {error}") from error
+    state = read_checkpoint(path, f"encoder '{name}'")
     for key in ("state_dict", "model", "teacher"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slidesnake.features.encoders import EncoderError, build_encoder
+from slidesnake.features.encoders import EncoderError, build_encoder, read_checkpoint
 
 VIT4K_DIM, VIT256_DIM = 192, 384
 PRETRAINED_GRID = 14  # HIPT's ViT-4K keeps the 224 px position table (14 x 14 + 1) and interpolates it
@@ -58,12 +58,7 @@ class VisionTransformer4K(nn.Module):
 def published_state_dict(path: Path, name: str) -> dict:
     """The state dict of a HIPT / DINO checkpoint: its `teacher` (else `student` or `state_dict`) entry,
     `module.` and `backbone.` prefixes removed, the DINO projection head dropped."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise EncoderError(f"{name}: checkpoint not found: {path}") from None
-    except Exception as error:
-        raise EncoderError(f"{name}: cannot load {path} as a state dict: {error}") from error
+    state = read_checkpoint(path, name)
     for key in ("teacher", "student", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

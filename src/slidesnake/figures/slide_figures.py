@@ -22,14 +22,21 @@ def save(figure, path, **kwargs) -> None:
     plt.close(figure)
 
 
-def save_heatmap_figure(path, image: np.ndarray, title: str, cmap: str, score_label: str,
-                        legend: list[tuple[str, tuple]]) -> None:
+def image_figure(image: np.ndarray, title: str, side_inches: float):
+    """A figure showing `image` about 9 inches on its longer side, titled, with `side_inches` of room at the
+    right for a colour bar or legend."""
     height, width = image.shape[:2]
     scale = 9 / max(width, height)
-    figure, axis = plt.subplots(figsize=(width * scale + 1.6, height * scale + 0.6), dpi=150)
+    figure, axis = plt.subplots(figsize=(width * scale + side_inches, height * scale + 0.6), dpi=150)
     axis.imshow(image)
     axis.set_axis_off()
     axis.set_title(title, fontsize=10)
+    return figure, axis
+
+
+def save_heatmap_figure(path, image: np.ndarray, title: str, cmap: str, score_label: str,
+                        legend: list[tuple[str, tuple]]) -> None:
+    figure, axis = image_figure(image, title, 1.6)
     bar = figure.colorbar(plt.cm.ScalarMappable(Normalize(0, 1), colormaps[cmap]), ax=axis, fraction=0.035, pad=0.01)
     bar.set_label(score_label, fontsize=8)
     if legend:

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from slidesnake.figures.heatmap import heatmap_downsample  # noqa: E402
-from slidesnake.figures.slide_figures import save  # noqa: E402
+from slidesnake.figures.slide_figures import image_figure, save  # noqa: E402
 from slidesnake.io.geojson import feature_collection, mask_polygons  # noqa: E402
 from slidesnake.io.slide import Slide  # noqa: E402
 
@@ -66,12 +66,7 @@ def class_regions(labels: np.ndarray, classes: list[str], downsample: float, sli
 
 
 def save_class_map(path, image: np.ndarray, classes: list[str], shares: np.ndarray, title: str) -> None:
-    height, width = image.shape[:2]
-    scale = 9 / max(width, height)
-    figure, axis = plt.subplots(figsize=(width * scale + 2.4, height * scale + 0.6), dpi=150)
-    axis.imshow(image)
-    axis.set_axis_off()
-    axis.set_title(title, fontsize=10)
+    figure, axis = image_figure(image, title, 2.4)
     handles = [Patch(color=np.array(c) / 255, label=f"{name} {100 * share:.0f}%")
                for name, c, share in zip(classes, class_colours(classes), shares)]
     axis.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, title="tiles",
