@@ -71,6 +71,24 @@ class MaxPool(MILModel):
         return tile_logits[evidence.argmax()], {EVIDENCE: evidence}
 
 
+class TopKPool(MILModel):
+    """Instance classifier per tile; the slide takes the mean logits of the `top_share` of its tiles with the
+    most evidence for the positive class (at least one tile). Between max pooling (top-1, which learns from
+    one noisy tile per bag) and mean pooling (which dilutes a small tumor in its slide's benign tiles)."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25,
+                 top_share: float = 0.1):
+        super().__init__()
+        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+        self.top_share = top_share
+
+    def forward(self, bag):
+        tile_logits = self.classifier(self.embed(bag))
+        evidence = positive_evidence(tile_logits)
+        k = max(1, math.ceil(self.top_share * len(bag)))
+        return tile_logits[torch.topk(evidence, k).indices].mean(0), {EVIDENCE: evidence}
+
+
 class GatedAttention(nn.Module):
     """a_i = softmax_i( w^T (tanh(V h_i) * sigmoid(U h_i)) ), Ilse et al. 2018."""
 
@@ -242,9 +260,9 @@ class Standardized(MILModel):
         return self.inner.forward_with_aux((bag - self.mean) / self.std, label)
 
 
-MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
+MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "topk_pool": TopKPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
               "transmil": TransMIL, "hipt": HIPTGlobal}
-ATTENTION_KINDS = {"mean_pool": None, "max_pool": None, "abmil": "gated attention", "clam_sb": "gated attention",
+ATTENTION_KINDS = {"mean_pool": None, "max_pool": None, "topk_pool": None, "abmil": "gated attention", "clam_sb": "gated attention",
                    "transmil": "class-token attention", "hipt": "region attention"}
 EVIDENCE_KIND = "tile evidence (positive-class logit margin)"
 

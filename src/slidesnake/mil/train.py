@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
-from slidesnake.mil.models import MILModel, build_mil_model
+from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
 from slidesnake.workflow.params import TrainParams
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,40 @@ def warmup_cosine(total_steps: int):
     return factor
 
 
-def training_bag(features: torch.Tensor, params: TrainParams, generator: np.random.Generator) -> torch.Tensor:
-    """A training view of a bag: at most max_tiles tiles, then tile_dropout of them dropped (at least one kept)."""
-    n = len(features)
+def training_indices(n: int, params: TrainParams, generator: np.random.Generator) -> np.ndarray | None:
+    """Tiles of a training view of an n-tile bag: at most max_tiles, then tile_dropout of them dropped (at least
+    one kept), in bag order; None when the view is the whole bag."""
     keep = min(n, params.max_tiles)
     if params.tile_dropout > 0:
         keep = max(1, int(round(keep * (1 - params.tile_dropout))))
     if keep == n:
-        return features
-    return features[torch.from_numpy(np.sort(generator.choice(n, keep, replace=False)))]
+        return None
+    return np.sort(generator.choice(n, keep, replace=False))
+
+
+def training_bag(features: torch.Tensor, params: TrainParams, generator: np.random.Generator) -> torch.Tensor:
+    """A training view of a bag (see training_indices)."""
+    index = training_indices(len(features), params, generator)
+    return features if index is None else features[torch.from_numpy(index)]
+
+
+UNLABELLED = np.nan  # instance target of a tile whose class no annotation says
+
+
+def instance_targets(annotated_tumor: np.ndarray, positive_slide: bool) -> np.ndarray:
+    """Per tile of one slide, what the annotations say: 1 for annotated tumor tiles, 0 for every tile of a
+    negative slide, UNLABELLED for the other tiles of a positive slide."""
+    if not positive_slide:
+        return np.zeros(len(annotated_tumor), np.float32)
+    return np.where(annotated_tumor, 1.0, UNLABELLED).astype(np.float32)
+
+
+def instance_loss(evidence: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Logistic loss of the tile evidence on the tiles with an instance target (None when there is none)."""
+    known = ~torch.isnan(targets)
+    if not known.any():
+        return None
+    return F.binary_cross_entropy_with_logits(evidence[known], targets[known])
 
 
 def can_stop_early(val: list[str], labels: dict[str, int], n_classes: int, params: TrainParams) -> bool:
@@ -124,11 +149,13 @@ def can_stop_early(val: list[str], labels: dict[str, int], n_classes: int, param
 
 
 def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[str], val: list[str],
-               n_classes: int, params: TrainParams, desc: str = "") -> tuple[MILModel, dict]:
+               n_classes: int, params: TrainParams, desc: str = "",
+               instance_labels: dict[str, np.ndarray] | None = None) -> tuple[MILModel, dict]:
     """Train on `train` for `params.epochs` (AdamW, warm-up and cosine decay, one bag per step), keeping the
     epoch with the lowest smoothed validation loss and stopping after `patience` epochs without improvement.
     When `val` is too small to judge (see can_stop_early), train on train + val for the whole budget and
-    keep the last epoch. Returns the model and the per-epoch history."""
+    keep the last epoch. With `instance_labels` (slide -> instance_targets) and params.instance_weight > 0,
+    the tile evidence is also trained on the annotated tiles. Returns the model and the per-epoch history."""
     torch.manual_seed(params.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = torch.device("cuda" if params.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
@@ -150,11 +177,18 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
         model.train()
         losses = []
         for slide in [train[i] for i in generator.permutation(len(train))]:
-            features = training_bag(bags[slide][0], params, generator)
-            logits, _, aux = model.forward_with_aux(features.to(device), labels[slide])
+            features = bags[slide][0]
+            index = training_indices(len(features), params, generator)
+            view = features if index is None else features[torch.from_numpy(index)]
+            logits, tile_scores, aux = model.forward_with_aux(view.to(device), labels[slide])
             loss = F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device), weight=weights)
             if aux is not None:
                 loss = params.clam_bag_weight * loss + (1 - params.clam_bag_weight) * aux
+            if instance_labels is not None and params.instance_weight > 0:
+                targets = instance_labels[slide] if index is None else instance_labels[slide][index]
+                supervised = instance_loss(tile_scores[EVIDENCE], torch.from_numpy(targets).to(device))
+                if supervised is not None:
+                    loss = loss + params.instance_weight * supervised
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

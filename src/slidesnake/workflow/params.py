@@ -80,6 +80,7 @@ class TrainParams:
     tile_dropout: float         # share of a training bag's tiles dropped each time it is seen
     class_weighting: bool
     clam_bag_weight: float      # CLAM: share of the bag loss against the instance loss
+    instance_weight: float      # weight of the loss on annotated tiles' evidence (0: slide labels only)
     seed: int
     device: str
     model_kwargs: dict
