@@ -82,7 +82,7 @@ def mask(size: int, out: Path, workers: int) -> dict:
     info = tissue_mask.run(out / "slide.tiff", "bench", None, None, params, out / "mask.png", out / "mask.json",
                            out / "mask.geojson", out / "thumb.jpg", out / "mask_qc.jpg")
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "level_read_seconds": read_only, "tissue_fraction": info["tissue_fraction"]}
+    return {"seconds": seconds, "level_read_seconds": read_only, "tissue_fraction": info.tissue_fraction}
 
 
 @stage

@@ -12,11 +12,11 @@ import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
-from slidesnake.evaluation.aggregation import probability_columns
 from slidesnake.evaluation.localisation import localisation, truth_tumor_fraction
 from slidesnake.evaluation.metrics import classification_metrics, grouped_auc_interval, grouped_interval, safe_auc
 from slidesnake.evaluation.report import markdown_report
 from slidesnake.io.manifest import read_manifest
+from slidesnake.io.predictions import probability_columns, read_predictions
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import (MIL_ATTENTION, MIL_SCORE, PU_MODES, PU_SCORE, read_tile_scores, score_names,
                                       scored_box_size)
@@ -105,7 +105,7 @@ def run(task: str, classes: list[str], predictions: dict[str, list[Path]], tile_
     truth = {s: truth_tumor_fraction(Path(row["truth"]), tiles[s]) for s, row in manifest.items() if row["truth"]}
     report = {"task": task, "models": {}, "pu": None}
     for model, paths in predictions.items():
-        table = pd.concat([pd.read_csv(p) for p in paths])
+        table = read_predictions(paths)
         boxes_truth = truth_of_boxes(tile_scores[model], manifest, tiles, truth) if truth else truth
         report["models"][model] = model_entry(table, classes, tile_scores[model], boxes_truth)
     if pu:
