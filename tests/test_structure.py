@@ -14,11 +14,11 @@ import yaml
 
 from conftest import REPO, package_env
 from slidesnake.core.errors import ConfigError
-from slidesnake.workflow import params as params_module
 from slidesnake.workflow.config import check_config, default_config, load_schema
 
 HEAVY_MODULES = {"openslide", "cv2", "torch", "torchvision", "h5py", "sklearn", "matplotlib", "skimage"}
-JOBS = REPO / "src" / "slidesnake" / "jobs"
+PACKAGE = REPO / "src" / "slidesnake"
+JOBS = PACKAGE / "jobs"
 
 
 def test_building_the_dag_imports_no_imaging_or_torch(tmp_path):
@@ -41,9 +41,12 @@ def test_schema_model_enum_equals_the_registry():
 
 
 def test_parameter_objects_have_no_defaults_of_their_own():
-    """Defaults live only in the schema; every parameter object is built from the validated config."""
-    classes = [c for c in vars(params_module).values() if isinstance(c, type) and c.__module__ == params_module.__name__]
-    assert len(classes) >= 7
+    """Defaults live only in the schema; every parameter object (in its package's params.py) is built from the
+    validated config."""
+    import importlib
+    modules = [importlib.import_module(f"slidesnake.{p.parent.name}.params") for p in PACKAGE.glob("*/params.py")]
+    classes = [c for m in modules for c in vars(m).values() if isinstance(c, type) and c.__module__ == m.__name__]
+    assert len(classes) >= 11
     for cls in classes:
         for field in fields(cls):
             assert field.default is MISSING and field.default_factory is MISSING, f"{cls.__name__}.{field.name}"
@@ -225,3 +228,56 @@ def test_prediction_columns_have_one_owner():
     """The predictions CSV's probability columns (prob_{class}) are spelled in io/predictions.py only."""
     places = [p for value, spots in literal_places().items() if "prob_" in value for p in spots]
     assert len(places) == 1 and places[0].startswith("src/slidesnake/io/predictions.py"), places
+
+
+# The domain building blocks; above them workflow/ (DAG time) and jobs/ (one entry point per rule).
+DOMAIN_PACKAGES = ("core", "io", "tissue", "features", "stain", "mil", "pu", "evaluation", "figures", "classifier",
+                   "demo")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """slidesnake modules a file imports, at any depth (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "slidesnake":
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "slidesnake"}
+    return found
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Subpackage -> the other subpackages its modules import."""
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    graph: dict[str, set[str]] = {name: set() for name in packages}
+    for name in packages:
+        for path in (PACKAGE / name).rglob("*.py"):
+            graph[name] |= {m.split(".")[1] for m in imported_modules(path) if m.count(".") >= 1} & packages - {name}
+    return graph
+
+
+def test_domain_packages_do_not_import_the_dag_layer():
+    """No module of a domain package imports workflow/ (DAG time) or jobs/ (rule entry points)."""
+    offenders = [f"{path.relative_to(REPO)}: {module}" for package in DOMAIN_PACKAGES
+                 for path in (PACKAGE / package).rglob("*.py") for module in sorted(imported_modules(path))
+                 if module.startswith(("slidesnake.workflow", "slidesnake.jobs"))]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_import_cycles_between_packages():
+    """The subpackages' imports form a DAG (depth-first search for a back edge)."""
+    graph = package_imports()
+    assert {"workflow", "io", "mil"} <= graph["jobs"] and "core" in graph["io"]  # the scan sees the imports
+    state: dict[str, str] = {}
+
+    def visit(package: str, trail: list[str]) -> None:
+        state[package] = "open"
+        for other in sorted(graph[package]):
+            assert state.get(other) != "open", "import cycle: " + " -> ".join([*trail, package, other])
+            if other not in state:
+                visit(other, [*trail, package])
+        state[package] = "done"
+
+    for package in sorted(graph):
+        if package not in state:
+            visit(package, [])

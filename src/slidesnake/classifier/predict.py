@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from slidesnake.classifier.model import TileClassifierNet
 from slidesnake.features.encoders import EncoderSpec
 from slidesnake.features.extract import preprocess
-from slidesnake.features.reader import tile_stream
+from slidesnake.io.tile_reader import tile_stream
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 

@@ -15,14 +15,14 @@ from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.features.encoders import SLIDE_NORM, EncoderSpec, build_encoder, output_dim
-from slidesnake.features.reader import resolve_device, tile_stream
+from slidesnake.io.tile_reader import resolve_device, tile_stream
 from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.stain.methods import NONE
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import resize_tiles
-from slidesnake.workflow.params import FeatureParams
+from slidesnake.features.params import FeatureParams
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import MIL_SCORE, PU_SCORE, read_tile_scores, score_kind, scored_box_size
 from slidesnake.workflow import paths
-from slidesnake.workflow.params import HeatmapParams
+from slidesnake.figures.params import HeatmapParams
 
 log = logging.getLogger(__name__)
 

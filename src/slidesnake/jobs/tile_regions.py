@@ -14,7 +14,7 @@ from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.region_file import PatchLayout, write_region_file
 from slidesnake.io.tile_file import TileFile, tile_attrs
 from slidesnake.tissue.regions import make_region_grid
-from slidesnake.workflow.params import RegionParams
+from slidesnake.tissue.params import RegionParams
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from slidesnake.io.annotations import read_label_mask
 from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.tile_file import TileFile, tile_attrs
 from slidesnake.tissue.tiling import TileGrid, label_fractions, make_grid, mask_downsample
-from slidesnake.workflow.params import TilingParams
+from slidesnake.tissue.params import TilingParams
 
 log = logging.getLogger(__name__)
 ANNOTATED_TUMOR_QC = 0.5  # QC picture: tiles with at least this annotated tumor share are drawn red

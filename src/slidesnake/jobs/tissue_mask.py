@@ -16,7 +16,7 @@ from slidesnake.io.geojson import feature_collection, mask_polygons, write_geojs
 from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.slide import Slide
 from slidesnake.tissue.masking import tissue_mask
-from slidesnake.workflow.params import MaskParams
+from slidesnake.tissue.params import MaskParams
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from slidesnake.io.predictions import prediction_table, write_predictions
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, predict, save_mil_checkpoint, train_fold
-from slidesnake.workflow.params import TrainParams
+from slidesnake.mil.params import TrainParams
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import PU_MODES, write_tile_scores
 from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, top_k_mean, train_tile_classifier
-from slidesnake.workflow.params import PUParams
+from slidesnake.pu.params import PUParams
 
 log = logging.getLogger(__name__)
 MIN_PU_TILES = 5  # per fold, of P and of U
