@@ -20,11 +20,12 @@ import torch
 
 from slidesnake.features.encoders import build_encoder
 from slidesnake.features.extract import encoder_threads, extract_features, preprocess
-from slidesnake.features.reader import resolve_device, tile_stream
+from slidesnake.io.tile_reader import resolve_device, tile_stream
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.workflow.config import default_config, default_params
-from slidesnake.workflow.params import FeatureParams, MaskParams, TilingParams
+from slidesnake.features.params import FeatureParams
+from slidesnake.tissue.params import MaskParams, TilingParams
 
 
 def make_slide(size: int, folder: Path, workers: int) -> tuple[Path, Path]:

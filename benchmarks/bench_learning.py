@@ -57,7 +57,7 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
     from slidesnake.evaluation.simulation import TileProblem, simulate
     from slidesnake.mil.train import Bags, predict, train_fold
     from slidesnake.workflow.config import default_params
-    from slidesnake.workflow.params import TrainParams
+    from slidesnake.mil.params import TrainParams
     torch.set_num_threads(1)
     start = time.perf_counter()
     cohort = simulate(TileProblem(seed=seed, **MIL_BASE, **MIL_SETTINGS[setting]))
@@ -100,7 +100,7 @@ def pu_task(prior: float, seed: int, estimate: bool) -> dict:
     from slidesnake.evaluation.simulation import TileProblem, simulate, witness_rate_for_prior
     from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, train_tile_classifier
     from slidesnake.workflow.config import default_params
-    from slidesnake.workflow.params import PUParams
+    from slidesnake.pu.params import PUParams
     torch.set_num_threads(1)
     annotated = 0.2
     cohort = simulate(TileProblem(n_slides=40, witness_rate=witness_rate_for_prior(prior, annotated),

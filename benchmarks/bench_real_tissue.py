@@ -57,7 +57,7 @@ def mil_task(size: int, seed: int, model: str, variant: dict, cache: str) -> dic
     from slidesnake.evaluation.splits import fold_partitions
     from slidesnake.mil.train import Bags, predict, train_fold
     from slidesnake.workflow.config import default_params
-    from slidesnake.workflow.params import TrainParams
+    from slidesnake.mil.params import TrainParams
     torch.set_num_threads(1)
     start = time.perf_counter()
     cohort = load_cohort(size, seed, Path(cache))
@@ -99,7 +99,7 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
     from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, train_tile_classifier
     from slidesnake.pu.masks import mask_threshold
     from slidesnake.workflow.config import default_params
-    from slidesnake.workflow.params import PUParams
+    from slidesnake.pu.params import PUParams
     torch.set_num_threads(1)
     start = time.perf_counter()
     cohort = load_cohort(size, seed, Path(cache))

@@ -25,7 +25,8 @@ from slidesnake.features.regions import encode_regions, load_region_encoder
 from slidesnake.io.tile_file import TileFile
 from slidesnake.jobs import tile_regions
 from slidesnake.workflow.config import default_params
-from slidesnake.workflow.params import RegionFeatureParams, RegionParams
+from slidesnake.features.params import RegionFeatureParams
+from slidesnake.tissue.params import RegionParams
 
 
 def timed(function, repeats: int, device) -> float:

@@ -72,7 +72,7 @@ def mask(size: int, out: Path, workers: int) -> dict:
     from slidesnake.io.slide import Slide
     from slidesnake.jobs import tissue_mask
     from slidesnake.workflow.config import default_params
-    from slidesnake.workflow.params import MaskParams
+    from slidesnake.tissue.params import MaskParams
     params = default_params(MaskParams, "mask")
     with Slide(out / "slide.tiff") as slide:
         start = time.perf_counter()
@@ -82,14 +82,14 @@ def mask(size: int, out: Path, workers: int) -> dict:
     info = tissue_mask.run(out / "slide.tiff", "bench", None, None, params, out / "mask.png", out / "mask.json",
                            out / "mask.geojson", out / "thumb.jpg", out / "mask_qc.jpg")
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "level_read_seconds": read_only, "tissue_fraction": info["tissue_fraction"]}
+    return {"seconds": seconds, "level_read_seconds": read_only, "tissue_fraction": info.tissue_fraction}
 
 
 @stage
 def tiles(size: int, out: Path, workers: int) -> dict:
     from slidesnake.jobs import tile_slide
     from slidesnake.workflow.config import default_params
-    from slidesnake.workflow.params import TilingParams
+    from slidesnake.tissue.params import TilingParams
     start = time.perf_counter()
     grid = tile_slide.run("bench", out / "mask.png", out / "mask.json", out / "thumb.jpg", out / "annotation.png",
                           default_params(TilingParams, "tiling"), out / "tiles.h5", out / "tiles_qc.jpg")

@@ -21,14 +21,14 @@ from pathlib import Path
 import torch
 
 from bench_features import make_slide, read_alone, synchronize
-from slidesnake.features.reader import tile_stream
+from slidesnake.io.tile_reader import tile_stream
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.stain.methods import METHODS
 from slidesnake.stain.normalise import StainNormaliser, fit_reference
 from slidesnake.stain.sample import resize_tiles
 from slidesnake.workflow.config import default_params
-from slidesnake.workflow.params import FeatureParams
+from slidesnake.features.params import FeatureParams
 
 
 def decoded_tiles(slide_path: Path, tiles: TileFile, batch_size: int) -> list[torch.Tensor]:

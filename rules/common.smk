@@ -13,20 +13,15 @@ from slidesnake.io.manifest import read_manifest
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import load_cohort
 from slidesnake.workflow.config import check_config, train_encoder
-from slidesnake.workflow.params import (
-    ClassifierParams,
-    DownloadParams,
-    FeatureParams,
-    HeatmapParams,
-    MaskParams,
-    PUParams,
-    RegionFeatureParams,
-    RegionParams,
-    StainParams,
-    TilingParams,
-    TrainParams,
-    section_params,
-)
+from slidesnake.workflow.params import section_params
+from slidesnake.classifier.params import ClassifierParams
+from slidesnake.features.params import FeatureParams, RegionFeatureParams
+from slidesnake.figures.params import HeatmapParams
+from slidesnake.io.params import DownloadParams
+from slidesnake.mil.params import TrainParams
+from slidesnake.pu.params import PUParams
+from slidesnake.stain.params import StainParams
+from slidesnake.tissue.params import MaskParams, RegionParams, TilingParams
 from slidesnake.workflow.sheet import ANNOTATION_EXTENSIONS, SLIDE_EXTENSIONS
 
 try:

@@ -4,7 +4,7 @@ from pathlib import Path
 from slidesnake.core.gpu_pool import claim_gpu
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import extract_features
-from slidesnake.workflow.params import FeatureParams
+from slidesnake.features.params import FeatureParams
 
 with job_logging(snakemake.log[0]), claim_gpu():
     reference = snakemake.input.stain_reference

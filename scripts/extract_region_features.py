@@ -4,7 +4,7 @@ from pathlib import Path
 from slidesnake.core.gpu_pool import claim_gpu
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import extract_region_features
-from slidesnake.workflow.params import RegionFeatureParams
+from slidesnake.features.params import RegionFeatureParams
 
 with job_logging(snakemake.log[0]), claim_gpu():
     extract_region_features.run(snakemake.params.slides, RegionFeatureParams(**snakemake.params.region_features),

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import fetch_patches
-from slidesnake.workflow.params import DownloadParams
+from slidesnake.io.params import DownloadParams
 
 with job_logging(snakemake.log[0]) as log:
     p = snakemake.params

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import heatmaps
-from slidesnake.workflow.params import HeatmapParams
+from slidesnake.figures.params import HeatmapParams
 
 with job_logging(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params

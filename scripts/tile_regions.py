@@ -3,7 +3,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import tile_regions
-from slidesnake.workflow.params import RegionParams
+from slidesnake.tissue.params import RegionParams
 
 with job_logging(snakemake.log[0]):
     i = snakemake.input

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import tile_slide
-from slidesnake.workflow.params import TilingParams
+from slidesnake.tissue.params import TilingParams
 
 with job_logging(snakemake.log[0]):
     i, out = snakemake.input, snakemake.output

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import tissue_mask
-from slidesnake.workflow.params import MaskParams
+from slidesnake.tissue.params import MaskParams
 
 with job_logging(snakemake.log[0]):
     out, p = snakemake.output, snakemake.params

@@ -4,7 +4,7 @@ from pathlib import Path
 from slidesnake.core.gpu_pool import claim_gpu
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import train_classifier
-from slidesnake.workflow.params import ClassifierParams
+from slidesnake.classifier.params import ClassifierParams
 
 with job_logging(snakemake.log[0]), claim_gpu():
     train_classifier.run(Path(snakemake.input.patches), ClassifierParams(**snakemake.params.classifier),

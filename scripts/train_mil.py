@@ -4,7 +4,7 @@ from pathlib import Path
 from slidesnake.core.gpu_pool import claim_gpu
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import train_mil
-from slidesnake.workflow.params import TrainParams
+from slidesnake.mil.params import TrainParams
 
 with job_logging(snakemake.log[0]), claim_gpu():
     i, o, w = snakemake.input, snakemake.output, snakemake.wildcards

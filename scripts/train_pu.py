@@ -3,7 +3,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import train_pu
-from slidesnake.workflow.params import PUParams
+from slidesnake.pu.params import PUParams
 
 with job_logging(snakemake.log[0]):
     i, o = snakemake.input, snakemake.output

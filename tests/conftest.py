@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 from slidesnake.workflow.config import default_params
-from slidesnake.workflow.params import FeatureParams, HeatmapParams, MaskParams, PUParams, TilingParams, TrainParams
+from slidesnake.features.params import FeatureParams
+from slidesnake.figures.params import HeatmapParams
+from slidesnake.mil.params import TrainParams
+from slidesnake.pu.params import PUParams
+from slidesnake.tissue.params import MaskParams, TilingParams
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -19,7 +19,7 @@ from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.jobs import demo_patches, train_classifier
 from slidesnake.workflow.config import default_params
-from slidesnake.workflow.params import ClassifierParams
+from slidesnake.classifier.params import ClassifierParams
 
 
 def params(**changes) -> ClassifierParams:

@@ -9,7 +9,7 @@ import torch
 
 from conftest import make_tiles, tiling_params, write_small_slide
 from slidesnake.io.exports import clam_level
-from slidesnake.io.feature_file import write_feature_file
+from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide, composite_on_white
 from slidesnake.io.tile_file import TileFile
 from slidesnake.jobs import export_clam, export_trident
@@ -51,7 +51,9 @@ def same_view(a, b, size):
 def export(slide_path, folder, tiles_path, name):
     features = folder / f"{name}_features.h5"
     tiles = TileFile.read(tiles_path)
-    write_feature_file(features, np.random.default_rng(0).random((len(tiles), 8)), tiles.coords, tiles.attrs, {})
+    attrs = FeatureAttrs("enc", {WEIGHTS: "random"}, 224, ((0.5,) * 3, (0.25,) * 3), "openslide", "openslide", 0,
+                         "fp32", "none", "", {})
+    write_feature_file(features, np.random.default_rng(0).random((len(tiles), 8)), tiles, attrs)
     export_clam.run({name: str(tiles_path)}, {"enc": {name: str(features)}}, folder / "clam")
     export_trident.run({name: str(tiles_path)}, {"enc": {name: str(features)}}, folder / "trident")
     return tiles

@@ -11,7 +11,7 @@ from conftest import feature_params, make_tiles, mask_params, write_small_slide
 from slidesnake.features.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
 from slidesnake.features.extract import (BF16, FP32, LoadedEncoder, encode_slide, extract_features, initial_precision,
                                          load_encoder, preprocess)
-from slidesnake.features.reader import TileDataset, read_geometry
+from slidesnake.io.tile_reader import TileDataset, read_geometry
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
@@ -160,7 +160,7 @@ def test_registry_entries_have_sources():
 
 def test_device_decode_path_matches_worker_decode(demo_tiles):
     """The CUDA path's batching (streams collated, one decode call, stitching) run on the CPU."""
-    from slidesnake.features.reader import decode_batch_on_device
+    from slidesnake.io.tile_reader import decode_batch_on_device
     from slidesnake.io.jpeg_tiles import level_layouts
     slide_path, tiles = demo_tiles
     coords = TileFile.read(tiles).coords[:6]

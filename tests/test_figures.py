@@ -53,7 +53,7 @@ from slidesnake.demo.cohort import write_demo_slide
 from slidesnake.demo.plan import plan_cohort
 from slidesnake.figures.heatmap import render_heatmap
 from slidesnake.workflow.config import default_config, default_params
-from slidesnake.workflow.params import HeatmapParams
+from slidesnake.figures.params import HeatmapParams
 size, folder = int(sys.argv[1]), Path(sys.argv[2])
 plan = replace(next(p for p in plan_cohort(default_config()['demo'], 4, 2) if p.label == "tumor"), width=size, height=size)
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")

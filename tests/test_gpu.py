@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from slidesnake.core.gpu_pool import claim_gpu
-from slidesnake.features.reader import check_device_decoder, tile_stream
+from slidesnake.io.tile_reader import check_device_decoder, tile_stream
 from slidesnake.io.jpeg_tiles import decode_many
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile

@@ -30,7 +30,7 @@ def test_mask_matches_truth(tumor_slide, tmp_path, channel):
     truth = cv2.resize(truth.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_AREA) > 0
     iou = (mask & truth).sum() / (mask | truth).sum()
     assert iou > 0.85, iou
-    assert info["mpp_source"] == "file" and info["mask_mpp"] == pytest.approx(8.0, rel=0.05)
+    assert info.mpp_source == "file" and info.mask_mpp == pytest.approx(8.0, rel=0.05)
 
 
 def test_blank_glass_finds_no_tissue():
@@ -63,7 +63,7 @@ def test_geojson_polygons_in_level0_coordinates(tumor_slide, tmp_path):
     info, mask, outputs = run_mask(tumor_slide["slide"], tmp_path)
     collection = json.loads(outputs[2].read_text())
     assert collection["type"] == "FeatureCollection" and collection["features"]
-    width, height = info["level0_width"], info["level0_height"]
+    width, height = info.level0_width, info.level0_height
     for feature in collection["features"]:
         assert feature["properties"]["classification"]["name"] == "Tissue"
         for ring in feature["geometry"]["coordinates"]:
@@ -75,7 +75,7 @@ def test_geojson_polygons_in_level0_coordinates(tumor_slide, tmp_path):
     area = sum(cv2.contourArea(np.array(f["geometry"]["coordinates"][0], np.float32))
                - sum(cv2.contourArea(np.array(h, np.float32)) for h in f["geometry"]["coordinates"][1:])
                for f in collection["features"])
-    ds = info["mask_downsample"]
+    ds = info.mask_downsample
     assert area == pytest.approx(mask.sum() * ds[0] * ds[1], rel=0.1)
 
 
@@ -89,7 +89,7 @@ def test_polygon_with_hole():
 
 def test_real_aperio_jpeg_slide(real_slides, tmp_path):
     info, mask, outputs = run_mask(real_slides["cmu"], tmp_path, "cmu")
-    assert info["vendor"] == "aperio" and info["mpp"] == pytest.approx(0.499)
+    assert info.vendor == "aperio" and info.mpp == pytest.approx(0.499)
     assert 0.2 < mask.mean() < 0.95
     assert outputs[4].stat().st_size > 1000
 
@@ -98,9 +98,9 @@ def test_real_slide_without_mpp(real_slides, tmp_path):
     with pytest.raises(SlideError, match="TCGA.*no microns-per-pixel"):
         run_mask(real_slides["tcga"], tmp_path, "TCGA-CR-7395")
     info, mask, _ = run_mask(real_slides["tcga"], tmp_path, "tcga", sheet_mpp=0.25)
-    assert info["mpp_source"] == "sample sheet" and mask.any()
+    assert info.mpp_source == "sample sheet" and mask.any()
     info, _, _ = run_mask(real_slides["tcga"], tmp_path, "tcga2", default_mpp=0.5)
-    assert info["mpp_source"] == "config default_mpp" and info["mpp"] == 0.5
+    assert info.mpp_source == "config default_mpp" and info.mpp == 0.5
 
 
 def test_qc_pictures_of_a_small_slide_are_readable(real_slides, tmp_path):

@@ -18,7 +18,8 @@ from slidesnake.jobs import tile_regions, tissue_mask
 from slidesnake.tissue.regions import make_region_grid, patch_offsets
 from slidesnake.tissue.tiling import make_grid
 from slidesnake.workflow.config import default_params
-from slidesnake.workflow.params import RegionFeatureParams, RegionParams, TilingParams
+from slidesnake.features.params import RegionFeatureParams
+from slidesnake.tissue.params import RegionParams, TilingParams
 
 
 def region_params(**changes) -> RegionParams:
@@ -136,7 +137,8 @@ from slidesnake.demo.plan import plan_cohort
 from slidesnake.features.regions import encode_regions, load_region_encoder
 from slidesnake.jobs import tile_regions, tissue_mask
 from slidesnake.workflow.config import default_config, default_params
-from slidesnake.workflow.params import MaskParams, RegionFeatureParams, RegionParams
+from slidesnake.features.params import RegionFeatureParams
+from slidesnake.tissue.params import MaskParams, RegionParams
 size, folder = int(sys.argv[1]), Path(sys.argv[2])
 plan = replace(plan_cohort(default_config()["demo"], 2)[0], width=size, height=size, tumor_fraction=0.2)
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")

@@ -20,7 +20,7 @@ from slidesnake.stain.methods import MACENKO, METHODS, NONE, REINHARD
 from slidesnake.stain.normalise import (FIT, StainNormaliser, StainReference, fit_pixels, fit_reference, lalphabeta,
                                         optical_density, stained)
 from slidesnake.workflow.config import check_config, default_config, default_params, load_schema
-from slidesnake.workflow.params import StainParams
+from slidesnake.stain.params import StainParams
 
 SITE_SHIFT = 0.4   # stain batches far apart (the hard demo uses 0.1)
 

@@ -1,6 +1,7 @@
 """The shape the code keeps: a light DAG, one owner per fact, documented job entry points, clean lint."""
 
 import ast
+import functools
 import re
 import shutil
 import subprocess
@@ -13,11 +14,11 @@ import yaml
 
 from conftest import REPO, package_env
 from slidesnake.core.errors import ConfigError
-from slidesnake.workflow import params as params_module
 from slidesnake.workflow.config import check_config, default_config, load_schema
 
 HEAVY_MODULES = {"openslide", "cv2", "torch", "torchvision", "h5py", "sklearn", "matplotlib", "skimage"}
-JOBS = REPO / "src" / "slidesnake" / "jobs"
+PACKAGE = REPO / "src" / "slidesnake"
+JOBS = PACKAGE / "jobs"
 
 
 def test_building_the_dag_imports_no_imaging_or_torch(tmp_path):
@@ -40,9 +41,12 @@ def test_schema_model_enum_equals_the_registry():
 
 
 def test_parameter_objects_have_no_defaults_of_their_own():
-    """Defaults live only in the schema; every parameter object is built from the validated config."""
-    classes = [c for c in vars(params_module).values() if isinstance(c, type) and c.__module__ == params_module.__name__]
-    assert len(classes) >= 7
+    """Defaults live only in the schema; every parameter object (in its package's params.py) is built from the
+    validated config."""
+    import importlib
+    modules = [importlib.import_module(f"slidesnake.{p.parent.name}.params") for p in PACKAGE.glob("*/params.py")]
+    classes = [c for m in modules for c in vars(m).values() if isinstance(c, type) and c.__module__ == m.__name__]
+    assert len(classes) >= 11
     for cls in classes:
         for field in fields(cls):
             assert field.default is MISSING and field.default_factory is MISSING, f"{cls.__name__}.{field.name}"
@@ -144,3 +148,136 @@ def test_configuration_reference_is_generated_from_the_schema():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (REPO / "docs" / "configuration.md").read_text() == module.reference()
+
+
+CODE = [*(REPO / "src").rglob("*.py"), *(REPO / "scripts").glob("*.py"), *(REPO / "benchmarks").glob("*.py"),
+        *(REPO / "tools").glob("*.py")]
+WIRING = [*(REPO / "rules").glob("*.smk"), REPO / "Snakefile"]
+IO = REPO / "src" / "slidesnake" / "io"
+PEER_LAYOUTS = IO / "exports.py"  # spells CLAM's and TRIDENT's own attribute names, some equal to ours
+# Attribute names that are also words of other contracts: sheet, manifest and CSV columns, config keys, checkpoint
+# and rule-input names, the tiles file's per-tile dataset. Each must be spelled elsewhere (the test checks that
+# the exemption is needed) and at most once in the format modules.
+SHARED_WORDS = {
+    "slide_id": "sheet, manifest, shard-table and CSV column", "encoder": "config key (training.encoder)",
+    "weights": "config key of encoders and the classifier", "reader": "summary key of the tile stream",
+    "decoder": "summary key of the tile stream", "precision": "classifier training and benchmark summaries",
+    "vit256_weights": "config key (region_features)", "vit4k_weights": "config key (region_features)",
+    "stain_reference": "rule input name", "tile_px": "benchmark summaries", "patch_px": "classifier checkpoint",
+    "vendor": "slide check summary", "mpp": "sheet column and slide check summary",
+    "threshold": "GeoJSON region property", "tissue_fraction": "the tiles file's per-tile dataset",
+}
+
+
+def string_literals(text: str, wiring: bool) -> list[tuple[str, int]]:
+    """(value, line) of every string constant but docstrings (f-string parts included); quoted words of .smk
+    files."""
+    if wiring:
+        return [(m.group(2), number) for number, line in enumerate(text.splitlines(), start=1)
+                for m in re.finditer(r"""(["'])([A-Za-z0-9_]+)\1""", line)]
+    nodes = list(ast.walk(ast.parse(text)))
+    docstrings = {id(n.value) for n in nodes if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    return [(node.value, node.lineno) for node in nodes
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+@functools.lru_cache(maxsize=1)
+def literal_places() -> dict[str, list[str]]:
+    places: dict[str, list[str]] = {}
+    for path in [*CODE, *WIRING]:
+        if path == PEER_LAYOUTS:
+            continue
+        for value, line in string_literals(path.read_text(), path in WIRING):
+            places.setdefault(value, []).append(f"{path.relative_to(REPO)}:{line}")
+    return places
+
+
+def format_names() -> dict[str, tuple[str, ...]]:
+    """Each file format's module and the attribute (JSON: key) names it owns."""
+    from slidesnake.io import feature_file, region_file, tile_file, tile_scores
+    from slidesnake.io.mask_info import MaskInfo
+    return {"tile_file.py": tile_file.ATTRIBUTES, "region_file.py": region_file.REGION_ATTRIBUTES,
+            "feature_file.py": feature_file.ATTRIBUTES, "tile_scores.py": tile_scores.ATTRIBUTES,
+            "mask_info.py": tuple(f.name for f in fields(MaskInfo) if f.name != "provenance")}
+
+
+def test_file_format_names_have_one_owner():
+    """Every attribute name of the tiles, regions, features and tile-score files and every mask-info key is
+    spelled in one place, a module of io/: as a string literal (constants the other modules import) or as a
+    field of a typed record (MaskInfo, PatchLayout); spelled anywhere else, a reader or writer has its own copy."""
+    offenders = []
+    formats = format_names()
+    owner_paths = {str((IO / module).relative_to(REPO)) for module in formats}
+    for module, names in formats.items():
+        assert names, module
+        for name in names:
+            places = literal_places().get(name, [])
+            owners = [p for p in places if p.split(":")[0] in owner_paths]
+            elsewhere = [p for p in places if p not in owners]
+            if len(owners) > 1 or (elsewhere and name not in SHARED_WORDS):
+                offenders.append(f"{module} {name}: {places}")
+    assert not offenders, "\n".join(offenders)
+    every_name = {n for names in formats.values() for n in names}
+    for word in SHARED_WORDS:
+        assert word in every_name, f"{word} is no attribute name of a file format"
+        assert any(p.split(":")[0] not in owner_paths for p in literal_places().get(word, [])), \
+            f"{word} is spelled only in the format modules: drop it from SHARED_WORDS"
+
+
+def test_prediction_columns_have_one_owner():
+    """The predictions CSV's probability columns (prob_{class}) are spelled in io/predictions.py only."""
+    places = [p for value, spots in literal_places().items() if "prob_" in value for p in spots]
+    assert len(places) == 1 and places[0].startswith("src/slidesnake/io/predictions.py"), places
+
+
+# The domain building blocks; above them workflow/ (DAG time) and jobs/ (one entry point per rule).
+DOMAIN_PACKAGES = ("core", "io", "tissue", "features", "stain", "mil", "pu", "evaluation", "figures", "classifier",
+                   "demo")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """slidesnake modules a file imports, at any depth (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "slidesnake":
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "slidesnake"}
+    return found
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Subpackage -> the other subpackages its modules import."""
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    graph: dict[str, set[str]] = {name: set() for name in packages}
+    for name in packages:
+        for path in (PACKAGE / name).rglob("*.py"):
+            graph[name] |= {m.split(".")[1] for m in imported_modules(path) if m.count(".") >= 1} & packages - {name}
+    return graph
+
+
+def test_domain_packages_do_not_import_the_dag_layer():
+    """No module of a domain package imports workflow/ (DAG time) or jobs/ (rule entry points)."""
+    offenders = [f"{path.relative_to(REPO)}: {module}" for package in DOMAIN_PACKAGES
+                 for path in (PACKAGE / package).rglob("*.py") for module in sorted(imported_modules(path))
+                 if module.startswith(("slidesnake.workflow", "slidesnake.jobs"))]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_import_cycles_between_packages():
+    """The subpackages' imports form a DAG (depth-first search for a back edge)."""
+    graph = package_imports()
+    assert {"workflow", "io", "mil"} <= graph["jobs"] and "core" in graph["io"]  # the scan sees the imports
+    state: dict[str, str] = {}
+
+    def visit(package: str, trail: list[str]) -> None:
+        state[package] = "open"
+        for other in sorted(graph[package]):
+            assert state.get(other) != "open", "import cycle: " + " -> ".join([*trail, package, other])
+            if other not in state:
+                visit(other, [*trail, package])
+        state[package] = "done"
+
+    for package in sorted(graph):
+        if package not in state:
+            visit(package, [])

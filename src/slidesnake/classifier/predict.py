@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from slidesnake.classifier.model import TileClassifierNet
 from slidesnake.features.encoders import EncoderSpec
 from slidesnake.features.extract import preprocess
-from slidesnake.features.reader import tile_stream
+from slidesnake.io.tile_reader import tile_stream
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 
@@ -42,7 +42,7 @@ def classify_slide(net: TileClassifierNet, spec: EncoderSpec, checkpoint: dict, 
                    ) -> tuple[np.ndarray, np.ndarray, dict]:
     """(coords, probabilities N x C in the tiles file's order, summary)."""
     tiles = TileFile.read(tiles_h5)
-    side = int(round(tiles.size0 * float(tiles.attrs["mpp_level0"]) / checkpoint["patch_mpp"]))
+    side = int(round(tiles.size0 * tiles.mpp_level0 / checkpoint["patch_mpp"]))
     window = int(checkpoint["patch_px"])
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
         stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, reader, device,

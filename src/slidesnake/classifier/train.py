@@ -19,7 +19,7 @@ from slidesnake.classifier.patches import PatchSet, read_image
 from slidesnake.features.encoders import EncoderSpec
 from slidesnake.features.extract import preprocess
 from slidesnake.stain.augment import hed_jitter
-from slidesnake.workflow.params import ClassifierParams
+from slidesnake.classifier.params import ClassifierParams
 
 log = logging.getLogger(__name__)
 

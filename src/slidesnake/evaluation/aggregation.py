@@ -6,11 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from slidesnake.core.atomic import atomic_output
-
-
-def probability_columns(classes: list[str]) -> list[str]:
-    return [f"prob_{c}" for c in classes]
+from slidesnake.io.predictions import probability_columns, write_predictions
 
 
 def patient_table(slides: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
@@ -26,7 +22,5 @@ def patient_table(slides: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
 
 
 def write_prediction_tables(slides: pd.DataFrame, classes: list[str], slide_csv: Path, patient_csv: Path) -> None:
-    with atomic_output(slide_csv) as tmp:
-        slides.to_csv(tmp, index=False)
-    with atomic_output(patient_csv) as tmp:
-        patient_table(slides, classes).to_csv(tmp, index=False)
+    write_predictions(slide_csv, slides)
+    write_predictions(patient_csv, patient_table(slides, classes))

@@ -1,1 +1,1 @@
-"""Tile features: the encoder registry, the fast tile reader (raw JPEG tiles, nvJPEG on CUDA) and extraction."""
+"""Tile features: the encoder registry and extraction (tiles come from io.tile_reader), HIPT's region features."""

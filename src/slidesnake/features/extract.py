@@ -15,14 +15,14 @@ from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.features.encoders import SLIDE_NORM, EncoderSpec, build_encoder, output_dim
-from slidesnake.features.reader import resolve_device, tile_stream
-from slidesnake.io.feature_file import write_feature_file
+from slidesnake.io.tile_reader import resolve_device, tile_stream
+from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.stain.methods import NONE
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import resize_tiles
-from slidesnake.workflow.params import FeatureParams
+from slidesnake.features.params import FeatureParams
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +194,13 @@ def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h
     summary = {"slide": slide_id, "tiles": len(tiles), "dim": encoder.dim, "reader": stream.reader,
                "decoder": stream.decoder, "device": str(encoder.device), "precision": encoder.precision, "seconds": round(seconds, 3),
                "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None}
-    spec = encoder.spec
-    attrs = {"encoder": params.model, "weights": encoder.source, "input_size": spec.input_size,
-             "norm_mean": norm[0], "norm_std": norm[1], "tile_px": tiles.tile_px,
-             "target_mpp": tiles.target_mpp, "tile_px_level0": tiles.size0, "reader": stream.reader,
-             "decoder": stream.decoder, "read_level": stream.geometry.level,
-             "precision": encoder.precision or FP32,
-             "stain_normalisation": params.stain,
-             "stain_reference": encoder.normalise_stain.reference.describe() if encoder.normalise_stain else "",
-             **provenance_attrs(asdict(params))}
-    write_feature_file(out_h5, features, tiles.coords, tiles.attrs, attrs)
+    attrs = FeatureAttrs(
+        encoder=params.model, weights={WEIGHTS: encoder.source}, input_size=encoder.spec.input_size, norm=norm,
+        reader=stream.reader, decoder=stream.decoder, read_level=stream.geometry.level,
+        precision=encoder.precision or FP32, stain_normalisation=params.stain,
+        stain_reference=encoder.normalise_stain.reference.describe() if encoder.normalise_stain else "",
+        provenance=provenance_attrs(asdict(params)))
+    write_feature_file(out_h5, features, tiles, attrs)
     log.info("%s", summary)
     return summary
 

@@ -14,14 +14,16 @@ import torch
 from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.features.extract import preprocess
+from slidesnake.features.extract import BF16, FP32, preprocess
 from slidesnake.features.hipt import VIT4K_DIM, VIT256_DIM, build_vit4k, build_vit256
-from slidesnake.features.reader import resolve_device, tile_stream
-from slidesnake.io.feature_file import write_feature_file
+from slidesnake.io.tile_reader import resolve_device, tile_stream
+from slidesnake.io.feature_file import VIT4K_WEIGHTS, VIT256_WEIGHTS, FeatureAttrs, write_feature_file
+from slidesnake.io.region_file import PatchLayout
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
+from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.tissue.regions import patch_offsets
-from slidesnake.workflow.params import RegionFeatureParams
+from slidesnake.features.params import RegionFeatureParams
 
 log = logging.getLogger(__name__)
 PATCH_TOKENS = "patch_tokens"
@@ -43,21 +45,21 @@ def load_region_encoder(params: RegionFeatureParams, threads: int = 1) -> Region
     vit256, spec, source256 = build_vit256(params.vit256_weights, params.seed)
     vit4k, source4k = build_vit4k(params.vit4k_weights, params.seed)
     return RegionEncoder(params, vit256.to(device), vit4k.to(device), spec,
-                         {"vit256_weights": source256, "vit4k_weights": source4k}, device)
+                         {VIT256_WEIGHTS: source256, VIT4K_WEIGHTS: source4k}, device)
 
 
-def encode_regions(encoder: RegionEncoder, slide_path: Path, regions_h5: Path, out_h5: Path, slide_id: str,
-                   extra_datasets: bool = False) -> dict:
+def encode_regions(encoder: RegionEncoder, slide_path: Path, regions_h5: Path, out_h5: Path, slide_id: str) -> dict:
     """One 192-d embedding per region, in the regions file's order (and, with keep_patch_tokens, the 256
     patch tokens of each region)."""
     params = encoder.params
     regions = TileFile.read(regions_h5)
-    k = int(regions.attrs["patches_per_side"])
-    patch_size0, patch_px = int(regions.attrs["patch_px_level0"]), int(regions.attrs["patch_px"])
+    layout = PatchLayout.of(regions)
+    k, patch_size0, patch_px = layout.patches_per_side, layout.patch_px_level0, layout.patch_px
     offsets = patch_offsets(k, patch_size0)
     coords = (regions.coords[:, None, :] + offsets[None]).reshape(-1, 2) if len(regions) else np.zeros((0, 2), np.int64)
     cuda = encoder.device.type == "cuda"
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and params.precision == "bf16")
+    bf16 = cuda and params.precision == BF16
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16)
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
         stream = tile_stream(slide_path, slide, coords, patch_size0, patch_px, params.reader, encoder.device,
                              params.regions_per_batch * k * k, params.num_workers)
@@ -74,12 +76,12 @@ def encode_regions(encoder: RegionEncoder, slide_path: Path, regions_h5: Path, o
                 tokens[done:done + len(out)] = patch_tokens.view(len(out), k * k, -1).cpu().numpy()
             done += len(out)
     seconds = time.perf_counter() - start
-    attrs = {"encoder": "hipt (ViT-256 then ViT-4K)", **encoder.sources, "input_size": encoder.spec.input_size,
-             "norm_mean": encoder.spec.norm[0], "norm_std": encoder.spec.norm[1], "tile_px": regions.tile_px,
-             "target_mpp": regions.target_mpp, "tile_px_level0": regions.size0, "reader": stream.reader,
-             "decoder": stream.decoder, **provenance_attrs(asdict(params))}
-    write_feature_file(out_h5, features, regions.coords, regions.attrs, attrs,
-                       {PATCH_TOKENS: tokens} if tokens is not None else None)
+    attrs = FeatureAttrs(
+        encoder="hipt (ViT-256 then ViT-4K)", weights=encoder.sources, input_size=encoder.spec.input_size,
+        norm=encoder.spec.norm, reader=stream.reader, decoder=stream.decoder, read_level=stream.geometry.level,
+        precision=BF16 if bf16 else FP32, stain_normalisation=NO_STAIN, stain_reference="",
+        provenance=provenance_attrs(asdict(params)))
+    write_feature_file(out_h5, features, regions, attrs, {PATCH_TOKENS: tokens} if tokens is not None else None)
     summary = {"slide": slide_id, "regions": len(regions), "patches": len(coords), "seconds": round(seconds, 3),
                "regions_per_s": round(len(regions) / seconds, 2) if seconds > 0 else None,
                "patches_per_s": round(len(coords) / seconds, 1) if seconds > 0 else None}

@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import auc, confusion_matrix, roc_curve  # noqa: E402
 
+from slidesnake.io.predictions import probability_column  # noqa: E402
+
 FPR_GRID = np.linspace(0, 1, 101)
 
 
@@ -28,7 +30,7 @@ def roc_figure(path, predictions: dict[str, pd.DataFrame], positive: str) -> dic
             y = (group["label"] == positive).to_numpy()
             if y.all() or not y.any():
                 continue
-            fpr, tpr, _ = roc_curve(y, group[f"prob_{positive}"])
+            fpr, tpr, _ = roc_curve(y, group[probability_column(positive)])
             aucs.append(auc(fpr, tpr))
             curves.append(np.interp(FPR_GRID, fpr, tpr, left=0))
             axis.plot(fpr, tpr, lw=0.8, alpha=0.4, label=f"fold {fold} ({aucs[-1]:.2f})")

@@ -14,7 +14,7 @@ from slidesnake.figures.qc import GREEN, RED, YELLOW, draw_outline
 from slidesnake.io.geojson import feature_collection, mask_polygons
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_scores import rank_within_slide
-from slidesnake.workflow.params import HeatmapParams
+from slidesnake.figures.params import HeatmapParams
 
 HEATMAP_MAX_SIDE = 2048
 

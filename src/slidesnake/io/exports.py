@@ -38,7 +38,7 @@ def clam_level(tiles: TileFile) -> tuple[int, int]:
     size0 = tiles.size0
     target_downsample = size0 / tiles.tile_px
     best = (0, size0)
-    for level, downsample in enumerate(float(d) for d in tiles.attrs["level_downsamples"]):
+    for level, downsample in enumerate(tiles.level_downsamples):
         if downsample > target_downsample * 1.01:
             break
         patch_size = int(round(size0 / downsample))
@@ -49,7 +49,7 @@ def clam_level(tiles: TileFile) -> tuple[int, int]:
 
 def clam_attrs(tiles: TileFile, save_path: str) -> dict:
     level, patch_size = clam_level(tiles)
-    downsample = float(tiles.attrs["level_downsamples"][level])
+    downsample = tiles.level_downsamples[level]
     width, height = tiles.level0_size
     level_dim = [int(round(width / downsample)), int(round(height / downsample))]
     return {"patch_size": patch_size, "patch_level": level, "downsample": [downsample, downsample],
@@ -60,8 +60,8 @@ def clam_attrs(tiles: TileFile, save_path: str) -> dict:
 def trident_attrs(tiles: TileFile, save_dir: str) -> dict:
     width, height = tiles.level0_size
     return {"patch_size": tiles.tile_px, "patch_size_level0": tiles.size0,
-            "level0_magnification": MAGNIFICATION_UM / float(tiles.attrs["mpp_level0"]),
-            "target_magnification": MAGNIFICATION_UM / tiles.target_mpp, "overlap": int(tiles.attrs["overlap_px"]),
+            "level0_magnification": MAGNIFICATION_UM / tiles.mpp_level0,
+            "target_magnification": MAGNIFICATION_UM / tiles.target_mpp, "overlap": tiles.overlap_px,
             "name": tiles.slide_id, "savetodir": save_dir, "level0_width": width, "level0_height": height}
 
 
@@ -69,7 +69,7 @@ def trident_folder(tiles: TileFile) -> str:
     """TRIDENT's coordinate folder name, e.g. 20x_512px_0px_overlap."""
     magnification = MAGNIFICATION_UM / tiles.target_mpp
     mag = str(int(round(magnification))) if abs(magnification - round(magnification)) < 1e-9 else f"{magnification:g}"
-    return f"{mag}x_{tiles.tile_px}px_{int(tiles.attrs['overlap_px'])}px_overlap"
+    return f"{mag}x_{tiles.tile_px}px_{tiles.overlap_px}px_overlap"
 
 
 def write_coords(path: Path, coords: np.ndarray, attrs: dict) -> None:

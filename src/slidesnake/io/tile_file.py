@@ -26,14 +26,27 @@ import numpy as np
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import LABEL_NAMES, TUMOR
+from slidesnake.io.mask_info import MaskInfo
 
 COORDS = "coords"
 TISSUE_FRACTION = "tissue_fraction"
 GRID_ROW_COL = "grid_row_col"
 ANNOTATION_FRACTION = "annotation_fraction"
-ATTRIBUTES = ("slide_id", "tile_px", "tile_px_level0", "stride_level0", "overlap_px", "target_mpp", "mpp_level0",
-              "mpp_source", "level0_width", "level0_height", "level_downsamples", "min_tissue", "mask_threshold",
-              "grid_rows", "grid_cols")
+(SLIDE_ID, TILE_PX, TILE_PX_LEVEL0, STRIDE_LEVEL0, OVERLAP_PX, TARGET_MPP, MPP_LEVEL0, MPP_SOURCE, LEVEL0_WIDTH,
+ LEVEL0_HEIGHT, LEVEL_DOWNSAMPLES, MIN_TISSUE, MASK_THRESHOLD, GRID_ROWS, GRID_COLS) = ATTRIBUTES = (
+    "slide_id", "tile_px", "tile_px_level0", "stride_level0", "overlap_px", "target_mpp", "mpp_level0", "mpp_source",
+    "level0_width", "level0_height", "level_downsamples", "min_tissue", "mask_threshold", "grid_rows", "grid_cols")
+
+
+def tile_attrs(mask: MaskInfo, *, tile_px: int, tile_px_level0: int, stride_level0: int, overlap_px: int,
+               target_mpp: float, min_tissue: float, grid_shape: tuple[int, int]) -> dict:
+    """The attributes of a tiles file (or of a regions file, whose tiles are regions) cut from a slide whose
+    tissue mask `mask` describes."""
+    return {SLIDE_ID: mask.slide_id, TILE_PX: tile_px, TILE_PX_LEVEL0: tile_px_level0, STRIDE_LEVEL0: stride_level0,
+            OVERLAP_PX: overlap_px, TARGET_MPP: target_mpp, MPP_LEVEL0: mask.mpp, MPP_SOURCE: mask.mpp_source,
+            LEVEL0_WIDTH: mask.level0_width, LEVEL0_HEIGHT: mask.level0_height,
+            LEVEL_DOWNSAMPLES: mask.level_downsamples, MIN_TISSUE: min_tissue, MASK_THRESHOLD: mask.threshold,
+            GRID_ROWS: grid_shape[0], GRID_COLS: grid_shape[1]}
 
 
 @dataclass
@@ -48,24 +61,36 @@ class TileFile:
 
     @property
     def tile_px(self) -> int:
-        return int(self.attrs["tile_px"])
+        return int(self.attrs[TILE_PX])
 
     @property
     def size0(self) -> int:
         """Tile side in level-0 pixels."""
-        return int(self.attrs["tile_px_level0"])
+        return int(self.attrs[TILE_PX_LEVEL0])
 
     @property
     def target_mpp(self) -> float:
-        return float(self.attrs["target_mpp"])
+        return float(self.attrs[TARGET_MPP])
+
+    @property
+    def mpp_level0(self) -> float:
+        return float(self.attrs[MPP_LEVEL0])
+
+    @property
+    def overlap_px(self) -> int:
+        return int(self.attrs[OVERLAP_PX])
+
+    @property
+    def level_downsamples(self) -> list[float]:
+        return [float(d) for d in self.attrs[LEVEL_DOWNSAMPLES]]
 
     @property
     def level0_size(self) -> tuple[int, int]:
-        return int(self.attrs["level0_width"]), int(self.attrs["level0_height"])
+        return int(self.attrs[LEVEL0_WIDTH]), int(self.attrs[LEVEL0_HEIGHT])
 
     @property
     def slide_id(self) -> str:
-        return str(self.attrs["slide_id"])
+        return str(self.attrs[SLIDE_ID])
 
     def annotated_tumor(self) -> np.ndarray | None:
         """Annotated tumor share of each tile, or None without an annotation mask."""

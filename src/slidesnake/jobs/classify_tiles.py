@@ -10,7 +10,7 @@ import torch
 from slidesnake.classifier.model import load_classifier
 from slidesnake.classifier.predict import classify_slide
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.features.reader import resolve_device
+from slidesnake.io.tile_reader import resolve_device
 from slidesnake.io.shard_table import run_shard
 from slidesnake.io.tile_classes import write_tile_classes
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +10,8 @@ from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import positive_class
 from slidesnake.figures import cohort
 from slidesnake.io.manifest import read_manifest
+from slidesnake.io.mask_info import MaskInfo
+from slidesnake.io.predictions import read_predictions
 from slidesnake.io.tile_file import TileFile
 
 
@@ -18,7 +19,7 @@ def run(classes: list[str], predictions: dict[str, list[Path]], metrics: dict[st
         labels: dict[str, str], outputs: dict[str, Path]) -> dict:
     """Write the five cohort figures named in `outputs` (roc, confusion, training_curves, tiles_per_slide,
     tissue_area); returns each model's fold AUC mean and spread."""
-    tables = {m: pd.concat([pd.read_csv(p) for p in files]) for m, files in predictions.items()}
+    tables = {m: read_predictions(files) for m, files in predictions.items()}
     with atomic_output(outputs["roc"]) as tmp:
         summary = cohort.roc_figure(tmp, tables, positive_class(classes))
     with atomic_output(outputs["confusion"]) as tmp:
@@ -27,9 +28,8 @@ def run(classes: list[str], predictions: dict[str, list[Path]], metrics: dict[st
         cohort.training_curves_figure(tmp, metrics)
     per_slide = []
     for slide, row in read_manifest(slide_manifest).items():
-        info = json.loads(Path(row["mask_info"]).read_text())
         per_slide.append({"slide_id": slide, "tiles": TileFile.count(row["tiles"]),
-                          "tissue_mm2": info["tissue_area_mm2"], "label": labels.get(slide)})
+                          "tissue_mm2": MaskInfo.read(row["mask_info"]).tissue_area_mm2, "label": labels.get(slide)})
     table = pd.DataFrame(per_slide)
     with atomic_output(outputs["tiles_per_slide"]) as tmp:
         cohort.per_slide_bars(tmp, table, "tiles", "tiles")

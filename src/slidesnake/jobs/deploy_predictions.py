@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from slidesnake.core.labels import POSITIVE_INDEX, positive_class
 from slidesnake.evaluation.aggregation import write_prediction_tables
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
+from slidesnake.io.predictions import prediction_table, probability_column
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
@@ -40,17 +40,15 @@ def run(model_paths: list[Path], feature_manifest: Path, patients: dict[str, str
         for s in slides:
             scores[s].append(tile_scores[s])
     ensemble = np.mean(per_fold, axis=0)
-    table = pd.DataFrame({"slide_id": slides, "patient_id": [patients[s] for s in slides],
-                          **{f"prob_{c}": ensemble[:, i] for i, c in enumerate(classes)},
-                          "prediction": [classes[i] for i in ensemble.argmax(1)]})
+    table = prediction_table(slides, [patients[s] for s in slides], classes, ensemble)
     for fold, probabilities in enumerate(per_fold):
-        table[f"fold{fold}_prob_{positive_class(classes)}"] = probabilities[:, POSITIVE_INDEX]
+        table[probability_column(positive_class(classes), fold)] = probabilities[:, POSITIVE_INDEX]
     write_prediction_tables(table, classes, slide_csv, patient_csv)
     kinds = score_kinds(checkpoint["model"])
     ensemble_scores = {s: {name: np.mean([fold[name] for fold in scores[s]], axis=0) for name in kinds}
                        for s in slides}
     write_tile_scores(tile_scores_path, ensemble_scores, {s: bags[s][1] for s in slides},
-                      {"ensemble_of_folds": len(model_paths), "score_kinds": json.dumps(kinds),
-                       "tile_px_level0": tile_size_level0(features[slides[0]]) if slides else 0})
+                      {"ensemble_of_folds": len(model_paths)}, kinds,
+                      tile_size_level0(features[slides[0]]) if slides else 0)
     log.info("predicted %d new slides with %d fold models", len(slides), len(model_paths))
     return table

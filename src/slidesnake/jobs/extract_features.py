@@ -10,7 +10,7 @@ from pathlib import Path
 
 from slidesnake.features.extract import encode_slide, load_encoder
 from slidesnake.io.shard_table import run_shard
-from slidesnake.workflow.params import FeatureParams
+from slidesnake.features.params import FeatureParams
 
 
 def run(slides: dict[str, dict], params: FeatureParams, shard_table: Path, threads: int,

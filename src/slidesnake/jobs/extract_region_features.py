@@ -7,7 +7,7 @@ from pathlib import Path
 
 from slidesnake.features.regions import encode_regions, load_region_encoder
 from slidesnake.io.shard_table import run_shard
-from slidesnake.workflow.params import RegionFeatureParams
+from slidesnake.features.params import RegionFeatureParams
 
 
 def run(slides: dict[str, dict], params: RegionFeatureParams, shard_table: Path, threads: int) -> list[dict]:

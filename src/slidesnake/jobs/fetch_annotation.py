@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slidesnake.io.download import fetch
-from slidesnake.workflow.params import DownloadParams
+from slidesnake.io.params import DownloadParams
 
 
 def run(source: str, kind: str, dest: Path, slide_id: str, params: DownloadParams) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from slidesnake.classifier.patches import read_patch_set, unpack
 from slidesnake.io.download import fetch
-from slidesnake.workflow.params import DownloadParams
+from slidesnake.io.params import DownloadParams
 
 
 def run(source: str, kind: str, md5: str | None, out_dir: Path, params: DownloadParams) -> dict:

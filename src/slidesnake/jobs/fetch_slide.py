@@ -6,7 +6,7 @@ from pathlib import Path
 
 from slidesnake.io.download import fetch
 from slidesnake.io.slide import check_readable
-from slidesnake.workflow.params import DownloadParams
+from slidesnake.io.params import DownloadParams
 
 
 def run(source: str, kind: str, dest: Path, slide_id: str, md5: str | None, params: DownloadParams) -> dict:

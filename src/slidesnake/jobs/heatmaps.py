@@ -8,9 +8,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.evaluation.splits import read_splits
 from slidesnake.figures.heatmap import high_score_regions, render_heatmap
 from slidesnake.figures.qc import GREEN, RED, YELLOW
 from slidesnake.figures.slide_figures import save_gallery, save_heatmap_figure
@@ -19,7 +19,7 @@ from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import MIL_SCORE, PU_SCORE, read_tile_scores, score_kind, scored_box_size
 from slidesnake.workflow import paths
-from slidesnake.workflow.params import HeatmapParams
+from slidesnake.figures.params import HeatmapParams
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: 
     box_size = None if pu else scored_box_size(score_files[0])
     labels = {}
     if splits_csv is not None:
-        splits = pd.read_csv(splits_csv, dtype=str)
+        splits = read_splits(splits_csv)
         labels = dict(zip(splits["slide_id"], splits["label"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(slide_manifest)

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from slidesnake.evaluation.aggregation import write_prediction_tables
+from slidesnake.io.predictions import read_predictions
 
 
 def run(fold_predictions: list[Path], classes: list[str], slide_csv: Path, patient_csv: Path) -> pd.DataFrame:
     """Concatenate every fold's test predictions (each slide is tested once) and aggregate by patient."""
-    slides = pd.concat([pd.read_csv(p) for p in fold_predictions]).sort_values("slide_id")
+    slides = read_predictions(fold_predictions).sort_values("slide_id")
     write_prediction_tables(slides, classes, slide_csv, patient_csv)
     return slides

@@ -10,7 +10,7 @@ import torch
 from slidesnake.figures.stain_qc import save_stain_grid
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import sample_tiles
-from slidesnake.workflow.params import StainParams
+from slidesnake.stain.params import StainParams
 
 log = logging.getLogger(__name__)
 QC_TILES = 4         # tiles per slide in the grid

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from slidesnake.core.errors import ConfigError
 from slidesnake.stain.normalise import fit_reference
 from slidesnake.stain.sample import sample_tiles
-from slidesnake.workflow.params import StainParams
+from slidesnake.stain.params import StainParams
 
 log = logging.getLogger(__name__)
 COHORT = "cohort"

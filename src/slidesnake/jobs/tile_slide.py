@@ -3,7 +3,6 @@ the tiles file and a QC picture."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -17,24 +16,13 @@ from slidesnake.core.labels import TISSUE, TUMOR
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.figures.qc import BLUE, RED, draw_tiles, write_rgb
 from slidesnake.io.annotations import read_label_mask
-from slidesnake.io.tile_file import TileFile
+from slidesnake.io.mask_info import MaskInfo
+from slidesnake.io.tile_file import TileFile, tile_attrs
 from slidesnake.tissue.tiling import TileGrid, label_fractions, make_grid, mask_downsample
-from slidesnake.workflow.params import TilingParams
+from slidesnake.tissue.params import TilingParams
 
 log = logging.getLogger(__name__)
 ANNOTATED_TUMOR_QC = 0.5  # QC picture: tiles with at least this annotated tumor share are drawn red
-
-
-def tile_attrs(info: dict, grid: TileGrid, params: TilingParams) -> dict:
-    """The tiles file's attributes (slidesnake.io.tile_file documents each)."""
-    return {
-        "slide_id": info["slide_id"], "tile_px": params.tile_px, "tile_px_level0": grid.size0,
-        "stride_level0": grid.stride0, "overlap_px": params.overlap_px, "target_mpp": params.mpp,
-        "mpp_level0": info["mpp"], "mpp_source": info["mpp_source"], "level0_width": info["level0_width"],
-        "level0_height": info["level0_height"], "level_downsamples": info["level_downsamples"],
-        "min_tissue": params.min_tissue, "mask_threshold": info["threshold"], "grid_rows": grid.grid_shape[0],
-        "grid_cols": grid.grid_shape[1],
-    }
 
 
 def annotation_fractions(slide_id: str, annotation_path: Path, grid: TileGrid, level0: tuple[int, int]) -> np.ndarray:
@@ -52,16 +40,19 @@ def run(slide_id: str, mask_png: Path, mask_json: Path, thumbnail_jpg: Path, ann
         params: TilingParams, tiles_h5: Path, qc_jpg: Path) -> TileGrid:
     """Tile one slide: keep grid tiles whose tissue share reaches `params.min_tissue`; write the tiles file
     and a QC picture of the kept grid (annotated tumor tiles red)."""
-    info = json.loads(Path(mask_json).read_text())
+    info = MaskInfo.read(mask_json)
     mask = cv2.imread(str(mask_png), cv2.IMREAD_GRAYSCALE) > 127
-    level0 = (info["level0_width"], info["level0_height"])
-    grid = make_grid(mask, tuple(info["mask_downsample"]), level0, info["mpp"], params)
+    level0 = info.level0_size
+    grid = make_grid(mask, tuple(info.mask_downsample), level0, info.mpp, params)
     annotation = None if annotation_path is None else annotation_fractions(slide_id, annotation_path, grid, level0)
     if not len(grid.coords):
         log.warning("slide '%s': no tile reaches %.0f%% tissue; writing an empty tile file",
                     slide_id, 100 * params.min_tissue)
-    TileFile(grid.coords, {**tile_attrs(info, grid, params), **provenance_attrs(asdict(params))},
-             grid.tissue_fraction, grid.row_col, annotation).write(tiles_h5)
+    attrs = tile_attrs(info, tile_px=params.tile_px, tile_px_level0=grid.size0, stride_level0=grid.stride0,
+                       overlap_px=params.overlap_px, target_mpp=params.mpp, min_tissue=params.min_tissue,
+                       grid_shape=grid.grid_shape)
+    TileFile(grid.coords, {**attrs, **provenance_attrs(asdict(params))}, grid.tissue_fraction, grid.row_col,
+             annotation).write(tiles_h5)
     thumbnail = cv2.cvtColor(cv2.imread(str(thumbnail_jpg)), cv2.COLOR_BGR2RGB)
     colours = None
     if annotation is not None:

@@ -16,8 +16,8 @@ from slidesnake.classifier.model import build_classifier, save_classifier
 from slidesnake.classifier.patches import TEST, assign_splits, read_patch_set
 from slidesnake.classifier.train import PatchDataset, classification_report, predict_patches, train_tile_classifier
 from slidesnake.core.atomic import atomic_output
-from slidesnake.features.reader import resolve_device
-from slidesnake.workflow.params import ClassifierParams
+from slidesnake.io.tile_reader import resolve_device
+from slidesnake.classifier.params import ClassifierParams
 
 log = logging.getLogger(__name__)
 

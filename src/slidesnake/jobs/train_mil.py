@@ -8,7 +8,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.provenance import provenance_attrs
@@ -16,10 +15,11 @@ from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_partitions, read_splits
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
+from slidesnake.io.predictions import prediction_table, write_predictions
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, predict, save_mil_checkpoint, train_fold
-from slidesnake.workflow.params import TrainParams
+from slidesnake.mil.params import TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,11 @@ def run(task: str, classes: list[str], model_name: str, fold: int, splits_csv: P
                "params": asdict(params), "partitions": {k: len(v) for k, v in parts.items()}}
     save_mil_checkpoint(model_path, model, model_name, bags.dim(), classes, params)
     patients = splits.set_index("slide_id")["patient_id"]
-    rows = pd.DataFrame({"slide_id": test, "patient_id": patients.loc[test].values,
-                         "label": [classes[i] for i in y], "fold": fold,
-                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(classes)},
-                         "prediction": [classes[i] for i in probabilities.argmax(1)]})
-    with atomic_output(predictions_path) as tmp:
-        rows.to_csv(tmp, index=False)
+    write_predictions(predictions_path, prediction_table(test, patients.loc[test].tolist(), classes, probabilities,
+                                                         [classes[i] for i in y], fold))
     write_tile_scores(tile_scores_path, {s: tile_scores[s] for s in test}, {s: bags[s][1] for s in test},
-                      {"model": model_name, "task": task, "fold": fold, "score_kinds": json.dumps(score_kinds(model_name)),
-                       "tile_px_level0": tile_size_level0(features[test[0]]) if test else 0,
-                       **provenance_attrs(asdict(params))})
+                      {"model": model_name, "task": task, "fold": fold, **provenance_attrs(asdict(params))},
+                      score_kinds(model_name), tile_size_level0(features[test[0]]) if test else 0)
     with atomic_output(metrics_path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     log.info("%s %s fold %d: test %s, best epoch %d", task, model_name, fold, metrics["test"], history["best_epoch"])

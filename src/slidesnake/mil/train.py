@@ -16,7 +16,7 @@ from tqdm import tqdm
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
-from slidesnake.workflow.params import TrainParams
+from slidesnake.mil.params import TrainParams
 
 log = logging.getLogger(__name__)
 

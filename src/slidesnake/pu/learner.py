@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from slidesnake.io.tile_scores import PU_BASELINE, PU_SCORE
-from slidesnake.workflow.params import PUParams
+from slidesnake.pu.params import PUParams
 
 log = logging.getLogger(__name__)
 NNPU, NAIVE = PU_SCORE, PU_BASELINE

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from slidesnake.features.reader import tile_stream
+from slidesnake.io.tile_reader import tile_stream
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 

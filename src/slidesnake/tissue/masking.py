@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from slidesnake.workflow.params import MaskParams
+from slidesnake.tissue.params import MaskParams
 
 CHANNELS = ("saturation", "od", "grey")
 

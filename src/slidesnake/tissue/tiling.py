@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slidesnake.workflow.params import TilingParams
+from slidesnake.tissue.params import TilingParams
 
 ROW_BLOCK = 1024  # mask rows summed at once: memory stays bounded for large masks
 
