@@ -150,7 +150,8 @@ def random_crop(source: Source, rng: np.random.Generator) -> np.ndarray:
     for _ in range(50):
         cy, cx = source.centres[rng.integers(len(source.centres))]
         matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), rng.uniform(0, 360), rng.uniform(0.92, 1.08))
-        matrix[:, 2] += (TILE_PX / 2 - cx, TILE_PX / 2 - cy)
+        shift = np.array([TILE_PX / 2 - cx, TILE_PX / 2 - cy])  # the crop's centre to the tile's centre
+        matrix = np.concatenate([matrix[:, :2], matrix[:, 2:] + shift[:, None]], axis=1)
         tissue = cv2.warpAffine(source.tissue.astype(np.uint8), matrix, (TILE_PX, TILE_PX), flags=cv2.INTER_NEAREST)
         if tissue.mean() >= MIN_CROP_TISSUE:
             crop = cv2.warpAffine(source.rgb, matrix, (TILE_PX, TILE_PX), flags=cv2.INTER_LINEAR,
