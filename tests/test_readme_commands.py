@@ -255,6 +255,6 @@ def test_documented_command_dry_runs(where, words, setup, mirror):
     targets = [w.split("=", 1)[1] for w in program[1:] if w.startswith("TARGET=")]
     for run in runs:
         parsed_targets, _ = parse_snakemake(run)
-        assert sorted(parsed_targets) == sorted(targets), f"{where}: `{shlex.join(run)}` reads targets {parsed_targets}, " \
-                                          f"not {targets}"
+        assert sorted(parsed_targets) == sorted(targets), \
+            f"{where}: `{shlex.join(run)}` reads targets {parsed_targets}, not {targets}"
         check_snakemake(mirror, run, f"{where} (make -n: {shlex.join(run)})")
