@@ -22,9 +22,11 @@ setup: $(VENV)/.installed
 
 setup-test: $(VENV)/.installed-test
 
+# $(TARGET) comes first: --resources (and --configfile) take every word after them, so a target written after
+# them is read as a resource (`--resources gpu=1 tiles` fails with "dictionary update sequence element").
 demo: setup
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(TARGET)
-	$(BIN)/snakemake --cores 1 --report results/report.html $(TARGET)
+	$(BIN)/snakemake $(TARGET) --cores $(CORES) --resources gpu=1
+	$(BIN)/snakemake $(TARGET) --cores 1 --report results/report.html
 
 # Every tier: the fast unit tests and the end-to-end workflow runs (CI runs exactly this).
 test: setup-test

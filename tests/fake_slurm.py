@@ -4,7 +4,8 @@
 Installed under the names sbatch, sacct, squeue, scancel, srun, sinfo, sacctmgr, sshare, scontrol. sbatch
 records its arguments, runs the job at once (its --wrap command or stdin script) with SLURM_JOB_ID
 set, and stores the final state; sacct reports those states; srun runs its command without options.
-State lives in $FAKE_SLURM_DIR.
+squeue --name reports the jobs of that name as sacct does. With $FAKE_SLURM_NO_ACCOUNTING set, the cluster has no
+accounting storage: sacct, sacctmgr and sshare fail as they do there. State lives in $FAKE_SLURM_DIR.
 """
 import json
 import os
@@ -55,7 +56,26 @@ def sbatch(args: list[str]) -> int:
     return 0
 
 
+NO_ACCOUNTING = "Slurm accounting storage is disabled"
+
+
+def no_accounting() -> bool:
+    return bool(os.environ.get("FAKE_SLURM_NO_ACCOUNTING"))
+
+
+def squeue(args: list[str]) -> int:
+    if "--name" in args:
+        name = args[args.index("--name") + 1]
+        for job in jobs():
+            if job["name"] == name:
+                print(f"{job['id']}|{job['state']}")
+    return 0
+
+
 def sacct(args: list[str]) -> int:
+    if no_accounting():
+        print(f"sacct: error: {NO_ACCOUNTING}", file=sys.stderr)
+        return 1
     joined = " ".join(args)
     if "Account" in joined:
         print(ACCOUNT)
@@ -87,13 +107,18 @@ def main() -> int:
         return sacct(args)
     if name == "srun":
         return srun(args)
+    if name == "squeue":
+        return squeue(args)
     if name in ("sacctmgr", "sshare"):
+        if no_accounting():
+            print(f"{name}: error: {NO_ACCOUNTING}", file=sys.stderr)
+            return 1
         print(ACCOUNT)
     elif name == "scontrol":
         print("MinJobAge = 300 sec")
     elif name == "sinfo":
         print("PARTITION\ncpu*\ngpu")
-    return 0  # squeue, scancel: nothing to report
+    return 0  # scancel: nothing to report
 
 
 if __name__ == "__main__":

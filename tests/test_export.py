@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import make_tiles, tiling_params, write_small_slide
-from slidesnake.io.exports import clam_level
+from slidesnake.io.exports import TRIDENT_ENCODERS, clam_level, trident_encoder_names
 from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide, composite_on_white
 from slidesnake.io.tile_file import TileFile
@@ -106,3 +106,44 @@ def test_export_layouts(tmp_path):
         assert attrs["target_magnification"] == 5 and attrs["level0_magnification"] == 20
     with h5py.File(folder / "features_enc" / "demo_x.h5") as f:
         assert f["features"].shape == (len(tiles), 8) and f["coords"].attrs["patch_size_level0"] == 1024
+
+
+def test_trident_names_the_encoder_as_trident_does():
+    """TRIDENT's slide encoders read `features_{its patch encoder name}` (mean-resnet50 reads features_resnet50,
+    trident/Processor.py run_slide_feature_extraction_job): an encoder TRIDENT has takes TRIDENT's name, once."""
+    assert TRIDENT_ENCODERS["resnet50_trunc"] == "resnet50" and TRIDENT_ENCODERS["uni"] == "uni_v1"
+    # config/examples/demo_hard.yaml: the plain one is TRIDENT's resnet50, the normalised one keeps its name
+    assert trident_encoder_names({"resnet50_trunc": ("resnet50_trunc", "none"),
+                                  "resnet50_macenko": ("resnet50_trunc", "macenko")}) == \
+        {"resnet50_trunc": "resnet50", "resnet50_macenko": "resnet50_macenko"}
+    # the demo's only encoder is normalised: still the only resnet50
+    assert trident_encoder_names({"resnet50_trunc": ("resnet50_trunc", "macenko")}) == {"resnet50_trunc": "resnet50"}
+    # models TRIDENT lacks keep their names; a TRIDENT name that is another encoder's own name is not taken
+    assert trident_encoder_names({"resnet18": ("resnet18", "none"), "h": ("timm:vit_small_patch16_224", "none"),
+                                  "my_uni": ("uni", "none"), "virchow2": ("virchow2", "none")}) == \
+        {"resnet18": "resnet18", "h": "h", "my_uni": "uni_v1", "virchow2": "virchow2"}
+    assert trident_encoder_names({"resnet50": ("timm:resnet50", "none"), "trunc": ("resnet50_trunc", "none")}) == \
+        {"resnet50": "resnet50", "trunc": "trunc"}
+
+
+def test_trident_export_folder_carries_tridents_encoder_name(tmp_path):
+    slide = write_small_slide(tmp_path, slide_id="demo_y", width=2048, height=2048)
+    tiles_path = make_tiles(slide["slide"], tmp_path, "demo_y", tiling=tiling_params(mpp=2.0, tile_px=256))
+    tiles = TileFile.read(tiles_path)
+    features = {}
+    for name, model, stain in (("resnet50_trunc", "resnet50_trunc", "none"),
+                               ("resnet50_macenko", "resnet50_trunc", "macenko"), ("resnet18", "resnet18", "none")):
+        path = tmp_path / f"{name}.h5"
+        write_feature_file(path, np.zeros((len(tiles), 4)), tiles.coords, tiles.attrs,
+                           {"encoder": model, "stain_normalisation": stain})
+        features[name] = {"demo_y": str(path)}
+    export_trident.run({"demo_y": str(tiles_path)}, features, tmp_path / "trident")
+    export_clam.run({"demo_y": str(tiles_path)}, features, tmp_path / "clam")
+    folder = tmp_path / "trident" / "5x_256px_0px_overlap"
+    assert sorted(p.name for p in folder.glob("features_*")) == \
+        ["features_resnet18", "features_resnet50", "features_resnet50_macenko"]
+    with h5py.File(folder / "features_resnet50" / "demo_y.h5") as f:  # where mean-resnet50 looks
+        assert f["features"].shape == (len(tiles), 4)
+    # CLAM is given its feature folder (--data_root_dir / --feat_dir): the workflow's names stay
+    assert sorted(p.name for p in (tmp_path / "clam").glob("features_*")) == \
+        ["features_resnet18", "features_resnet50_macenko", "features_resnet50_trunc"]

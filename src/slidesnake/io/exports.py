@@ -11,7 +11,9 @@ TRIDENT (mahmoodlab/TRIDENT): `{mag}x_{patch}px_{overlap}px_overlap/patches/{sli
 `coords` with `patch_size` in pixels at the target magnification, `level0_magnification` and
 `target_magnification` (its WSIPatcher reads round(patch_size * level0 / target magnification) level-0
 pixels), `patch_size_level0`, `overlap`, `level0_width`, `level0_height`, `name`; features in
-`features_{encoder}/{slide}.h5` next to `patches/`.
+`features_{name}/{slide}.h5` next to `patches/`, where `name` is TRIDENT's own name of the same patch encoder
+(TRIDENT_ENCODERS; its slide encoders look for `features_{patch encoder name}`, e.g. `features_resnet50` for
+mean-resnet50), else the workflow's encoder name.
 
 Tiles that run past the slide's edge read as white here and in slidesnake's own reader; CLAM reads that
 area as black (OpenSlide's transparent pixels converted to RGB).
@@ -70,6 +72,52 @@ def trident_folder(tiles: TileFile) -> str:
     magnification = MAGNIFICATION_UM / tiles.target_mpp
     mag = str(int(round(magnification))) if abs(magnification - round(magnification)) < 1e-9 else f"{magnification:g}"
     return f"{mag}x_{tiles.tile_px}px_{tiles.overlap_px}px_overlap"
+
+
+# slidesnake registry model -> TRIDENT's name of the same patch encoder (trident/patch_encoder_models/load.py:
+# encoder_registry and each encoder's enc_name), only where both compute the same features: same architecture,
+# published weights and output. TRIDENT's Processor writes `features_{enc_name}` and its slide encoders read
+# `features_{slide_to_patch_encoder_name[...]}` (trident/slide_encoder_models/load.py; mean-<name> reads
+# features_<name>, feather_uni_v2 features_uni_v2).
+TRIDENT_ENCODERS = {
+    "resnet50_trunc": "resnet50",   # ResNet50InferenceEncoder: resnet50.tv_in1k to layer3, average pool, 1024-d
+    "uni": "uni_v1",                # UNIInferenceEncoder: ViT-L/16 hf-hub:MahmoodLab/uni, class token, 1024-d
+    "uni2": "uni_v2",               # UNIv2InferenceEncoder: ViT-H/14, 8 registers, hf-hub:MahmoodLab/UNI2-h, 1536-d
+    "virchow2": "virchow2",         # Virchow2InferenceEncoder: class token + mean patch token (registers skipped)
+    "h_optimus_0": "hoptimus0",     # HOptimus0InferenceEncoder: ViT-g/14, 4 registers, 1536-d
+    "h_optimus_1": "hoptimus1",     # HOptimus1InferenceEncoder
+    "phikon": "phikon",             # PhikonInferenceEncoder: transformers ViTModel owkin/phikon, class token, 768-d
+}
+
+
+def trident_encoder_names(models: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Encoder output name -> the name its TRIDENT features folder carries (`features_{name}`).
+
+    models: output name -> (registry model, stain normalisation). An encoder whose model TRIDENT has takes
+    TRIDENT's name; where several encoders share that model (resnet50_trunc and a Macenko-normalised
+    resnet50_trunc), the one without stain normalisation takes it (TRIDENT normalises nothing), then the first
+    by output name; the others, every other encoder, and an encoder whose TRIDENT name is another encoder's
+    own output name keep their output name."""
+    claimed: dict[str, str] = {}
+    for encoder in sorted(models, key=lambda e: (models[e][1] not in ("", "none"), e)):
+        trident = TRIDENT_ENCODERS.get(models[encoder][0])
+        if trident and trident not in claimed and (trident == encoder or trident not in models):
+            claimed[trident] = encoder
+    names = {encoder: trident for trident, encoder in claimed.items()}
+    return {encoder: names.get(encoder, encoder) for encoder in models}
+
+
+def trident_feature_folders(features: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Encoder output name -> its TRIDENT features folder, from the model and stain normalisation recorded in
+    its first features file (features: encoder -> slide -> features file)."""
+    models = {}
+    for encoder, files in features.items():
+        attrs = {}
+        for path in list(files.values())[:1]:
+            with h5py.File(path, "r") as h5:
+                attrs = dict(h5.attrs)
+        models[encoder] = (str(attrs.get("encoder", encoder)), str(attrs.get("stain_normalisation", "none")))
+    return {encoder: f"features_{name}" for encoder, name in trident_encoder_names(models).items()}
 
 
 def write_coords(path: Path, coords: np.ndarray, attrs: dict) -> None:

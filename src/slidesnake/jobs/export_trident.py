@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from slidesnake.io.exports import trident_attrs, trident_folder, write_coords, write_features
+from slidesnake.io.exports import trident_attrs, trident_feature_folders, trident_folder, write_coords, write_features
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.tile_file import TileFile
 
@@ -14,16 +14,18 @@ log = logging.getLogger(__name__)
 
 def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Path) -> None:
     """`{mag}x_{px}px_{overlap}px_overlap/patches/{slide}_patches.h5` per slide and, next to it,
-    `features_{encoder}/{slide}.h5` per encoder (features: encoder -> slide -> features file)."""
+    `features_{name}/{slide}.h5` per encoder, named as TRIDENT names the same encoder where it has it
+    (slidesnake.io.exports.trident_feature_folders; features: encoder -> slide -> features file)."""
     attrs = {}
     for slide, path in tiles.items():
         tile_file = TileFile.read(path)
         folder = out_dir / trident_folder(tile_file)
         attrs[slide] = (folder, trident_attrs(tile_file, str(folder / "patches")))
         write_coords(folder / "patches" / f"{slide}_patches.h5", tile_file.coords, attrs[slide][1])
+    feature_folders = trident_feature_folders(features)
     for encoder, files in features.items():
         for slide, path in files.items():
             values, coords, _ = read_feature_file(path)
             folder, coords_attrs = attrs[slide]
-            write_features(folder / f"features_{encoder}" / f"{slide}.h5", values, coords, coords_attrs)
+            write_features(folder / feature_folders[encoder] / f"{slide}.h5", values, coords, coords_attrs)
     log.info("TRIDENT layout of %d slides and %d encoders in %s", len(tiles), len(features), out_dir)
