@@ -134,8 +134,9 @@ def test_trident_export_folder_carries_tridents_encoder_name(tmp_path):
     for name, model, stain in (("resnet50_trunc", "resnet50_trunc", "none"),
                                ("resnet50_macenko", "resnet50_trunc", "macenko"), ("resnet18", "resnet18", "none")):
         path = tmp_path / f"{name}.h5"
-        write_feature_file(path, np.zeros((len(tiles), 4)), tiles.coords, tiles.attrs,
-                           {"encoder": model, "stain_normalisation": stain})
+        attrs = FeatureAttrs(model, {WEIGHTS: "random"}, 224, ((0.5,) * 3, (0.25,) * 3), "openslide", "openslide", 0,
+                             "fp32", stain, "", {})
+        write_feature_file(path, np.zeros((len(tiles), 4)), tiles, attrs)
         features[name] = {"demo_y": str(path)}
     export_trident.run({"demo_y": str(tiles_path)}, features, tmp_path / "trident")
     export_clam.run({"demo_y": str(tiles_path)}, features, tmp_path / "clam")
