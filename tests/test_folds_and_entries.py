@@ -42,10 +42,24 @@ def test_pu_across_folds_scores_every_slide_once_on_its_test_fold():
         assert row["slide_id"] in fold_partitions(splits, row["fold"])[TEST]
     assert {f["n_positive"] for f in result.folds} <= {15, 20} and 0 <= result.summary("t")["mean_estimated_prior"] <= 1
     entry = pu_entry(pd.DataFrame(result.slide_rows), result.summary("t"), "tumor", truth,
-                     {m: {s: v[m] for s, v in result.tile_scores.items()} for m in ("nnpu", "naive")},
+                     {m: {s: v[m] for s, v in result.tile_scores.items()} for m in ("nnpu", "naive", "tumor_mask")},
                      {s: d.annotated_tumor for s, d in data.items()}, 0.5)
     assert entry["tile_auc"]["nnpu"] > 0.9 and entry["slide_auc"]["nnpu"] > 0.9
     assert entry["true_prior_of_unlabeled"] == pytest.approx(5 / 35)
+    # each fold's mask threshold calls its prior's share of U; the masks find the shifted tiles
+    for fold in result.folds:
+        assert 0 < fold["mask_threshold"] < 1
+    for slide, scores in result.tile_scores.items():
+        fold = next(f for f in result.folds if slide in fold_partitions(splits, f["fold"])[TEST])
+        assert np.array_equal(scores["tumor_mask"] > 0, scores["nnpu"] >= fold["mask_threshold"])
+    assert entry["mask"]["slides"] == 6 and entry["mask"]["dice_mean"] > 0.6
+    assert entry["mask"]["iou_mean"] <= entry["mask"]["dice_mean"]
+
+
+def test_fixed_mask_threshold_replaces_the_prior_rule():
+    splits, data, _ = toy_cohort()
+    result = cross_validate_pu("t", "tumor", splits, data, pu_params(min_steps=50, max_steps=100, mask_threshold=0.7))
+    assert {f["mask_threshold"] for f in result.folds} == {0.7}
 
 
 def test_pu_across_folds_names_what_the_user_must_fix():

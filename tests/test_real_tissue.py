@@ -10,7 +10,7 @@ from slidesnake.core.labels import TRUTH_TUMOR_SHARE
 from slidesnake.demo.real_tissue import (TILE_PX, CohortSpec, PoolSpec, TilePool, assemble_cohort, lab_statistics,
                                          load_sources, render_pool_tiles)
 from slidesnake.mil.train import Bags, instance_loss, instance_targets, predict, train_fold
-from slidesnake.pu.masks import mask_overlap, mask_threshold
+from slidesnake.pu.masks import MASK_UPSAMPLE, mask_overlap, mask_threshold, tumor_mask_image
 
 
 def fake_pool(sites=2, dim=16, per_kind=40, seed=0) -> TilePool:
@@ -108,3 +108,12 @@ def test_instance_supervision_trains_the_evidence_on_annotated_tiles():
         _, scores = predict(model, bags, slides[24:], torch.device("cpu"))
         auc[weight] = np.mean([roc_auc_score(tumor[s], scores[s]["score"]) for s in slides[24:] if labels[s]])
     assert auc[1.0] > 0.93 and auc[1.0] >= auc[0.0] - 0.01
+
+
+def test_tumor_mask_image_paints_the_tile_grid():
+    coords = np.array([[0, 0], [512, 0], [512, 512]])
+    image, downsample = tumor_mask_image(coords, 512.0, (1100, 1030), np.array([False, True, True]))
+    assert downsample == 512 / MASK_UPSAMPLE and image.shape == (9, 9)
+    cell = MASK_UPSAMPLE
+    assert (image[:cell, :cell] == 1).all() and (image[:cell, cell:2 * cell] == 2).all()
+    assert (image[cell:2 * cell, cell:2 * cell] == 2).all() and (image[cell:2 * cell, :cell] == 0).all()

@@ -3,6 +3,7 @@
 import json
 
 import h5py
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,6 +49,10 @@ def test_training_and_evaluation_outputs(demo_run):
     report = json.loads((workdir / "results/evaluation/tumor.json").read_text())
     assert set(report["models"]) == {"mean_pool", "max_pool", "abmil", "clam_sb", "transmil"}
     assert report["pu"]["prior"]["mean_estimated_prior"] > 0
+    mask = report["pu"]["mask"]  # the demo has truth: the PU tumor masks are scored against it
+    assert mask["slides"] == (splits["label"] == "tumor").sum() and 0 <= mask["dice_mean"] <= 1 and mask["iou_mean"] <= mask["dice_mean"]
+    assert all(0 < f["mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
+    assert "Tumor masks" in (workdir / "results/evaluation/tumor.md").read_text()
     assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
 
 
@@ -69,6 +74,12 @@ def test_figures_are_readable_images(demo_run):
                       workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.jpg"]
             regions = json.loads((workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.geojson").read_text())
             assert regions["type"] == "FeatureCollection"
+    for slide in sheet["slide_id"]:  # PU tumor masks: a label image of the tile grid and its QuPath outline
+        mask = cv2.imread(str(workdir / f"results/figures/tumor/heatmaps/pu/{slide}_tumor_mask.png"), cv2.IMREAD_UNCHANGED)
+        assert mask.ndim == 2 and set(np.unique(mask)) <= {0, 1, 2} and (mask == 1).any()
+        outline = json.loads((workdir / f"results/figures/tumor/heatmaps/pu/{slide}_tumor_mask.geojson").read_text())
+        assert outline["type"] == "FeatureCollection"
+        assert all(f["properties"]["classification"]["name"] == "Tumor" for f in outline["features"])
     for slide in ("new_000", "new_001"):  # the fold ensemble's attention on the new, unlabelled slides
         paths += [workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}.jpg",
                   workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}_top_tiles.jpg"]

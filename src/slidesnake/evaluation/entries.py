@@ -8,9 +8,11 @@ import pandas as pd
 
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
 from slidesnake.evaluation.localisation import localisation
-from slidesnake.evaluation.metrics import classification_metrics, grouped_auc_interval, grouped_interval, safe_auc
+from slidesnake.evaluation.metrics import (classification_metrics, grouped_auc_interval, grouped_interval,
+                                          mean_interval, safe_auc)
 from slidesnake.io.predictions import probability_columns
-from slidesnake.io.tile_scores import PU_MODES, PU_SCORE
+from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
+from slidesnake.pu.masks import mask_overlap
 
 
 def model_entry(table: pd.DataFrame, classes: list[str], truth: dict[str, np.ndarray],
@@ -39,7 +41,8 @@ def pu_entry(slide_scores: pd.DataFrame, prior: dict, positive: str, truth: dict
              tile_scores: dict[str, dict[str, np.ndarray]], annotated: dict[str, np.ndarray | None],
              tumor_threshold: float) -> dict:
     """Slide AUC of the PU slide scores; with truth, tile AUCs of nnPU and naive (`tile_scores`: mode -> slide ->
-    scores) and the true prior of U (`annotated`: annotated tumor share of each slide's tiles)."""
+    scores; PU_MASK -> slide -> the tumor mask) with the masks' Dice and IoU on the tumor slides, and the true
+    prior of U (`annotated`: annotated tumor share of each slide's tiles)."""
     y, patients = (slide_scores["label"] == positive).to_numpy(), slide_scores["patient_id"].to_numpy()
     entry = {"slide_auc": {m: safe_auc(y, slide_scores[f"{m}_score"].to_numpy()) for m in PU_MODES},
              "slide_auc_ci": {m: grouped_auc_interval(y, slide_scores[f"{m}_score"].to_numpy(), patients)
@@ -48,7 +51,7 @@ def pu_entry(slide_scores: pd.DataFrame, prior: dict, positive: str, truth: dict
     if not truth:
         return entry
     labels = slide_scores.set_index("slide_id")["label"]
-    tiles_y, scored, true_u, tile_slides = [], {m: [] for m in PU_MODES}, [], []
+    tiles_y, scored, true_u, tile_slides, overlap, benign_called = [], {m: [] for m in PU_MODES}, [], [], {}, []
     for slide in tile_scores[PU_SCORE]:
         if slide not in truth:
             continue
@@ -57,8 +60,12 @@ def pu_entry(slide_scores: pd.DataFrame, prior: dict, positive: str, truth: dict
         tile_slides.append(np.full(len(is_tumor), slide))
         for m in PU_MODES:
             scored[m].append(tile_scores[m][slide])
+        called = tile_scores[PU_MASK][slide] > 0
         if labels.loc[slide] == positive:
             true_u.append(is_tumor[~(annotated[slide] >= tumor_threshold)])
+            overlap[slide] = mask_overlap(called, is_tumor)
+        else:
+            benign_called.append(float(called.mean()))
     tiles_y, tile_slides = np.concatenate(tiles_y), np.concatenate(tile_slides)
     true_prior = float(np.concatenate(true_u).mean()) if true_u else None
     estimated = prior["mean_estimated_prior"]
@@ -66,5 +73,11 @@ def pu_entry(slide_scores: pd.DataFrame, prior: dict, positive: str, truth: dict
                   "tile_auc_ci": {m: grouped_auc_interval(tiles_y, np.concatenate(scored[m]), tile_slides, samples=1000)
                                   for m in PU_MODES},
                   "true_prior_of_unlabeled": true_prior,
+                  "mask": {"slides": len(overlap),
+                           **{f"{k}_mean": float(np.mean([o[k] for o in overlap.values()])) if overlap else None
+                              for k in ("dice", "iou")},
+                           **{f"{k}_ci": mean_interval([o[k] for o in overlap.values()]) for k in ("dice", "iou")},
+                           "benign_slides_tiles_called_tumor": float(np.mean(benign_called)) if benign_called else None,
+                           "per_slide": overlap},
                   "prior_abs_error": abs(estimated - true_prior) if true_prior is not None else None})
     return entry

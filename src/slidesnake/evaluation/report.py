@@ -40,4 +40,11 @@ def markdown_report(report: dict) -> str:
         lines += ["", f"Class prior of the unlabeled tiles: estimated {fmt(pu['prior']['mean_estimated_prior'])} "
                       f"(Elkan-Noto, mean over folds), true {fmt(pu.get('true_prior_of_unlabeled'))}, "
                       f"absolute error {fmt(pu.get('prior_abs_error'))}."]
+        mask = pu.get("mask")
+        if mask and mask["slides"]:
+            lines += ["", f"Tumor masks (nnPU at each fold's mask threshold, tiles whose truth tumor share is at least "
+                          f"one half as truth), mean over {mask['slides']} tumor slides: Dice "
+                          f"{with_interval(mask['dice_mean'], mask['dice_ci'])}, IoU "
+                          f"{with_interval(mask['iou_mean'], mask['iou_ci'])}; share of the benign slides' tiles "
+                          f"called tumor {fmt(mask['benign_slides_tiles_called_tumor'])}."]
     return "\n".join(lines) + "\n"

@@ -85,6 +85,10 @@ class TileFile:
         return [float(d) for d in self.attrs[LEVEL_DOWNSAMPLES]]
 
     @property
+    def stride0(self) -> float:
+        return float(self.attrs[STRIDE_LEVEL0])
+
+    @property
     def level0_size(self) -> tuple[int, int]:
         return int(self.attrs[LEVEL0_WIDTH]), int(self.attrs[LEVEL0_HEIGHT])
 

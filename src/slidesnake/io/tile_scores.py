@@ -2,7 +2,7 @@
 
 Score names: `score` (a MIL model's per-tile evidence for the positive class), `attention` (attention
 models' attention weights), `nnpu` and `naive` (tumor probabilities of the PU tile classifier and of its
-naive baseline). File attributes (ATTRIBUTES): `score_kinds` (JSON) says what each MIL score is, and
+naive baseline), `tumor_mask` (PU: 1 where nnPU's probability reaches the fold's mask threshold). File attributes (ATTRIBUTES): `score_kinds` (JSON) says what each MIL score is, and
 `tile_px_level0` the level-0 side of the scored boxes (tiles, or HIPT's regions); the writer's other attributes
 (model, task, fold, provenance) describe what made the scores.
 """
@@ -23,6 +23,7 @@ MIL_ATTENTION = "attention"
 PU_SCORE = "nnpu"
 PU_BASELINE = "naive"
 PU_MODES = (PU_SCORE, PU_BASELINE)
+PU_MASK = "tumor_mask"  # 1 for the tiles the nnPU tumor mask calls tumor (its threshold: the PU prior file)
 SCORE_KINDS = "score_kinds"
 ATTRIBUTES = (SCORE_KINDS, TILE_PX_LEVEL0)
 

@@ -18,7 +18,8 @@ from slidesnake.evaluation.report import markdown_report
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import read_predictions
 from slidesnake.io.tile_file import TileFile
-from slidesnake.io.tile_scores import MIL_ATTENTION, MIL_SCORE, PU_MODES, read_tile_scores, score_names, scored_box_size
+from slidesnake.io.tile_scores import (MIL_ATTENTION, MIL_SCORE, PU_MASK, PU_MODES, read_tile_scores, score_names,
+                                      scored_box_size)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def run(task: str, classes: list[str], predictions: dict[str, list[Path]], tile_
         attention = read_scores(files, MIL_ATTENTION) if boxes_truth and MIL_ATTENTION in score_names(files[0]) else None
         report["models"][model] = model_entry(read_predictions(paths), classes, boxes_truth, scores, attention)
     if pu:
-        pu_scores = {m: read_scores([pu["tile_scores"]], m) for m in PU_MODES} if truth else {}
+        pu_scores = {m: read_scores([pu["tile_scores"]], m) for m in (*PU_MODES, PU_MASK)} if truth else {}
         report["pu"] = pu_entry(pd.read_csv(pu["slide_scores"]), json.loads(Path(pu["prior"]).read_text()),
                                 positive_class(classes), truth, pu_scores,
                                 {s: t.annotated_tumor() for s, t in tiles.items()}, tumor_threshold)

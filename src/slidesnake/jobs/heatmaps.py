@@ -14,10 +14,12 @@ from slidesnake.evaluation.splits import read_splits
 from slidesnake.figures.heatmap import high_score_regions, render_heatmap
 from slidesnake.figures.qc import GREEN, RED, YELLOW
 from slidesnake.figures.slide_figures import save_gallery, save_heatmap_figure
-from slidesnake.io.geojson import write_geojson
+from slidesnake.core.labels import TUMOR
+from slidesnake.io.geojson import feature_collection, mask_polygons, write_geojson
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
-from slidesnake.io.tile_scores import MIL_SCORE, PU_SCORE, read_tile_scores, score_kind, scored_box_size
+from slidesnake.io.tile_scores import MIL_SCORE, PU_MASK, PU_SCORE, read_tile_scores, score_kind, scored_box_size
+from slidesnake.pu.masks import tumor_mask_image
 from slidesnake.workflow import paths
 from slidesnake.figures.params import HeatmapParams
 
@@ -28,13 +30,26 @@ def read_label_png(path: str | None) -> np.ndarray | None:
     return None if path is None else cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
 
 
+def write_tumor_mask(slide: str, tiles: TileFile, coords: np.ndarray, called: np.ndarray, out_dir: Path) -> None:
+    """The slide's PU tumor mask as a label PNG of its tile grid and its tumor outline as QuPath GeoJSON."""
+    image, downsample = tumor_mask_image(coords, tiles.stride0, tiles.level0_size, called)
+    files = {k: paths.in_folder(out_dir, name, slide=slide) for k, name in paths.PU_MASK_FILES.items()}
+    with atomic_output(files["mask"]) as tmp:
+        cv2.imwrite(str(tmp), image)
+    polygons = mask_polygons(image == TUMOR, (downsample, downsample))
+    with atomic_output(files["mask_regions"]) as tmp:
+        write_geojson(tmp, feature_collection(polygons, "Tumor", RED, {"tiles": int(called.sum())}))
+
+
 def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: Path | None,
         params: HeatmapParams, out_dir: Path) -> None:
     """Paint every slide of the manifest. `source` is a MIL model (its tile scores, ranked within the slide),
     `pu` (nnPU tumor probabilities), or new_<model> (the fold ensemble on new slides). Slide labels for the
-    titles come from the splits table (none for new slides)."""
+    titles come from the splits table (none for new slides). For `pu`, each slide's tumor mask is also written
+    as a label image of the tile grid and as QuPath GeoJSON."""
     pu = source == paths.PU_SOURCE
     scores = read_tile_scores(score_files, PU_SCORE if pu else MIL_SCORE)
+    masks = read_tile_scores(score_files, PU_MASK) if pu else {}
     normalisation = "none" if pu else "rank"
     score_label = "tile tumor probability (nnPU)" if pu else f"{score_kind(score_files[0], MIL_SCORE)} (rank within slide)"
     box_size = None if pu else scored_box_size(score_files[0])
@@ -64,4 +79,6 @@ def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: 
         with atomic_output(files["gallery"]) as tmp:
             save_gallery(tmp, row["slide"], coords, values, size0, params.top_k,
                          f"{slide}: top {params.top_k} tiles by {source}")
+        if pu:
+            write_tumor_mask(slide, TileFile.read(row["tiles"]), coords, masks[slide][1] > 0, out_dir)
     log.info("%s: heatmaps of %d slides in %s", source, len(manifest), out_dir)

@@ -12,8 +12,9 @@ import pandas as pd
 
 from slidesnake.core.errors import ConfigError, SlideError
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_numbers, fold_partitions
-from slidesnake.io.tile_scores import PU_MODES
+from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
 from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, top_k_mean, train_tile_classifier
+from slidesnake.pu.masks import mask_threshold
 from slidesnake.pu.params import PUParams
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class SlideTiles:
 
 @dataclass
 class PUResult:
-    tile_scores: dict[str, dict[str, np.ndarray]]   # test slide -> PU mode -> tumor probability of each tile
+    tile_scores: dict[str, dict[str, np.ndarray]]   # test slide -> PU mode -> tumor probability of each tile,
+                                                    # and PU_MASK -> 1 for the tiles of the tumor mask, else 0
     slide_rows: list[dict]                          # test slide: slide_id, patient_id, label, fold, {mode}_score
     folds: list[dict]                               # per fold: prior estimate and use, |P|, |U|, |N|, steps
 
@@ -55,6 +57,14 @@ def fold_sets(slides: list[str], tiles: dict[str, SlideTiles], positive: dict[st
         else:
             n.append(features)
     return np.concatenate(p), np.concatenate(u), np.concatenate(n) if n and params.use_negative_slides else None
+
+
+def fold_mask_threshold(model, u: np.ndarray, prior: float, params: PUParams) -> float:
+    """The fold's tumor-mask threshold on nnPU probabilities: pu.mask_threshold, or with "prior" the one that
+    calls the prior's share of the fold's Unlabeled training tiles tumor (slidesnake.pu.masks)."""
+    if params.mask_threshold != "prior":
+        return float(params.mask_threshold)
+    return mask_threshold(tile_probabilities(*model, u), prior)
 
 
 def cross_validate_pu(task: str, positive_class: str, splits: pd.DataFrame, tiles: dict[str, SlideTiles],
@@ -86,9 +96,11 @@ def cross_validate_pu(task: str, positive_class: str, splits: pd.DataFrame, tile
             model, scaler, history = train_tile_classifier(p, u, n, prior, params, mode)
             models[mode] = (model, scaler)
             record[f"{mode}_steps"] = history["selected_step"]
+        record["mask_threshold"] = fold_mask_threshold(models[PU_SCORE], u, prior, params)
         result.folds.append(record)
         for s in parts[TEST]:
             scores = {mode: tile_probabilities(m, sc, tiles[s].features) for mode, (m, sc) in models.items()}
+            scores[PU_MASK] = (scores[PU_SCORE] >= record["mask_threshold"]).astype(np.float32)
             result.tile_scores[s] = scores
             result.slide_rows.append({"slide_id": s, "patient_id": patients.loc[s], "label": labels.loc[s],
                                       "fold": fold, **{f"{mode}_score": top_k_mean(scores[mode], params.top_k)

@@ -64,6 +64,7 @@ NEW_TILE_SCORES = f"{RESULTS}/predictions/{{task}}/{{model}}_new_tile_scores.h5"
 HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/{{source}}"  # one folder per score source, files per slide
 HEATMAP_FILES = {"heatmap": "{slide}.jpg", "regions": "{slide}.geojson", "gallery": "{slide}_top_tiles.jpg"}
 PU_SOURCE = "pu"  # heatmap source of the PU tile classifier (the others are MIL model names)
+PU_MASK_FILES = {"mask": "{slide}_tumor_mask.png", "mask_regions": "{slide}_tumor_mask.geojson"}  # PU source only
 NEW_HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/new_{{model}}"  # the fold ensemble on new slides
 COHORT_FIGURE = f"{RESULTS}/figures/{{task}}/{{name}}.png"
 COHORT_FIGURES = ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")
