@@ -9,5 +9,5 @@ from slidesnake.mil.params import TrainParams
 with job_logging(snakemake.log[0]), claim_gpu():
     i, o, w = snakemake.input, snakemake.output, snakemake.wildcards
     train_mil.run(w.task, snakemake.params.classes, w.model, int(w.fold), Path(i.splits), Path(i.manifest),
-                  TrainParams(**snakemake.params.training), Path(o.model), Path(o.metrics), Path(o.predictions),
+                  TrainParams(**snakemake.params.training), snakemake.params.tumor_threshold, Path(o.model), Path(o.metrics), Path(o.predictions),
                   Path(o.tile_scores))

@@ -18,24 +18,45 @@ from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import prediction_table, write_predictions
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.models import score_kinds
-from slidesnake.mil.train import Bags, predict, save_mil_checkpoint, train_fold
+from slidesnake.io.tile_file import TileFile
+from slidesnake.mil.train import Bags, instance_targets, predict, save_mil_checkpoint, train_fold
 from slidesnake.mil.params import TrainParams
 
 log = logging.getLogger(__name__)
 
 
+def annotation_targets(manifest: dict[str, dict], labels: dict[str, int], positive: int, tumor_threshold: float
+                       ) -> dict[str, np.ndarray]:
+    """Instance targets of every slide from its tiles file: annotated tumor tiles (annotated tumor share at
+    least `tumor_threshold`) of positive slides 1, every tile of the other slides 0, the rest unlabelled."""
+    targets = {}
+    for slide, label in labels.items():
+        tiles = TileFile.read(manifest[slide]["tiles"])
+        annotated = tiles.annotated_tumor()
+        annotated = np.zeros(len(tiles), bool) if annotated is None else annotated >= tumor_threshold
+        targets[slide] = instance_targets(annotated, label == positive)
+    return targets
+
+
 def run(task: str, classes: list[str], model_name: str, fold: int, splits_csv: Path, feature_manifest: Path,
-        params: TrainParams, model_path: Path, metrics_path: Path, predictions_path: Path,
+        params: TrainParams, tumor_threshold: float, model_path: Path, metrics_path: Path, predictions_path: Path,
         tile_scores_path: Path) -> dict:
     """Train on the fold's train part, stop early on its validation part, predict its test part; write the
-    checkpoint, metrics (with per-epoch history), test predictions and test tile scores."""
+    checkpoint, metrics (with per-epoch history), test predictions and test tile scores. With
+    training.instance_weight > 0 the annotated tiles (annotated tumor share >= `tumor_threshold`, pu's) also
+    train the tile evidence."""
     splits = read_splits(splits_csv)
     parts = fold_partitions(splits, fold)
     labels = {s: classes.index(label) for s, label in zip(splits["slide_id"], splits["label"])}
-    features = {s: row["features"] for s, row in read_manifest(feature_manifest).items()}
+    manifest = read_manifest(feature_manifest)
+    features = {s: row["features"] for s, row in manifest.items()}
     bags = Bags({s: Path(features[s]) for s in splits["slide_id"]})
+    instance_labels = None
+    if params.instance_weight > 0:
+        training = {s: labels[s] for s in parts[TRAIN] + parts[VALIDATION]}
+        instance_labels = annotation_targets(manifest, training, len(classes) - 1, tumor_threshold)
     model, history = train_fold(model_name, bags, labels, parts[TRAIN], parts[VALIDATION], len(classes), params,
-                                desc=f"{task} {model_name} fold{fold}")
+                                desc=f"{task} {model_name} fold{fold}", instance_labels=instance_labels)
     test = [s for s in parts[TEST] if len(bags[s][0])]
     probabilities, tile_scores = predict(model, bags, test, next(model.parameters()).device)
     y = np.array([labels[s] for s in test])
