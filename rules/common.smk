@@ -2,8 +2,6 @@
 import re
 from dataclasses import asdict
 
-from snakemake.logging import logger
-
 from slidesnake.core.errors import SlidesnakeError
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import collect_features, collect_region_features, collect_tile_classes
@@ -37,9 +35,9 @@ MODELS = config["training"]["models"]
 FOLDS = config["training"]["folds"]
 SHARDS = COHORT.shards(config["features"]["slides_per_job"])
 SHARD_OF = {slide: shard for shard, slides in SHARDS.items() for slide in slides}
-TRAIN_SLIDES = COHORT.slides(paths.TRAIN)
-NEW_SLIDES = COHORT.slides(paths.NEW)
-COHORTS = [paths.TRAIN] + ([paths.NEW] if NEW_SLIDES else [])
+TRAIN_SLIDES = COHORT.slides(paths.TRAIN_COHORT)
+NEW_SLIDES = COHORT.slides(paths.NEW_COHORT)
+COHORTS = [paths.TRAIN_COHORT] + ([paths.NEW_COHORT] if NEW_SLIDES else [])
 STAIN_METHODS = sorted({e["stain"] for e in config["features"]["encoders"].values()} - {NO_STAIN})
 
 

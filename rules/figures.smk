@@ -4,7 +4,7 @@
 rule heatmaps:
     input:
         scores=heatmap_score_files,
-        manifest=slide_manifest(paths.TRAIN),
+        manifest=slide_manifest(paths.TRAIN_COHORT),
         splits=paths.SPLITS,
     output:
         report(
@@ -36,7 +36,7 @@ rule heatmaps:
 rule deploy_heatmaps:
     input:
         scores=[paths.NEW_TILE_SCORES],
-        manifest=slide_manifest(paths.NEW),
+        manifest=slide_manifest(paths.NEW_COHORT),
     output:
         report(
             directory(paths.NEW_HEATMAP_DIR),
@@ -65,7 +65,7 @@ rule deploy_heatmaps:
 rule cohort_figures:
     input:
         flat_files(cohort_figure_files),
-        manifest=slide_manifest(paths.TRAIN),
+        manifest=slide_manifest(paths.TRAIN_COHORT),
     output:
         **{
             name: report(
@@ -93,8 +93,8 @@ rule cohort_figures:
 
 rule umap:
     input:
-        features=feature_manifest(paths.TRAIN, "{encoder}"),
-        manifest=slide_manifest(paths.TRAIN),
+        features=feature_manifest(paths.TRAIN_COHORT, "{encoder}"),
+        manifest=slide_manifest(paths.TRAIN_COHORT),
         pu_scores=umap_pu_scores,
     output:
         scatter=report(paths.UMAP_SCATTER, caption="../report/umap.rst", category="UMAP {encoder}"),

@@ -5,7 +5,7 @@ rule oof_predictions:
     input:
         fold_outputs(paths.FOLD_PREDICTIONS),
     output:
-        slides=paths.OOF_SLIDES,
+        slides=paths.OOF_SLIDE_PREDICTIONS,
         patients=paths.OOF_PATIENTS,
     log:
         paths.log("oof_predictions", "{task}/{model}"),
@@ -24,9 +24,9 @@ rule oof_predictions:
 rule deploy_predictions:
     input:
         models=fold_outputs(paths.MODEL),
-        manifest=mil_manifest(paths.NEW),
+        manifest=mil_manifest(paths.NEW_COHORT),
     output:
-        slides=paths.NEW_SLIDES,
+        slides=paths.NEW_SLIDE_PREDICTIONS,
         patients=paths.NEW_PATIENTS,
         tile_scores=paths.NEW_TILE_SCORES,
     log:
@@ -41,6 +41,6 @@ rule deploy_predictions:
         mem_mb=training_memory_mb,
         runtime=training_minutes,
     params:
-        patients=patients_param(paths.NEW),
+        patients=patients_param(paths.NEW_COHORT),
     script:
         "../scripts/deploy_predictions.py"

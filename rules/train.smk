@@ -14,7 +14,7 @@ rule splits:
         runtime=5,
     params:
         labels=labels_param,
-        patients=patients_param(paths.TRAIN),
+        patients=patients_param(paths.TRAIN_COHORT),
         folds=FOLDS,
         seed=config["training"]["seed"],
     script:
@@ -24,7 +24,7 @@ rule splits:
 rule train_mil:
     input:
         splits=paths.SPLITS,
-        manifest=mil_manifest(paths.TRAIN),
+        manifest=mil_manifest(paths.TRAIN_COHORT),
     output:
         model=paths.MODEL,
         metrics=paths.METRICS,
@@ -52,7 +52,7 @@ rule train_mil:
 rule train_pu:
     input:
         splits=paths.SPLITS,
-        manifest=feature_manifest(paths.TRAIN),
+        manifest=feature_manifest(paths.TRAIN_COHORT),
     output:
         tile_scores=paths.PU_TILE_SCORES,
         slide_scores=paths.PU_SLIDE_SCORES,
@@ -78,7 +78,7 @@ rule train_pu:
 rule evaluate:
     input:
         flat_files(evaluation_files),
-        manifest=slide_manifest(paths.TRAIN),
+        manifest=slide_manifest(paths.TRAIN_COHORT),
     output:
         json=paths.EVALUATION_JSON,
         md=paths.EVALUATION_MD,

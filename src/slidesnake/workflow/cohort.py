@@ -56,7 +56,7 @@ class Cohort:
         """Slide ids of one cohort ("train" or "new"), or of both."""
         if cohort is None:
             return list(self.records)
-        return list(self.train if cohort == paths.TRAIN else self.new)
+        return list(self.train if cohort == paths.TRAIN_COHORT else self.new)
 
     def record(self, slide: str) -> SlideRecord:
         return self.records[slide]

@@ -36,7 +36,7 @@ STAIN_REFERENCE = f"{RESULTS}/stain/{{method}}/reference.json"  # what encoders 
 STAIN_QC = f"{RESULTS}/figures/stain/{{method}}.jpg"
 
 # cohorts: "train" (the sample sheet) and "new" (the deploy sheet)
-TRAIN, NEW = "train", "new"
+TRAIN_COHORT, NEW_COHORT = "train", "new"
 SLIDE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/slides.tsv"
 FEATURE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/features_{{encoder}}.tsv"
 
@@ -54,9 +54,9 @@ EVALUATION_JSON = f"{RESULTS}/evaluation/{{task}}.json"
 EVALUATION_MD = f"{RESULTS}/evaluation/{{task}}.md"
 
 # predictions
-OOF_SLIDES = f"{RESULTS}/predictions/{{task}}/{{model}}_oof.csv"
+OOF_SLIDE_PREDICTIONS = f"{RESULTS}/predictions/{{task}}/{{model}}_oof.csv"
 OOF_PATIENTS = f"{RESULTS}/predictions/{{task}}/{{model}}_oof_patients.csv"
-NEW_SLIDES = f"{RESULTS}/predictions/{{task}}/{{model}}_new.csv"
+NEW_SLIDE_PREDICTIONS = f"{RESULTS}/predictions/{{task}}/{{model}}_new.csv"
 NEW_PATIENTS = f"{RESULTS}/predictions/{{task}}/{{model}}_new_patients.csv"
 NEW_TILE_SCORES = f"{RESULTS}/predictions/{{task}}/{{model}}_new_tile_scores.h5"
 
@@ -98,7 +98,6 @@ EXPORT_DIR = f"{RESULTS}/export/{{tool}}"
 EXPORT_TOOLS = ("clam", "trident")
 
 VERSIONS = f"{RESULTS}/versions.tsv"
-REPORT = f"{RESULTS}/report.html"
 
 
 def fill(template: str, **wildcards) -> str:
