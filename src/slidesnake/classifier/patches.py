@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from slidesnake.core.errors import SlidesnakeError
-from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION
+from slidesnake.core.partitions import TEST, TRAIN, VALIDATION
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 SPLIT_NAMES = {"train": TRAIN, "training": TRAIN, "val": VALIDATION, "validation": VALIDATION, "test": TEST,

@@ -17,7 +17,7 @@ from slidesnake.classifier.model import TileClassifierNet
 from slidesnake.classifier.patches import PatchSet, read_image
 from slidesnake.core.early_stopping import EarlyStopping
 from slidesnake.features.encoders import EncoderSpec
-from slidesnake.evaluation.splits import TRAIN, VALIDATION
+from slidesnake.core.partitions import TRAIN, VALIDATION
 from slidesnake.features.extract import preprocess
 from slidesnake.stain.augment import hed_jitter
 from slidesnake.classifier.params import ClassifierParams

@@ -7,8 +7,8 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.partitions import PARTITIONS, TEST, TRAIN, VALIDATION
 
-TRAIN, VALIDATION, TEST = PARTITIONS = ("train", "val", "test")  # of a fold, or of a patch set
 
 
 VALIDATION_SHARE = 0.2  # of each fold's training patients

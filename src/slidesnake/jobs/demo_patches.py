@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from slidesnake.core.partitions import TEST, TRAIN
 from slidesnake.demo.patches import PATCH_CLASSES, render_patch
-from slidesnake.evaluation.splits import TEST, TRAIN
 
 PATCH_PX = 224
 

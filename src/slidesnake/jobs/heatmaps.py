@@ -1,4 +1,4 @@
-"""Rules heatmaps and deploy_heatmaps: per slide of a cohort, one score source painted over the thumbnail,
+"""Rule heatmaps: per slide of a cohort, one score source painted over the thumbnail,
 its high-score regions as QuPath GeoJSON, and a gallery of its top tiles."""
 
 from __future__ import annotations

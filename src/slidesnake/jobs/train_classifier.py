@@ -16,7 +16,7 @@ from slidesnake.classifier.model import build_classifier, save_classifier
 from slidesnake.classifier.patches import TEST, assign_splits, read_patch_set
 from slidesnake.classifier.train import PatchDataset, classification_report, predict_patches, train_tile_classifier
 from slidesnake.core.atomic import atomic_output
-from slidesnake.evaluation.splits import PARTITIONS
+from slidesnake.core.partitions import PARTITIONS
 from slidesnake.io.tile_reader import resolve_device
 from slidesnake.classifier.params import ClassifierParams
 

@@ -71,6 +71,24 @@ class Cohort:
         return check_labels(self.train, task["label_column"], task["classes"], self.sheet)
 
 
+def pu_enabled(config: dict, cohort: Cohort, task: str | None = None) -> bool:
+    """Whether PU learning runs (for `task`, when given: only for pu.task): it is enabled, its task exists, and
+    every training slide of its positive class has an annotation mask."""
+    pu, tasks = config["pu"], config["tasks"]
+    if not pu["enabled"] or pu["task"] not in tasks or (task is not None and task != pu["task"]):
+        return False
+    column = tasks[pu["task"]]["label_column"]
+    positives = [r for r in cohort.train.values() if r.value(column) == pu["positive_class"]]
+    return bool(positives) and all(r.annotation for r in positives)
+
+
+def spread(slides: list[str], count: int) -> list[str]:
+    """`count` of the slides spread evenly over the list, first and last included (all when there are fewer)."""
+    if len(slides) <= count:
+        return list(slides)
+    return [slides[round(k * (len(slides) - 1) / (count - 1))] for k in range(count)] if count > 1 else [slides[0]]
+
+
 def load_cohort(config: dict) -> Cohort:
     """The cohort of a checked config: sheet rows are checked now (errors name sheet, row and column);
     labels are checked only by the targets that train."""

@@ -63,8 +63,8 @@ NEW_TILE_SCORES = f"{RESULTS}/predictions/{{task}}/{{model}}_new_tile_scores.h5"
 # figures
 HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/{{source}}"  # one folder per score source, files per slide
 HEATMAP_FILES = {"heatmap": "{slide}.jpg", "regions": "{slide}.geojson", "gallery": "{slide}_top_tiles.jpg"}
-PU_SOURCE = "pu"  # heatmap source of the PU tile classifier (the others are MIL model names)
-NEW_HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/new_{{model}}"  # the fold ensemble on new slides
+PU_SOURCE = "pu"  # heatmap source of the PU tile classifier (the others are MIL model names) ...
+NEW_SOURCE_PREFIX = "new_"  # ... and new_<model>: the model's fold ensemble on the new slides
 COHORT_FIGURE = f"{RESULTS}/figures/{{task}}/{{name}}.png"
 COHORT_FIGURES = ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")
 UMAP_SCATTER = f"{RESULTS}/figures/umap/{{encoder}}/scatter.png"
@@ -128,6 +128,11 @@ def in_folder(folder, name: str, **wildcards):
     """A per-slide file inside a folder output (heatmaps, UMAP views)."""
     from pathlib import Path
     return Path(folder) / name.format(**wildcards)
+
+
+def new_source(model: str) -> str:
+    """The heatmap source of a model's fold ensemble on the new slides."""
+    return f"{NEW_SOURCE_PREFIX}{model}"
 
 
 def fold_files(template: str, task: str, model: str, folds: int) -> list[str]:
