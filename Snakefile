@@ -30,62 +30,62 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        all_targets,
+        IN.all_targets,
 
 
 rule download:
     input:
-        stage_input("download"),
+        IN.stage_input("download"),
 
 
 rule masks:
     input:
-        stage_input("masks"),
+        IN.stage_input("masks"),
 
 
 rule tiles:
     input:
-        stage_input("tiles"),
+        IN.stage_input("tiles"),
 
 
 rule features:
     input:
-        stage_input("features"),
+        IN.stage_input("features"),
 
 
 rule regions:
     input:
-        stage_input("regions"),
+        IN.stage_input("regions"),
 
 
 rule region_features:
     input:
-        stage_input("region_features"),
+        IN.stage_input("region_features"),
 
 
 rule export:
     input:
-        stage_input("export"),
+        IN.stage_input("export"),
 
 
 rule classify:
     input:
-        stage_input("classify"),
+        IN.stage_input("classify"),
 
 
 rule train:
     input:
-        stage_input("train"),
+        IN.stage_input("train"),
 
 
 rule predict:
     input:
-        stage_input("predict"),
+        IN.stage_input("predict"),
 
 
 rule figures:
     input:
-        stage_input("figures"),
+        IN.stage_input("figures"),
 
 
 include: "rules/demo.smk"

@@ -1,5 +1,7 @@
 # A supervised tile classifier (tissue types) trained on a labelled patch set, applied to every slide's tiles
 # at the patch set's resolution: probabilities per tile, tissue composition, prediction maps (target `classify`).
+from slidesnake.classifier.params import ClassifierParams
+from slidesnake.jobs import collect_tile_classes
 
 
 rule demo_patches:
@@ -35,7 +37,7 @@ rule fetch_patches:
         runtime=240,
     params:
         source=config["classifier"]["patches"],
-        kind=patch_source_kind,
+        kind=IN.patch_source_kind,
         md5=config["classifier"]["md5"],
         download=section_params(DownloadParams, config["download"]),
     script:
@@ -44,7 +46,7 @@ rule fetch_patches:
 
 rule train_classifier:
     input:
-        patches=patch_set_folder,
+        patches=IN.patch_set_folder,
     output:
         model=paths.CLASSIFIER_MODEL,
         metrics=paths.CLASSIFIER_METRICS,
@@ -67,7 +69,7 @@ rule train_classifier:
 
 rule classify_tiles:
     input:
-        shard_inputs,
+        IN.shard_inputs("tiles"),
         model=paths.CLASSIFIER_MODEL,
     output:
         paths.TILE_CLASS_SHARD,
@@ -81,9 +83,9 @@ rule classify_tiles:
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=feature_minutes,
+        runtime=IN.feature_minutes,
     params:
-        slides=classify_shard_files,
+        slides=IN.shard_files("tiles", "classes", paths.TILE_CLASS_SHARD_FILE),
         batch_size=config["features"]["batch_size"],
         num_workers=config["features"]["num_workers"],
     script:
@@ -92,7 +94,7 @@ rule classify_tiles:
 
 rule collect_tile_classes:
     input:
-        classify_shard_of_slide,
+        IN.shard_of_slide(paths.TILE_CLASS_SHARD),
     output:
         paths.TILE_CLASSES,
     log:
@@ -108,7 +110,7 @@ rule collect_tile_classes:
 
 rule tissue_composition:
     input:
-        flat_files(tile_class_files),
+        IN.flat_files(IN.tile_class_files),
         manifests=expand(paths.SLIDE_MANIFEST, cohort=COHORTS),
     output:
         composition=paths.COMPOSITION,
@@ -122,7 +124,7 @@ rule tissue_composition:
         mem_mb=2000,
         runtime=10,
     params:
-        tile_classes=tile_class_files,
+        tile_classes=IN.tile_class_files,
         tumor_class=config["classifier"]["tumor_class"],
     script:
         "../scripts/tissue_composition.py"
@@ -130,7 +132,7 @@ rule tissue_composition:
 
 rule tile_class_figures:
     input:
-        flat_files(tile_class_files),
+        IN.flat_files(IN.tile_class_files),
         manifests=expand(paths.SLIDE_MANIFEST, cohort=COHORTS),
         metrics=paths.CLASSIFIER_METRICS,
     output:
@@ -151,6 +153,6 @@ rule tile_class_figures:
         mem_mb=4000,
         runtime=10 + len(COHORT.slides()) // 10,
     params:
-        tile_classes=tile_class_files,
+        tile_classes=IN.tile_class_files,
     script:
         "../scripts/tile_class_figures.py"

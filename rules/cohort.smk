@@ -4,7 +4,7 @@
 
 rule slide_manifest:
     input:
-        slide_manifest_files,
+        IN.slide_manifest_files,
     output:
         paths.SLIDE_MANIFEST,
     log:
@@ -16,15 +16,15 @@ rule slide_manifest:
         mem_mb=500,
         runtime=5,
     params:
-        rows=slide_manifest_rows,
+        rows=IN.slide_manifest_rows,
     script:
         "../scripts/slide_manifest.py"
 
 
 rule feature_manifest:
     input:
-        features=flat_files(cohort_features),
-        tiles=flat_files(cohort_tiles),
+        features=IN.flat_files(IN.cohort_features),
+        tiles=IN.flat_files(IN.cohort_tiles),
     output:
         paths.FEATURE_MANIFEST,
     log:
@@ -36,7 +36,7 @@ rule feature_manifest:
         mem_mb=500,
         runtime=10,
     params:
-        features=cohort_features,
-        tiles=cohort_tiles,
+        features=IN.cohort_features,
+        tiles=IN.cohort_tiles,
     script:
         "../scripts/feature_manifest.py"

@@ -19,7 +19,7 @@ rule demo_slide:
         mem_mb=1000,
         runtime=20,
     params:
-        plan=demo_plan,
+        plan=IN.demo_plan,
     script:
         "../scripts/demo_slide.py"
 

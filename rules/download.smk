@@ -3,7 +3,7 @@
 
 rule fetch_slide:
     input:
-        local_source("source"),
+        IN.local_source("source"),
     output:
         paths.SLIDE,
     log:
@@ -13,11 +13,11 @@ rule fetch_slide:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=fetch_minutes("source", 120),
+        runtime=IN.fetch_minutes("source", 120),
     params:
-        source=sheet_value("source"),
-        kind=sheet_value("source_kind"),
-        md5=sheet_value("md5"),
+        source=IN.sheet_value("source"),
+        kind=IN.sheet_value("source_kind"),
+        md5=IN.sheet_value("md5"),
         download=section_params(DownloadParams, config["download"]),
     script:
         "../scripts/fetch_slide.py"
@@ -25,7 +25,7 @@ rule fetch_slide:
 
 rule fetch_annotation:
     input:
-        local_source("annotation"),
+        IN.local_source("annotation"),
     output:
         paths.ANNOTATION,
     log:
@@ -35,10 +35,10 @@ rule fetch_annotation:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=fetch_minutes("annotation", 30),
+        runtime=IN.fetch_minutes("annotation", 30),
     params:
-        source=sheet_value("annotation"),
-        kind=sheet_value("annotation_kind"),
+        source=IN.sheet_value("annotation"),
+        kind=IN.sheet_value("annotation_kind"),
         download=section_params(DownloadParams, config["download"]),
     script:
         "../scripts/fetch_annotation.py"

@@ -3,7 +3,7 @@
 
 rule export_clam:
     input:
-        flat_files(export_files),
+        IN.flat_files(IN.export_files),
     output:
         directory(paths.fill(paths.EXPORT_DIR, tool="clam")),
     log:
@@ -15,15 +15,15 @@ rule export_clam:
         mem_mb=2000,
         runtime=30,
     params:
-        tiles=export_tiles,
-        features=export_features,
+        tiles=IN.export_tiles,
+        features=IN.export_features,
     script:
         "../scripts/export_clam.py"
 
 
 rule export_trident:
     input:
-        flat_files(export_files),
+        IN.flat_files(IN.export_files),
     output:
         directory(paths.fill(paths.EXPORT_DIR, tool="trident")),
     log:
@@ -35,7 +35,7 @@ rule export_trident:
         mem_mb=2000,
         runtime=30,
     params:
-        tiles=export_tiles,
-        features=export_features,
+        tiles=IN.export_tiles,
+        features=IN.export_features,
     script:
         "../scripts/export_trident.py"

@@ -1,11 +1,12 @@
 # Tile features per slide and encoder. One GPU job encodes a shard of slides with the encoder loaded once
 # (features.slides_per_job); a local job per slide then puts its file in place, or fails that slide alone.
+from slidesnake.jobs import collect_features
 
 
 rule extract_features:
     input:
-        slides=shard_inputs,
-        stain_reference=encoder_stain_reference,
+        slides=IN.shard_inputs("tiles"),
+        stain_reference=IN.encoder_stain_reference,
     output:
         paths.FEATURE_SHARD,
     log:
@@ -18,17 +19,17 @@ rule extract_features:
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=feature_minutes,
+        runtime=IN.feature_minutes,
     params:
-        slides=shard_files,
-        features=feature_params,
+        slides=IN.shard_files("tiles", "features", paths.FEATURE_SHARD_FILE),
+        features=IN.feature_params,
     script:
         "../scripts/extract_features.py"
 
 
 rule collect_features:
     input:
-        shard_of_slide,
+        IN.shard_of_slide(paths.FEATURE_SHARD),
     output:
         paths.FEATURES,
     log:

@@ -1,11 +1,13 @@
-# Heatmaps, galleries and QuPath regions per slide; cohort figures per task; UMAP of tile features.
+# Heatmaps, galleries and QuPath regions per slide (training slides: each score source; new slides: each model's
+# fold ensemble); cohort figures per task; UMAP of tile features.
+from slidesnake.figures.params import HeatmapParams
 
 
 rule heatmaps:
     input:
-        scores=heatmap_score_files,
-        manifest=slide_manifest(paths.TRAIN),
-        splits=paths.SPLITS,
+        scores=IN.heatmap_score_files,
+        manifest=IN.heatmap_manifest,
+        splits=IN.heatmap_splits,
     output:
         report(
             directory(paths.HEATMAP_DIR),
@@ -19,13 +21,13 @@ rule heatmaps:
     benchmark:
         paths.benchmark("heatmaps", "{task}/{source}")
     wildcard_constraints:
-        source=alternatives(MODELS + [paths.PU_SOURCE]),
+        source=alternatives(MODELS + [paths.PU_SOURCE] + IN.new_sources),
     conda:
         "../envs/figures.yaml"
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=10 + len(TRAIN_SLIDES) // 10,
+        runtime=IN.heatmap_minutes,
     params:
         source="{source}",
         heatmap=section_params(HeatmapParams, config["figures"]),
@@ -33,39 +35,10 @@ rule heatmaps:
         "../scripts/heatmaps.py"
 
 
-rule deploy_heatmaps:
-    input:
-        scores=[paths.NEW_TILE_SCORES],
-        manifest=slide_manifest(paths.NEW),
-    output:
-        report(
-            directory(paths.NEW_HEATMAP_DIR),
-            patterns=["{name}.jpg"],
-            caption="../report/heatmap.rst",
-            category="Heatmaps {task}",
-            subcategory="new slides, {model}",
-        ),
-    log:
-        paths.log("deploy_heatmaps", "{task}/{model}"),
-    benchmark:
-        paths.benchmark("deploy_heatmaps", "{task}/{model}")
-    conda:
-        "../envs/figures.yaml"
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=10 + len(NEW_SLIDES) // 10,
-    params:
-        source="new_{model}",
-        heatmap=section_params(HeatmapParams, config["figures"]),
-    script:
-        "../scripts/heatmaps.py"
-
-
 rule cohort_figures:
     input:
-        flat_files(cohort_figure_files),
-        manifest=slide_manifest(paths.TRAIN),
+        IN.flat_files(IN.cohort_figure_files),
+        manifest=IN.slide_manifest(paths.TRAIN_COHORT),
     output:
         **{
             name: report(
@@ -84,8 +57,8 @@ rule cohort_figures:
         mem_mb=2000,
         runtime=10,
     params:
-        files=cohort_figure_files,
-        classes=task_classes,
+        files=IN.cohort_figure_files,
+        classes=IN.task_classes,
         labels=labels_param,
     script:
         "../scripts/cohort_figures.py"
@@ -93,9 +66,9 @@ rule cohort_figures:
 
 rule umap:
     input:
-        features=feature_manifest(paths.TRAIN, "{encoder}"),
-        manifest=slide_manifest(paths.TRAIN),
-        pu_scores=umap_pu_scores,
+        features=IN.feature_manifest(paths.TRAIN_COHORT, "{encoder}"),
+        manifest=IN.slide_manifest(paths.TRAIN_COHORT),
+        pu_scores=IN.umap_pu_scores,
     output:
         scatter=report(paths.UMAP_SCATTER, caption="../report/umap.rst", category="UMAP {encoder}"),
         rgb=report(
@@ -116,7 +89,7 @@ rule umap:
         mem_mb=2000 + config["figures"]["umap_max_tiles"] // 10,
         runtime=30,
     params:
-        labels=first_task_labels,
+        labels=lambda wildcards: task_labels(next(iter(TASKS))) if TASKS else {},
         max_tiles=config["figures"]["umap_max_tiles"],
         seed=config["figures"]["seed"],
     script:

@@ -1,9 +1,10 @@
 # Otsu tissue masks from a low-resolution pyramid level, with GeoJSON outlines and QC pictures.
+from slidesnake.tissue.params import MaskParams
 
 
 rule tissue_mask:
     input:
-        slide=slide_input,
+        slide=IN.slide_input,
     output:
         mask=paths.MASK,
         info=paths.MASK_INFO,
@@ -18,11 +19,11 @@ rule tissue_mask:
         "../envs/slideio.yaml"
     threads: 1
     resources:
-        mem_mb=mask_memory_mb,
+        mem_mb=IN.mask_memory_mb,
         runtime=10,
     params:
         mask=section_params(MaskParams, config["mask"]),
-        sheet_mpp=sheet_mpp,
+        sheet_mpp=IN.sheet_mpp,
         default_mpp=config["default_mpp"],
     script:
         "../scripts/tissue_mask.py"

@@ -3,9 +3,9 @@
 
 rule oof_predictions:
     input:
-        fold_outputs(paths.FOLD_PREDICTIONS),
+        IN.fold_outputs(paths.FOLD_PREDICTIONS),
     output:
-        slides=paths.OOF_SLIDES,
+        slides=paths.OOF_SLIDE_PREDICTIONS,
         patients=paths.OOF_PATIENTS,
     log:
         paths.log("oof_predictions", "{task}/{model}"),
@@ -16,17 +16,17 @@ rule oof_predictions:
         mem_mb=1000,
         runtime=5,
     params:
-        classes=task_classes,
+        classes=IN.task_classes,
     script:
         "../scripts/oof_predictions.py"
 
 
 rule deploy_predictions:
     input:
-        models=fold_outputs(paths.MODEL),
-        manifest=mil_manifest(paths.NEW),
+        models=IN.fold_outputs(paths.MODEL),
+        manifest=IN.mil_manifest(paths.NEW_COHORT),
     output:
-        slides=paths.NEW_SLIDES,
+        slides=paths.NEW_SLIDE_PREDICTIONS,
         patients=paths.NEW_PATIENTS,
         tile_scores=paths.NEW_TILE_SCORES,
     log:
@@ -38,9 +38,9 @@ rule deploy_predictions:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=training_memory_mb,
-        runtime=training_minutes,
+        mem_mb=IN.training_memory_mb,
+        runtime=IN.training_minutes,
     params:
-        patients=patients_param(paths.NEW),
+        patients=IN.patients(paths.NEW_COHORT),
     script:
         "../scripts/deploy_predictions.py"

@@ -1,5 +1,8 @@
 # HIPT's hierarchy: regions of 16 x 16 patches of 256 px, ViT-256 on the patches and ViT-4K on each region's
 # patch tokens (targets `regions` and `region_features`); the MIL model hipt trains on the region features.
+from slidesnake.features.params import RegionFeatureParams
+from slidesnake.jobs import collect_region_features
+from slidesnake.tissue.params import RegionParams
 
 
 rule tile_regions:
@@ -25,7 +28,7 @@ rule tile_regions:
 
 rule extract_region_features:
     input:
-        region_shard_inputs,
+        IN.shard_inputs("regions"),
     output:
         paths.fill_some(paths.REGION_FEATURE_SHARD, encoder=paths.REGION_ENCODER),
     log:
@@ -38,9 +41,11 @@ rule extract_region_features:
     resources:
         gpu=1,
         mem_mb=12000,
-        runtime=feature_minutes,
+        runtime=IN.feature_minutes,
     params:
-        slides=region_shard_files,
+        slides=IN.shard_files(
+            "regions", "features", paths.REGION_FEATURE_SHARD_FILE, encoder=paths.REGION_ENCODER
+        ),
         region_features=section_params(RegionFeatureParams, config["region_features"]),
     script:
         "../scripts/extract_region_features.py"
@@ -48,7 +53,7 @@ rule extract_region_features:
 
 rule collect_region_features:
     input:
-        region_shard_of_slide,
+        IN.shard_of_slide(paths.REGION_FEATURE_SHARD, encoder=paths.REGION_ENCODER),
     output:
         paths.fill_some(paths.REGION_FEATURES, encoder=paths.REGION_ENCODER),
     log:

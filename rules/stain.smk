@@ -1,11 +1,12 @@
 # Stain normalisation: one reference per method that some encoder uses (fitted once, so changing it reruns
 # exactly the features that normalise to it), and a before / after QC grid for the report.
+from slidesnake.stain.params import StainParams
 
 
 rule stain_reference:
     input:
-        slides=flat_files(stain_reference_slides),
-        image=stain_reference_image,
+        slides=IN.flat_files(IN.stain_reference_slides),
+        image=IN.stain_reference_image,
     output:
         paths.STAIN_REFERENCE,
     log:
@@ -20,14 +21,14 @@ rule stain_reference:
         runtime=30,
     params:
         stain=section_params(StainParams, config["stain"]),
-        slides=stain_reference_slides,
+        slides=IN.stain_reference_slides,
     script:
         "../scripts/stain_reference.py"
 
 
 rule stain_qc:
     input:
-        flat_files(stain_qc_slides),
+        IN.flat_files(IN.stain_qc_slides),
         reference=paths.STAIN_REFERENCE,
     output:
         report(paths.STAIN_QC, caption="../report/stain_qc.rst", category="Stain normalisation"),
@@ -41,6 +42,6 @@ rule stain_qc:
         runtime=15,
     params:
         stain=section_params(StainParams, config["stain"]),
-        slides=stain_qc_slides,
+        slides=IN.stain_qc_slides,
     script:
         "../scripts/stain_qc.py"

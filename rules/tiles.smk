@@ -1,4 +1,5 @@
 # Mask-aware tile grids at the target mpp, written to HDF5 (no slide reads).
+from slidesnake.tissue.params import TilingParams
 
 
 rule tile_slide:
@@ -6,7 +7,7 @@ rule tile_slide:
         mask=paths.MASK,
         info=paths.MASK_INFO,
         thumbnail=paths.THUMBNAIL,
-        annotation=annotation_input,
+        annotation=IN.annotation_input,
     output:
         tiles=paths.TILES,
         qc=paths.TILES_QC,

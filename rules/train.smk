@@ -1,4 +1,6 @@
 # Patient-level splits, MIL training per task / model / fold, PU tile learning, out-of-fold evaluation.
+from slidesnake.mil.params import TrainParams
+from slidesnake.pu.params import PUParams
 
 
 rule splits:
@@ -14,7 +16,7 @@ rule splits:
         runtime=5,
     params:
         labels=labels_param,
-        patients=patients_param(paths.TRAIN),
+        patients=IN.patients(paths.TRAIN_COHORT),
         folds=FOLDS,
         seed=config["training"]["seed"],
     script:
@@ -24,7 +26,7 @@ rule splits:
 rule train_mil:
     input:
         splits=paths.SPLITS,
-        manifest=mil_manifest(paths.TRAIN),
+        manifest=IN.mil_manifest(paths.TRAIN_COHORT),
     output:
         model=paths.MODEL,
         metrics=paths.METRICS,
@@ -39,10 +41,10 @@ rule train_mil:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=training_memory_mb,
-        runtime=training_minutes,
+        mem_mb=IN.training_memory_mb,
+        runtime=IN.training_minutes,
     params:
-        classes=task_classes,
+        classes=IN.task_classes,
         training=section_params(TrainParams, config["training"]),
         encoder=TRAIN_ENCODER,
         # annotated tiles supervise the evidence only with training.instance_weight > 0 (pu's tile threshold)
@@ -56,7 +58,7 @@ rule train_mil:
 rule train_pu:
     input:
         splits=paths.SPLITS,
-        manifest=feature_manifest(paths.TRAIN),
+        manifest=IN.feature_manifest(paths.TRAIN_COHORT),
     output:
         tile_scores=paths.PU_TILE_SCORES,
         slide_scores=paths.PU_SLIDE_SCORES,
@@ -69,8 +71,8 @@ rule train_pu:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=training_memory_mb,
-        runtime=training_minutes,
+        mem_mb=IN.training_memory_mb,
+        runtime=IN.training_minutes,
     params:
         pu=section_params(PUParams, config["pu"]),
         positive_class=config["pu"]["positive_class"],
@@ -81,8 +83,8 @@ rule train_pu:
 
 rule evaluate:
     input:
-        flat_files(evaluation_files),
-        manifest=slide_manifest(paths.TRAIN),
+        IN.flat_files(IN.evaluation_files),
+        manifest=IN.slide_manifest(paths.TRAIN_COHORT),
     output:
         json=paths.EVALUATION_JSON,
         md=paths.EVALUATION_MD,
@@ -95,8 +97,8 @@ rule evaluate:
         mem_mb=2000,
         runtime=10,
     params:
-        files=evaluation_files,
-        classes=task_classes,
+        files=IN.evaluation_files,
+        classes=IN.task_classes,
         tumor_threshold=config["pu"]["tumor_threshold"],
     script:
         "../scripts/evaluate.py"

@@ -1,4 +1,4 @@
-"""Adapter of rules heatmaps and deploy_heatmaps to slidesnake.jobs.heatmaps.run."""
+"""Adapter of rule heatmaps to slidesnake.jobs.heatmaps.run (new slides have no splits input)."""
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging
@@ -7,5 +7,5 @@ from slidesnake.figures.params import HeatmapParams
 
 with job_logging(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params
-    heatmaps.run(p.source, list(i.scores), i.manifest, i.get("splits"), HeatmapParams(**p.heatmap),
+    heatmaps.run(p.source, list(i.scores), i.manifest, i.get("splits") or None, HeatmapParams(**p.heatmap),
                  Path(snakemake.output[0]))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import feature_params, make_tiles, mask_params, write_small_slide
+from slidesnake.core.errors import ConfigError
 from slidesnake.features.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
 from slidesnake.features.extract import (BF16, FP32, LoadedEncoder, encode_slide, extract_features, initial_precision,
                                          load_encoder, preprocess)
@@ -130,7 +131,7 @@ def test_jpeg2000_slide_falls_back_to_openslide(real_slides, tmp_path):
     tiles = make_tiles(real_slides["tcga"], tmp_path, "tcga", sheet_mpp=0.25)
     summary = extract_features(real_slides["tcga"], tiles, tmp_path / "f.h5", SMALL, "tcga")
     assert summary["reader"] == "openslide" and summary["tiles"] > 0
-    with pytest.raises(ValueError, match="raw_jpeg"):
+    with pytest.raises(ConfigError, match="features.reader.*raw_jpeg"):
         extract_features(real_slides["tcga"], tiles, tmp_path / "g.h5", replace(SMALL, reader="raw_jpeg"), "tcga")
 
 
@@ -262,3 +263,23 @@ def test_features_file_records_the_precision_used(demo_tiles, tmp_path):
     assert attrs["precision"] == encoder.precision and fp32_attrs["precision"] == FP32
     cosine = (bf16 * fp32).sum(1) / np.linalg.norm(bf16, axis=1) / np.linalg.norm(fp32, axis=1)
     assert cosine.min() > 0.99
+
+
+def test_a_shard_records_slide_errors_only(tmp_path):
+    """A slide's own fault (a named error, OSError) is recorded and the shard goes on; a bug ends the job."""
+    from slidesnake.core.errors import SlideReadError
+    from slidesnake.io.shard_table import read_shard_table, run_shard
+
+    def process(slide_id, files):
+        if slide_id == "corrupt":
+            raise SlideReadError("corrupt.tiff: the tile at (0, 0) cannot be read")
+        if slide_id == "bug":
+            raise ValueError("a programming error")
+        return 3, 0.1
+
+    slides = {s: {"out": str(tmp_path / f"{s}.h5")} for s in ("a", "corrupt")}
+    rows = run_shard(slides, process, "out", tmp_path / "shard.tsv", "test")
+    assert [r["status"] for r in rows] == ["ok", "failed"]
+    assert read_shard_table(tmp_path / "shard.tsv")["corrupt"]["error"].startswith("SlideReadError: corrupt.tiff")
+    with pytest.raises(ValueError, match="a programming error"):
+        run_shard({**slides, "bug": {"out": ""}}, process, "out", tmp_path / "shard2.tsv", "test")

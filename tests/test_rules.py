@@ -9,7 +9,7 @@ from conftest import REPO
 GPU_RULES = {"extract_features", "train_mil", "deploy_predictions", "train_classifier", "classify_tiles",
              "extract_region_features"}
 HEAVY_RULES = {"demo_slide", "tissue_mask", "tile_slide", "extract_features", "train_mil", "train_pu",
-               "deploy_predictions", "heatmaps", "deploy_heatmaps", "umap", "demo_patches", "train_classifier",
+               "deploy_predictions", "heatmaps", "umap", "demo_patches", "train_classifier",
                "classify_tiles", "tile_class_figures", "extract_region_features"}
 IN_PROCESS = {"collect_features", "collect_tile_classes", "collect_region_features"}   # run: blocks, no env
 

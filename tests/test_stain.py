@@ -18,7 +18,8 @@ from slidesnake.io.feature_file import read_feature_file
 from slidesnake.jobs import stain_qc, stain_reference
 from slidesnake.stain.methods import MACENKO, METHODS, NONE, REINHARD
 from slidesnake.stain.normalise import (FIT, StainNormaliser, StainReference, fit_pixels, fit_reference, lalphabeta,
-                                        optical_density, stained)
+                                        stained)
+from slidesnake.stain.optical_density import optical_density
 from slidesnake.workflow.config import check_config, default_config, default_params, load_schema
 from slidesnake.stain.params import StainParams
 
@@ -118,7 +119,7 @@ def test_reference_round_trip_and_errors(tmp_path, reference):
     reference.write(path)
     again = StainReference.read(path)
     assert again.method == reference.method and again.values == reference.values
-    with pytest.raises(ValueError, match="no tile of the stain reference .* has enough stain"):
+    with pytest.raises(ConfigError, match="stain.reference.*no tile of the stain reference .* has enough stain"):
         fit_reference(reference.method, torch.full((3, 3, 64, 64), 245.0), "blank glass")
     with pytest.raises(ValueError, match="unknown stain normalisation 'vahadane'"):
         StainNormaliser(replace(reference, method="vahadane"))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import make_tiles, mask_params, tiling_params
+from slidesnake.core.errors import ConfigError, InputFileError
 from slidesnake.io.tile_file import ANNOTATION_FRACTION, ATTRIBUTES, COORDS, TileFile
 from slidesnake.tissue.tiling import box_coverage, label_fractions, make_grid, mask_downsample
 
@@ -52,7 +53,7 @@ def test_overlap_and_border_tiles():
     assert sorted(set(grid.coords[:, 1].tolist())) == [0, 50, 100, 150, 200]
     corner = grid.tissue_fraction[(grid.coords[:, 0] == 300) & (grid.coords[:, 1] == 200)][0]
     assert corner == pytest.approx(30 * 50 / 100 ** 2)   # outside the slide counts as background
-    with pytest.raises(ValueError, match="overlap"):
+    with pytest.raises(ConfigError, match="tiling.overlap_px"):
         make_grid(mask, (10.0, 10.0), (330, 250), 1.0, tiling_params(tile_px=10, overlap_px=10))
 
 
@@ -69,7 +70,7 @@ def test_label_fractions_at_another_downsample():
 
 
 def test_annotation_mask_with_wrong_aspect_is_an_error():
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(InputFileError, match="annotation mask: 300 x 100 px, which does not match"):
         mask_downsample((100, 300), (4000, 4000), "annotation mask")
     assert mask_downsample((250, 250), (4000, 4000), "m") == (16.0, 16.0)
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import pu_params, train_params
+from slidesnake.core.errors import ConfigError
 from slidesnake.mil.models import MIL_MODELS, build_mil_model, score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict, save_mil_checkpoint, train_fold
 from slidesnake.pu.learner import (elkan_noto_prior, nnpu_risk, pnu_risk, sigmoid_loss, tile_probabilities,
@@ -130,7 +131,7 @@ def test_patient_splits_have_no_leakage():
     leaky.loc[0, "fold0"], leaky.loc[1, "fold0"] = "train", "test"
     with pytest.raises(AssertionError, match="fold0"):
         check_no_leakage(leaky)
-    with pytest.raises(ValueError, match="at least 5 patients"):
+    with pytest.raises(ConfigError, match="training.folds.*at least 5 patients"):
         patient_folds(table.head(4).assign(patient_id=["a", "a", "b", "c"]), 5, 0)
 
 

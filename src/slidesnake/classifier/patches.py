@@ -13,11 +13,11 @@ import cv2
 import numpy as np
 
 from slidesnake.core.errors import SlidesnakeError
+from slidesnake.core.partitions import TEST, TRAIN, VALIDATION
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "validation": "val", "test": "test",
-               "testing": "test"}
-TRAIN, VALIDATION, TEST = "train", "val", "test"
+SPLIT_NAMES = {"train": TRAIN, "training": TRAIN, "val": VALIDATION, "validation": VALIDATION, "test": TEST,
+               "testing": TEST}
 
 
 class PatchSetError(SlidesnakeError):

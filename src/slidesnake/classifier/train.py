@@ -4,7 +4,6 @@ features of the patches, computed once), then the whole network at a lower learn
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import numpy as np
@@ -16,7 +15,9 @@ from tqdm import tqdm
 
 from slidesnake.classifier.model import TileClassifierNet
 from slidesnake.classifier.patches import PatchSet, read_image
+from slidesnake.core.early_stopping import EarlyStopping
 from slidesnake.features.encoders import EncoderSpec
+from slidesnake.core.partitions import TRAIN, VALIDATION
 from slidesnake.features.extract import preprocess
 from slidesnake.stain.augment import hed_jitter
 from slidesnake.classifier.params import ClassifierParams
@@ -79,7 +80,7 @@ def phase(net: TileClassifierNet, spec: EncoderSpec, train: DataLoader, val: Dat
     """Train the whole network on augmented patches (batch-norm statistics frozen: small batches would
     replace them); keep the epoch with the lowest validation loss, the starting point included."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=params.weight_decay)
-    best, stale = (validation_loss(net, spec, val, weights, device), copy.deepcopy(net.state_dict())), 0
+    stopping = EarlyStopping(net, params.patience, validation_loss(net, spec, val, weights, device), keep_current=True)
     for epoch in tqdm(range(epochs), desc=f"classifier {name}", unit="epoch", disable=None, mininterval=2):
         net.train()
         for module in net.modules():
@@ -98,13 +99,9 @@ def phase(net: TileClassifierNet, spec: EncoderSpec, train: DataLoader, val: Dat
         history["train_loss"].append(float(np.mean(losses)))
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(float((probabilities.argmax(1) == labels).mean()))
-        if val_loss < best[0] - 1e-6:
-            best, stale = (val_loss, copy.deepcopy(net.state_dict())), 0
-        else:
-            stale += 1
-            if stale >= params.patience:
-                break
-    net.load_state_dict(best[1])
+        if stopping.check(val_loss):
+            break
+    stopping.restore()
 
 
 def backbone_features(net: TileClassifierNet, spec: EncoderSpec, loader: DataLoader, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,13 +118,13 @@ def head_phase(net: TileClassifierNet, spec: EncoderSpec, loaders: dict, params:
                weights: torch.Tensor, device, history: dict, generator: torch.Generator) -> None:
     """The linear head on cached features of the frozen backbone; keeps the epoch with the lowest
     validation loss."""
-    train_x, train_y = backbone_features(net, spec, loaders["train"], device)
-    val_x, val_y = backbone_features(net, spec, loaders["val"], device)
+    train_x, train_y = backbone_features(net, spec, loaders[TRAIN], device)
+    val_x, val_y = backbone_features(net, spec, loaders[VALIDATION], device)
     net.mean.copy_(train_x.mean(0))
     net.std.copy_(train_x.std(0).clamp_min(1e-6))
     train_x, val_x = net.standardise(train_x), net.standardise(val_x)
     optimizer = torch.optim.AdamW(net.head.parameters(), lr=params.lr_head, weight_decay=params.weight_decay)
-    best, stale = (float("inf"), copy.deepcopy(net.head.state_dict())), 0
+    stopping = EarlyStopping(net.head, params.patience, keep_current=True)
     for epoch in range(params.head_epochs):
         order = torch.randperm(len(train_x), generator=generator).to(device)
         losses = []
@@ -145,13 +142,9 @@ def head_phase(net: TileClassifierNet, spec: EncoderSpec, loaders: dict, params:
         for key, value in (("phase", "head"), ("train_loss", float(np.mean(losses))), ("val_loss", val_loss),
                            ("val_accuracy", accuracy)):
             history[key].append(value)
-        if val_loss < best[0] - 1e-6:
-            best, stale = (val_loss, copy.deepcopy(net.head.state_dict())), 0
-        else:
-            stale += 1
-            if stale >= params.patience:
-                break
-    net.head.load_state_dict(best[1])
+        if stopping.check(val_loss):
+            break
+    stopping.restore()
 
 
 def train_tile_classifier(net: TileClassifierNet, spec: EncoderSpec, patches: PatchSet, splits: np.ndarray,
@@ -160,10 +153,10 @@ def train_tile_classifier(net: TileClassifierNet, spec: EncoderSpec, patches: Pa
     torch.manual_seed(params.seed)
     generator = torch.Generator().manual_seed(params.seed)
     loaders = {split: DataLoader(PatchDataset(patches, np.flatnonzero(splits == split), spec.input_size),
-                                 batch_size=params.batch_size, shuffle=split == "train", num_workers=workers,
+                                 batch_size=params.batch_size, shuffle=split == TRAIN, num_workers=workers,
                                  generator=torch.Generator().manual_seed(params.seed))
-               for split in ("train", "val")}
-    train_labels = patches.labels[splits == "train"]
+               for split in (TRAIN, VALIDATION)}
+    train_labels = patches.labels[splits == TRAIN]
     weights = (class_weights(train_labels, len(patches.classes)) if params.class_weighting
                else torch.ones(len(patches.classes))).to(device)
     history = {"phase": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
@@ -171,7 +164,7 @@ def train_tile_classifier(net: TileClassifierNet, spec: EncoderSpec, patches: Pa
     head_phase(net, spec, {k: DataLoader(v.dataset, batch_size=params.batch_size, num_workers=workers)
                            for k, v in loaders.items()}, params, weights, device, history, generator)
     if params.finetune_epochs:
-        phase(net, spec, loaders["train"], loaders["val"], params.finetune_epochs, params.lr_finetune, params,
+        phase(net, spec, loaders[TRAIN], loaders[VALIDATION], params.finetune_epochs, params.lr_finetune, params,
               weights, device, "finetune", history, generator)
     return history
 

@@ -38,3 +38,16 @@ class SlideError(SlidesnakeError):
     def __init__(self, slide: str, message: str):
         super().__init__(f"slide '{slide}': {message}")
         self.slide = slide
+
+
+class InputFileError(SlidesnakeError):
+    """An input file that cannot be used (unreadable, or not matching its slide): names the file."""
+
+    def __init__(self, file, message: str):
+        super().__init__(f"{file}: {message}")
+        self.file = file
+
+
+class SlideReadError(SlidesnakeError):
+    """Pixels of a slide that cannot be read (a corrupt tile, a failed region read). One message argument, so
+    that it keeps its type when a DataLoader worker re-raises it in the job's process."""

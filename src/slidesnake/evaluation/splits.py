@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-TRAIN, VALIDATION, TEST = "train", "val", "test"
+from slidesnake.core.errors import ConfigError
+from slidesnake.core.partitions import PARTITIONS, TEST, TRAIN, VALIDATION
+
 
 
 VALIDATION_SHARE = 0.2  # of each fold's training patients
@@ -19,8 +21,8 @@ def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "l
     cohort; the validation part is one stratified group share of each fold's training patients.
     """
     if table["patient_id"].nunique() < k:
-        raise ValueError(f"{k}-fold cross-validation needs at least {k} patients; the sheet has "
-                         f"{table['patient_id'].nunique()}")
+        raise ConfigError("training.folds", f"{k}-fold cross-validation needs at least {k} patients; the sheet has "
+                                            f"{table['patient_id'].nunique()}")
     labels = table[label_column].to_numpy()
     groups = table["patient_id"].to_numpy()
     out = table[["slide_id", "patient_id", label_column]].reset_index(drop=True).copy()
@@ -58,7 +60,7 @@ def check_no_leakage(splits: pd.DataFrame) -> None:
 def fold_partitions(splits: pd.DataFrame, fold: int) -> dict[str, list[str]]:
     """Slides of one fold's train, validation and test parts."""
     column = splits[f"fold{fold}"]
-    return {part: splits.loc[column == part, "slide_id"].tolist() for part in (TRAIN, VALIDATION, TEST)}
+    return {part: splits.loc[column == part, "slide_id"].tolist() for part in PARTITIONS}
 
 
 def fold_numbers(splits: pd.DataFrame) -> list[int]:

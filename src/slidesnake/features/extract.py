@@ -22,7 +22,7 @@ from slidesnake.io.tile_file import TileFile
 from slidesnake.stain.methods import NONE
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import resize_tiles
-from slidesnake.features.params import FeatureParams
+from slidesnake.features.params import BF16, FP32, FeatureParams
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ def slide_statistics(stream_of_sample, prepare=None) -> tuple[tuple[float, ...],
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
-BF16 = "bf16"
-FP32 = "fp32"
 BF16_MIN_COSINE = 0.99  # bf16 features must point where fp32 features point, tile by tile
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BF16, FP32 = "bf16", "fp32"  # the values of `precision`: bf16 autocast, or full fp32
+
 
 @dataclass(frozen=True)
 class FeatureParams:

@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.features.extract import BF16, FP32, preprocess
+from slidesnake.features.extract import preprocess
 from slidesnake.features.hipt import VIT4K_DIM, VIT256_DIM, build_vit4k, build_vit256
 from slidesnake.io.tile_reader import resolve_device, tile_stream
 from slidesnake.io.feature_file import VIT4K_WEIGHTS, VIT256_WEIGHTS, FeatureAttrs, write_feature_file
@@ -23,7 +23,7 @@ from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.tissue.regions import patch_offsets
-from slidesnake.features.params import RegionFeatureParams
+from slidesnake.features.params import BF16, FP32, RegionFeatureParams
 
 log = logging.getLogger(__name__)
 PATCH_TOKENS = "patch_tokens"

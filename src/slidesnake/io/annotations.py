@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import tifffile
 
+from slidesnake.core.errors import InputFileError
+
 MAX_LABEL_PIXELS = 8192 * 8192  # read a coarser pyramid level than this
 
 
@@ -23,7 +25,7 @@ def read_label_mask(path: str | Path) -> np.ndarray:
     else:
         labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if labels is None:
-            raise ValueError(f"cannot read label mask {path}")
+            raise InputFileError(path, "cannot be read as a label mask (PNG, TIFF)")
         if labels.ndim == 3:
             labels = labels[..., 2]  # OpenCV loads BGR: red is last
     if labels.ndim == 3:

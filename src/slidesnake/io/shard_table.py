@@ -1,6 +1,7 @@
 """Shard tables (`results/features/{encoder}/shards/{shard}.tsv`, `results/tile_classes/{classifier}/shards/...`):
 per slide of a shard its outcome (ok / failed), its file in the shard folder (column `features`), tile count,
-seconds, and the error of a failed slide."""
+seconds, and the error of a failed slide. A slide fails on the project's named errors (an unusable slide, tile
+file or setting) and on OSError (a file that cannot be read); any other exception is a bug and ends the job."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def run_shard(slides: dict[str, dict], process: Callable[[str, dict], tuple[int,
             count, seconds = process(slide_id, files)
             rows.append({"slide_id": slide_id, "status": OK, "features": files[output], "tiles": count,
                          "seconds": seconds, "error": ""})
-        except (SlidesnakeError, OSError, ValueError, RuntimeError) as error:
+        except (SlidesnakeError, OSError) as error:  # the slide's fault; anything else is a bug and ends the job
             log.error("slide '%s' failed: %s", slide_id, error)
             rows.append({"slide_id": slide_id, "status": FAILED, "features": "", "tiles": "", "seconds": "",
                          "error": f"{type(error).__name__}: {error}"})

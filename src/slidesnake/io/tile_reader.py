@@ -14,6 +14,7 @@ import openslide
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from slidesnake.core.errors import ConfigError, SlideReadError
 from slidesnake.io.jpeg_tiles import assemble, decode_many, level_layouts, plan_region, read_tile_bytes
 from slidesnake.io.slide import Slide, composite_on_white
 
@@ -63,6 +64,12 @@ class TileDataset(Dataset):
         if self._handle is None:
             self._open()
         x, y = (int(v) for v in self.coords[index])
+        try:
+            return self._read(x, y)
+        except (openslide.OpenSlideError, RuntimeError) as error:  # OpenSlide, or a JPEG tile that does not decode
+            raise SlideReadError(f"{self.slide_path.name}: the tile at ({x}, {y}) cannot be read: {error}") from error
+
+    def _read(self, x: int, y: int):
         g = self.geometry
         if self.reader == "openslide":
             rgba = np.asarray(self._handle.read_region((x, y), g.level, (g.read_px, g.read_px)))
@@ -101,7 +108,8 @@ def choose_reader(requested: str, slide_path: Path, slide: Slide, geometry: Read
     layouts = level_layouts(slide_path, slide.level_dimensions)
     if layouts is None:
         if requested == "raw_jpeg":
-            raise ValueError(f"reader 'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not one")
+            raise ConfigError("features.reader", f"'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not "
+                                                 "one (auto falls back to OpenSlide)")
         return "openslide", None
     return "raw_jpeg", layouts[geometry.level]
 
@@ -110,7 +118,7 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
+        raise ConfigError("features.device", "'cuda' requested but CUDA is not available (auto uses the CPU)")
     return torch.device(requested)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from slidesnake.core.errors import SlidesnakeError
 from slidesnake.io.feature_file import feature_shape
 from slidesnake.io.manifest import FEATURE_COLUMNS, write_manifest
 
@@ -17,6 +18,7 @@ def run(features: dict[str, str], tiles: dict[str, str], out: Path) -> None:
             for s, path in features.items()]
     dims = {row["dim"] for row in rows if row["dim"]}
     if len(dims) > 1:
-        raise ValueError(f"feature files of one encoder differ in dimension: {sorted(dims)}")
+        raise SlidesnakeError(f"the feature files in {out} differ in dimension {sorted(dims)}: some were made by another "
+                              "encoder; rerun rule extract_features (--forcerun extract_features)")
     write_manifest(out, rows, FEATURE_COLUMNS)
     log.info("%d feature files in %s", len(rows), out)

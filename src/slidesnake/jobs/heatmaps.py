@@ -1,4 +1,4 @@
-"""Rules heatmaps and deploy_heatmaps: per slide of a cohort, one score source painted over the thumbnail,
+"""Rule heatmaps: per slide of a cohort, one score source painted over the thumbnail,
 its high-score regions as QuPath GeoJSON, and a gallery of its top tiles."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from slidesnake.core.errors import SlideError
 from slidesnake.core.atomic import atomic_output
 from slidesnake.evaluation.splits import read_splits
 from slidesnake.figures.heatmap import high_score_regions, render_heatmap
@@ -61,7 +62,7 @@ def run(source: str, score_files: list[Path], slide_manifest: Path, splits_csv: 
     manifest = read_manifest(slide_manifest)
     for slide, row in manifest.items():
         if slide not in scores:
-            raise ValueError(f"no {source} tile scores for slide '{slide}'")
+            raise SlideError(slide, f"has no {source} tile scores (rerun the rule that scores it)")
         coords, values = scores[slide]
         size0 = box_size or TileFile.read(row["tiles"]).size0
         truth, annotation = read_label_png(row["truth"]), read_label_png(row["annotation"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from slidesnake.core.errors import ConfigError
 from slidesnake.figures.stain_qc import save_stain_grid
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import sample_tiles
@@ -32,6 +33,6 @@ def run(reference_json: Path, params: StainParams, slides: dict[str, dict], out_
         if len(tiles):
             rows.append((slide, as_images(tiles), as_images(normalise(tiles))))
     if not rows:
-        raise ValueError(f"none of the QC slides {list(slides)} has tiles")
+        raise ConfigError("stain.qc_slides", f"none of the QC slides {list(slides)} has tiles")
     save_stain_grid(out_jpg, rows, f"{reference.method} normalisation to {reference.source}")
     log.info("stain QC grid of %d slides: %s", len(rows), out_jpg)

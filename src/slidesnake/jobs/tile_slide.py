@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.errors import SlideError
+from slidesnake.core.errors import InputFileError, SlideError
 from slidesnake.core.labels import TISSUE, TUMOR
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.figures.qc import BLUE, RED, draw_tiles, write_rgb
@@ -30,7 +30,7 @@ def annotation_fractions(slide_id: str, annotation_path: Path, grid: TileGrid, l
     labels = read_label_mask(annotation_path)
     try:
         downsample = mask_downsample(labels.shape, level0, f"annotation mask {annotation_path}")
-    except ValueError as error:
+    except InputFileError as error:
         raise SlideError(slide_id, str(error)) from None
     labelled = label_fractions(labels, downsample, grid.coords, grid.size0, (TISSUE, TUMOR))
     return np.column_stack([1 - labelled.sum(1), labelled]).astype(np.float32)

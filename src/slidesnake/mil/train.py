@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from dataclasses import asdict
@@ -13,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from slidesnake.core.early_stopping import EarlyStopping
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
@@ -172,7 +172,7 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
     weights = (class_weights([labels[s] for s in train], n_classes) if params.class_weighting
                else torch.ones(n_classes)).to(device)
     history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auc": [], "early_stopping": early}
-    best, smoothed, stale = (float("inf"), None, -1), None, 0
+    stopping, smoothed = EarlyStopping(model, params.patience, step=-1), None
     for epoch in tqdm(range(params.epochs), desc=desc or model_name, unit="epoch", disable=None, mininterval=2):
         model.train()
         losses = []
@@ -205,18 +205,12 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
         history["val_loss"].append(val_loss)
         history["val_auc"].append(classification_metrics(np.array([labels[s] for s in val]), probabilities)["auc"])
         smoothed = val_loss if smoothed is None else SMOOTHING * val_loss + (1 - SMOOTHING) * smoothed
-        if np.isfinite(smoothed) and smoothed < best[0] - 1e-6:
-            best, stale = (smoothed, copy.deepcopy(model.state_dict()), epoch), 0
-        else:
-            stale += 1
-            if stale >= params.patience:
-                break
-    if early:
-        if best[1] is None:
-            raise ValueError(f"{desc or model_name}: the validation loss was never finite; check the features "
-                             "and that the training slides hold both classes")
-        model.load_state_dict(best[1])
-    history["best_epoch"] = best[2] if early else history["epoch"][-1]
+        if stopping.check(smoothed, epoch):
+            break
+    if early and not stopping.restore():
+        raise ValueError(f"{desc or model_name}: the validation loss was never finite; check the features "
+                         "and that the training slides hold both classes")
+    history["best_epoch"] = stopping.step if early else history["epoch"][-1]
     return model, history
 
 

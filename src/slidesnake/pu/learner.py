@@ -15,7 +15,6 @@ improvement.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 
@@ -27,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from slidesnake.core.early_stopping import EarlyStopping
 from slidesnake.io.tile_scores import PU_BASELINE, PU_SCORE
 from slidesnake.pu.params import PUParams
 
@@ -157,7 +157,7 @@ def train_tile_classifier(p: np.ndarray, u: np.ndarray, n: np.ndarray | None, pr
     steps = step_budget(len(train["u"]), params)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     history = {"steps": steps, "model_selection": select, "step": [], "validation_risk": []}
-    best, stale = (math.inf, None, steps), 0
+    stopping = EarlyStopping(model, params.patience, step=steps)
 
     def batch(key):
         t = train[key]
@@ -178,15 +178,10 @@ def train_tile_classifier(p: np.ndarray, u: np.ndarray, n: np.ndarray | None, pr
                 risk = float(objective(*scored)[1])
             history["step"].append(step)
             history["validation_risk"].append(risk)
-            if risk < best[0] - 1e-6:
-                best, stale = (risk, copy.deepcopy(model.state_dict()), step), 0
-            else:
-                stale += 1
-                if stale >= params.patience:
-                    break
-    if best[1] is not None:
-        model.load_state_dict(best[1])
-    history["selected_step"] = best[2]
+            if stopping.check(risk, step):
+                break
+    stopping.restore()
+    history["selected_step"] = stopping.step
     return model.eval(), scaler, history
 
 

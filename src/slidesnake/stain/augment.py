@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import torch
 
+from slidesnake.stain.optical_density import optical_density, rgb_from_optical_density
+
 # Ruifrok & Johnston stain vectors (rows: haematoxylin, eosin, DAB), as skimage.color.hed_from_rgb inverts
 RGB_FROM_HED = torch.tensor([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
-OD_FLOOR = 1e-6
-
-
-def rgb_to_od(rgb: torch.Tensor) -> torch.Tensor:
-    """uint8 or [0, 255] float N x 3 x H x W -> optical density."""
-    return -torch.log((rgb.float() + 1) / 256)
-
-
-def od_to_rgb(od: torch.Tensor) -> torch.Tensor:
-    return (256 * torch.exp(-od) - 1).clamp(0, 255)
 
 
 def stain_matrix(device) -> torch.Tensor:
@@ -29,9 +21,9 @@ def hed_jitter(rgb: torch.Tensor, sigma: float, generator: torch.Generator | Non
     1 + U(-sigma, sigma) and shifted by U(-sigma, sigma) (one draw per image and stain); returns float 0-255."""
     n = rgb.shape[0]
     matrix = stain_matrix(rgb.device)                                    # 3 stains x 3 channels
-    od = rgb_to_od(rgb).permute(0, 2, 3, 1)                              # N x H x W x 3
+    od = optical_density(rgb).permute(0, 2, 3, 1)                              # N x H x W x 3
     concentrations = od @ torch.linalg.inv(matrix)                       # N x H x W x 3 stains
     scale = 1 + (torch.rand(n, 1, 1, 3, generator=generator) * 2 - 1).to(rgb.device) * sigma
     shift = (torch.rand(n, 1, 1, 3, generator=generator) * 2 - 1).to(rgb.device) * sigma
     od = (concentrations * scale + shift) @ matrix
-    return od_to_rgb(od.clamp_min(0)).permute(0, 3, 1, 2)
+    return rgb_from_optical_density(od.clamp_min(0)).permute(0, 3, 1, 2)

@@ -16,20 +16,14 @@ from pathlib import Path
 import torch
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.core.errors import ConfigError
 from slidesnake.stain.methods import MACENKO, METHODS, REINHARD
+from slidesnake.stain.optical_density import optical_density
 
 OD_THRESHOLD = 0.15        # Macenko et al.'s beta: lower optical density is glass or noise
 MIN_STAINED_SHARE = 0.05   # tiles with fewer stained pixels pass through unchanged
 FIT_PIXELS = 16384         # pixels of a tile used to fit it (an even subsample); every pixel is transformed
 PERCENTILE = 0.01          # Macenko's robust extreme angles and maximum concentrations (1st / 99th)
-
-
-def optical_density(rgb: torch.Tensor) -> torch.Tensor:
-    return -torch.log((rgb.clamp(0, 255) + 1) / 256)
-
-
-def rgb_from_od(od: torch.Tensor) -> torch.Tensor:
-    return (256 * torch.exp(-od) - 1).clamp(0, 255)
 
 
 def fit_pixels(tiles: torch.Tensor) -> torch.Tensor:
@@ -205,7 +199,8 @@ def fit_reference(method: str, tiles: torch.Tensor, source: str) -> StainReferen
     check_method(method)
     fitted, valid = FIT[method](tiles)
     if not valid.any():
-        raise ValueError(f"no tile of the stain reference ({source}) has enough stain to fit {method}")
+        raise ConfigError("stain.reference", f"no tile of the stain reference ({source}) has enough stain to fit "
+                                             f"{method}; choose other reference slides or an image")
     values = {}
     for name, value in fitted.items():
         median = value[valid].median(0).values

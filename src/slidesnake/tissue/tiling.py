@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slidesnake.core.errors import ConfigError, InputFileError
 from slidesnake.tissue.params import TilingParams
 
 ROW_BLOCK = 1024  # mask rows summed at once: memory stays bounded for large masks
@@ -59,7 +60,7 @@ class TileGrid:
 def level0_tile_size(mpp0: float, params: TilingParams) -> tuple[int, float]:
     """Level-0 tile size and stride for a slide of level-0 resolution `mpp0`."""
     if params.overlap_px >= params.tile_px:
-        raise ValueError(f"overlap_px ({params.overlap_px}) must be smaller than tile_px ({params.tile_px})")
+        raise ConfigError("tiling.overlap_px", f"{params.overlap_px} must be smaller than tile_px ({params.tile_px})")
     scale = params.mpp / mpp0
     return int(round(params.tile_px * scale)), (params.tile_px - params.overlap_px) * scale
 
@@ -104,6 +105,6 @@ def mask_downsample(mask_shape: tuple[int, int], level0_size: tuple[int, int], w
     height, width = mask_shape[:2]
     sx, sy = level0_size[0] / width, level0_size[1] / height
     if not math.isclose(sx, sy, rel_tol=tolerance) and abs(sx - sy) > 1.0:
-        raise ValueError(f"{what} is {width} x {height} px, which does not match the slide's "
+        raise InputFileError(what, f"{width} x {height} px, which does not match the slide's "
                          f"{level0_size[0]} x {level0_size[1]} px (downsample {sx:.2f} along x, {sy:.2f} along y)")
     return sx, sy

@@ -56,7 +56,7 @@ class Cohort:
         """Slide ids of one cohort ("train" or "new"), or of both."""
         if cohort is None:
             return list(self.records)
-        return list(self.train if cohort == paths.TRAIN else self.new)
+        return list(self.train if cohort == paths.TRAIN_COHORT else self.new)
 
     def record(self, slide: str) -> SlideRecord:
         return self.records[slide]
@@ -69,6 +69,24 @@ class Cohort:
     def labels(self, task: dict) -> dict[str, str]:
         """Checked labels of the training slides for a task ({label_column, classes})."""
         return check_labels(self.train, task["label_column"], task["classes"], self.sheet)
+
+
+def pu_enabled(config: dict, cohort: Cohort, task: str | None = None) -> bool:
+    """Whether PU learning runs (for `task`, when given: only for pu.task): it is enabled, its task exists, and
+    every training slide of its positive class has an annotation mask."""
+    pu, tasks = config["pu"], config["tasks"]
+    if not pu["enabled"] or pu["task"] not in tasks or (task is not None and task != pu["task"]):
+        return False
+    column = tasks[pu["task"]]["label_column"]
+    positives = [r for r in cohort.train.values() if r.value(column) == pu["positive_class"]]
+    return bool(positives) and all(r.annotation for r in positives)
+
+
+def spread(slides: list[str], count: int) -> list[str]:
+    """`count` of the slides spread evenly over the list, first and last included (all when there are fewer)."""
+    if len(slides) <= count:
+        return list(slides)
+    return [slides[round(k * (len(slides) - 1) / (count - 1))] for k in range(count)] if count > 1 else [slides[0]]
 
 
 def load_cohort(config: dict) -> Cohort:

@@ -36,7 +36,7 @@ STAIN_REFERENCE = f"{RESULTS}/stain/{{method}}/reference.json"  # what encoders 
 STAIN_QC = f"{RESULTS}/figures/stain/{{method}}.jpg"
 
 # cohorts: "train" (the sample sheet) and "new" (the deploy sheet)
-TRAIN, NEW = "train", "new"
+TRAIN_COHORT, NEW_COHORT = "train", "new"
 SLIDE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/slides.tsv"
 FEATURE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/features_{{encoder}}.tsv"
 
@@ -54,18 +54,18 @@ EVALUATION_JSON = f"{RESULTS}/evaluation/{{task}}.json"
 EVALUATION_MD = f"{RESULTS}/evaluation/{{task}}.md"
 
 # predictions
-OOF_SLIDES = f"{RESULTS}/predictions/{{task}}/{{model}}_oof.csv"
+OOF_SLIDE_PREDICTIONS = f"{RESULTS}/predictions/{{task}}/{{model}}_oof.csv"
 OOF_PATIENTS = f"{RESULTS}/predictions/{{task}}/{{model}}_oof_patients.csv"
-NEW_SLIDES = f"{RESULTS}/predictions/{{task}}/{{model}}_new.csv"
+NEW_SLIDE_PREDICTIONS = f"{RESULTS}/predictions/{{task}}/{{model}}_new.csv"
 NEW_PATIENTS = f"{RESULTS}/predictions/{{task}}/{{model}}_new_patients.csv"
 NEW_TILE_SCORES = f"{RESULTS}/predictions/{{task}}/{{model}}_new_tile_scores.h5"
 
 # figures
 HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/{{source}}"  # one folder per score source, files per slide
 HEATMAP_FILES = {"heatmap": "{slide}.jpg", "regions": "{slide}.geojson", "gallery": "{slide}_top_tiles.jpg"}
-PU_SOURCE = "pu"  # heatmap source of the PU tile classifier (the others are MIL model names)
+PU_SOURCE = "pu"  # heatmap source of the PU tile classifier (the others are MIL model names) ...
+NEW_SOURCE_PREFIX = "new_"  # ... and new_<model>: the model's fold ensemble on the new slides
 PU_MASK_FILES = {"mask": "{slide}_tumor_mask.png", "mask_regions": "{slide}_tumor_mask.geojson"}  # PU source only
-NEW_HEATMAP_DIR = f"{RESULTS}/figures/{{task}}/heatmaps/new_{{model}}"  # the fold ensemble on new slides
 COHORT_FIGURE = f"{RESULTS}/figures/{{task}}/{{name}}.png"
 COHORT_FIGURES = ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")
 UMAP_SCATTER = f"{RESULTS}/figures/umap/{{encoder}}/scatter.png"
@@ -99,7 +99,6 @@ EXPORT_DIR = f"{RESULTS}/export/{{tool}}"
 EXPORT_TOOLS = ("clam", "trident")
 
 VERSIONS = f"{RESULTS}/versions.tsv"
-REPORT = f"{RESULTS}/report.html"
 
 
 def fill(template: str, **wildcards) -> str:
@@ -130,6 +129,11 @@ def in_folder(folder, name: str, **wildcards):
     """A per-slide file inside a folder output (heatmaps, UMAP views)."""
     from pathlib import Path
     return Path(folder) / name.format(**wildcards)
+
+
+def new_source(model: str) -> str:
+    """The heatmap source of a model's fold ensemble on the new slides."""
+    return f"{NEW_SOURCE_PREFIX}{model}"
 
 
 def fold_files(template: str, task: str, model: str, folds: int) -> list[str]:

@@ -56,17 +56,27 @@ def _cell(value):
     return value or None
 
 
+def url_scheme(value: str) -> str | None:
+    """The URL scheme of a source, lower case; None for a path (one letter is a Windows drive, not a scheme)."""
+    scheme = urlparse(value).scheme.lower()
+    return scheme if len(scheme) > 1 else None
+
+
+def source_kind(value: str) -> str:
+    """"url" for a source fetched over the network, "path" for a local file (a path or a file:// URL)."""
+    return "url" if url_scheme(value) not in (None, "file") else "path"
+
+
 def classify_source(value: str, base_dir: Path, row: int, column: str) -> tuple[str, str]:
     """("url", url) or ("path", absolute path) for a source cell, or raise."""
-    parsed = urlparse(value)
-    scheme = parsed.scheme.lower()
-    if len(scheme) > 1:  # one letter is a Windows drive, not a scheme
+    scheme = url_scheme(value)
+    if scheme is not None:
         if scheme not in URL_SCHEMES:
             raise SampleSheetError(
                 f"unsupported URL scheme '{scheme}://' in '{value}' (use http, https, file or a path)", row, column)
-        if scheme != "file":
+        if source_kind(value) == "url":
             return "url", value
-        path = Path(unquote(parsed.path))
+        path = Path(unquote(urlparse(value).path))
     else:
         path = Path(value).expanduser()
         if not path.is_absolute():
