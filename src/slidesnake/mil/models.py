@@ -41,7 +41,15 @@ class MILModel(nn.Module):
 
 
 def tile_embedding(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
+    """Linear + ReLU + dropout to `hidden` units; hidden 0 keeps the features (dropout only): the pooling
+    models' instance classifiers are then linear in the features."""
+    if hidden == 0:
+        return nn.Sequential(nn.Dropout(dropout))
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+
+
+def embedded_dim(in_dim: int, hidden: int) -> int:
+    return hidden or in_dim
 
 
 class MeanPool(MILModel):
@@ -49,7 +57,7 @@ class MeanPool(MILModel):
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
         super().__init__()
-        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(embedded_dim(in_dim, hidden), n_classes)
 
     def forward(self, bag):
         h = self.embed(bag)
@@ -63,7 +71,7 @@ class MaxPool(MILModel):
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25):
         super().__init__()
-        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(embedded_dim(in_dim, hidden), n_classes)
 
     def forward(self, bag):
         tile_logits = self.classifier(self.embed(bag))
@@ -79,7 +87,7 @@ class TopKPool(MILModel):
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.25,
                  top_share: float = 0.1):
         super().__init__()
-        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(hidden, n_classes)
+        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(embedded_dim(in_dim, hidden), n_classes)
         self.top_share = top_share
 
     def forward(self, bag):
@@ -109,8 +117,8 @@ class ABMIL(MILModel):
                  dropout: float = 0.25):
         super().__init__()
         self.embed = tile_embedding(in_dim, hidden, dropout)
-        self.attention = GatedAttention(hidden, attention_dim, dropout)
-        self.classifier = nn.Linear(hidden, n_classes)
+        self.attention = GatedAttention(embedded_dim(in_dim, hidden), attention_dim, dropout)
+        self.classifier = nn.Linear(embedded_dim(in_dim, hidden), n_classes)
 
     def forward(self, bag):
         h = self.embed(bag)
@@ -126,9 +134,9 @@ class CLAMSingleBranch(MILModel):
                  dropout: float = 0.25, k_sample: int = 8, subtyping: bool = False):
         super().__init__()
         self.embed = tile_embedding(in_dim, hidden, dropout)
-        self.attention = GatedAttention(hidden, attention_dim, dropout)
-        self.classifier = nn.Linear(hidden, n_classes)
-        self.instance_classifiers = nn.ModuleList(nn.Linear(hidden, 2) for _ in range(n_classes))
+        self.attention = GatedAttention(embedded_dim(in_dim, hidden), attention_dim, dropout)
+        self.classifier = nn.Linear(embedded_dim(in_dim, hidden), n_classes)
+        self.instance_classifiers = nn.ModuleList(nn.Linear(embedded_dim(in_dim, hidden), 2) for _ in range(n_classes))
         self.k_sample, self.n_classes, self.subtyping = k_sample, n_classes, subtyping
 
     def forward(self, bag):
