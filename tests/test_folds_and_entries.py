@@ -48,10 +48,10 @@ def test_pu_across_folds_scores_every_slide_once_on_its_test_fold():
     assert entry["true_prior_of_unlabeled"] == pytest.approx(5 / 35)
     # each fold's mask threshold calls its prior's share of U; the masks find the shifted tiles
     for fold in result.folds:
-        assert 0 < fold["mask_threshold"] < 1
+        assert 0 < fold["tumor_mask_threshold"] < 1
     for slide, scores in result.tile_scores.items():
         fold = next(f for f in result.folds if slide in fold_partitions(splits, f["fold"])[TEST])
-        assert np.array_equal(scores["tumor_mask"] > 0, scores["nnpu"] >= fold["mask_threshold"])
+        assert np.array_equal(scores["tumor_mask"] > 0, scores["nnpu"] >= fold["tumor_mask_threshold"])
     assert entry["mask"]["slides"] == 6 and entry["mask"]["dice_mean"] > 0.6
     assert entry["mask"]["iou_mean"] <= entry["mask"]["dice_mean"]
 
@@ -59,7 +59,7 @@ def test_pu_across_folds_scores_every_slide_once_on_its_test_fold():
 def test_fixed_mask_threshold_replaces_the_prior_rule():
     splits, data, _ = toy_cohort()
     result = cross_validate_pu("t", "tumor", splits, data, pu_params(min_steps=50, max_steps=100, mask_threshold=0.7))
-    assert {f["mask_threshold"] for f in result.folds} == {0.7}
+    assert {f["tumor_mask_threshold"] for f in result.folds} == {0.7}
 
 
 def test_pu_across_folds_names_what_the_user_must_fix():

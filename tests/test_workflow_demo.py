@@ -51,7 +51,7 @@ def test_training_and_evaluation_outputs(demo_run):
     assert report["pu"]["prior"]["mean_estimated_prior"] > 0
     mask = report["pu"]["mask"]  # the demo has truth: the PU tumor masks are scored against it
     assert mask["slides"] == (splits["label"] == "tumor").sum() and 0 <= mask["dice_mean"] <= 1 and mask["iou_mean"] <= mask["dice_mean"]
-    assert all(0 < f["mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
+    assert all(0 < f["tumor_mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
     assert "Tumor masks" in (workdir / "results/evaluation/tumor.md").read_text()
     assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
 

@@ -96,11 +96,11 @@ def cross_validate_pu(task: str, positive_class: str, splits: pd.DataFrame, tile
             model, scaler, history = train_tile_classifier(p, u, n, prior, params, mode)
             models[mode] = (model, scaler)
             record[f"{mode}_steps"] = history["selected_step"]
-        record["mask_threshold"] = fold_mask_threshold(models[PU_SCORE], u, prior, params)
+        record["tumor_mask_threshold"] = fold_mask_threshold(models[PU_SCORE], u, prior, params)
         result.folds.append(record)
         for s in parts[TEST]:
             scores = {mode: tile_probabilities(m, sc, tiles[s].features) for mode, (m, sc) in models.items()}
-            scores[PU_MASK] = (scores[PU_SCORE] >= record["mask_threshold"]).astype(np.float32)
+            scores[PU_MASK] = (scores[PU_SCORE] >= record["tumor_mask_threshold"]).astype(np.float32)
             result.tile_scores[s] = scores
             result.slide_rows.append({"slide_id": s, "patient_id": patients.loc[s], "label": labels.loc[s],
                                       "fold": fold, **{f"{mode}_score": top_k_mean(scores[mode], params.top_k)
