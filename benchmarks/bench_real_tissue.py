@@ -12,7 +12,7 @@ the evaluation, and the tumor-mask threshold of slidesnake.pu.masks.
 Per cohort: out-of-fold slide AUC with its 95% bootstrap interval over slides; evidence and attention
 localisation (mean per tumor slide of the tile AUC against truth tumor tiles) with intervals; PU (nnPU /
 PNU and the naive baseline) tile AUC on the tumor slides, and the Dice / IoU of the tumor masks on the
-tumor slides (threshold from the prior, and 0.5 for comparison). The table gives the mean over seeds,
+tumor slides (the thresholds of pu.mask_threshold's rules "dice" and "prior", and 0.5 for comparison). The table gives the mean over seeds,
 the interval of the pooled slides of all seeds (bootstrap over slides), and the seeds' range.
 
     PYTHONPATH=src python benchmarks/bench_real_tissue.py --sizes 16,48 --seeds 3 --out /tmp/bench_real_tissue
@@ -97,7 +97,9 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
 
     from slidesnake.evaluation.splits import fold_partitions
     from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, train_tile_classifier
-    from slidesnake.pu.masks import mask_threshold
+    from dataclasses import replace
+
+    from slidesnake.pu.folds import MASK_RULES, fold_mask_threshold
     from slidesnake.workflow.config import default_params
     from slidesnake.pu.params import PUParams
     torch.set_num_threads(1)
@@ -106,6 +108,7 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
     splits = cohort_splits(cohort, seed)
     params = default_params(PUParams, "pu", seed=seed)
     probabilities, thresholds, priors = {"nnpu": {}, "naive": {}}, {"nnpu": {}, "naive": {}}, []
+    rules = {rule: replace(params, mask_threshold=rule) for rule in MASK_RULES}
     for fold in range(FOLDS):
         parts = fold_partitions(splits, fold)
         train = parts["train"] + parts["val"]
@@ -118,7 +121,8 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
         priors.append({"estimated": prior, "true": true_prior})
         for mode in ("nnpu", "naive"):
             model, scaler, _ = train_tile_classifier(p, u, n, prior, params, mode)
-            thresholds[mode][fold] = mask_threshold(tile_probabilities(model, scaler, u), prior)
+            thresholds[mode][fold] = {rule: fold_mask_threshold((model, scaler), p, u, n, prior, ruled)
+                                      for rule, ruled in rules.items()}
             for s in parts["test"]:
                 probabilities[mode][s] = (tile_probabilities(model, scaler, cohort.features[s]), fold)
     out = {"size": size, "seed": seed, "model": "pu", "seconds": time.perf_counter() - start, "priors": priors}
@@ -127,17 +131,21 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
     return out
 
 
+def cut(thresholds: dict, fold: int, rule: str) -> float:
+    return 0.5 if rule == "0.5" else thresholds[fold][rule]
+
+
 def pu_scores(cohort, probabilities: dict, thresholds: dict) -> dict:
     from slidesnake.evaluation.localisation import localisation
-    from slidesnake.pu.masks import mask_overlap
+    from slidesnake.evaluation.metrics import mask_overlap
     slides = list(probabilities)
     tumor_slides = [s for s in slides if cohort.labels[s]]
     loc = localisation({s: probabilities[s][0] for s in slides}, cohort.tumor_share, slides)
     masks = {}
-    for name, threshold_of in (("prior", lambda fold: thresholds[fold]), ("0.5", lambda fold: 0.5)):
-        masks[name] = {s: mask_overlap(probabilities[s][0] >= threshold_of(probabilities[s][1]), cohort.tumor[s])
-                       for s in tumor_slides}
-    benign_called = [float((probabilities[s][0] >= thresholds[probabilities[s][1]]).mean())
+    for rule in (*thresholds[0], "0.5"):
+        masks[rule] = {s: mask_overlap(probabilities[s][0] >= cut(thresholds, probabilities[s][1], rule),
+                                       cohort.tumor[s]) for s in tumor_slides}
+    benign_called = [float((probabilities[s][0] >= cut(thresholds, probabilities[s][1], "dice")).mean())
                      for s in slides if not cohort.labels[s]]
     return {"tile_auc": loc["per_slide"], "masks": masks, "benign_slides_called_tumor": benign_called,
             "thresholds": list(thresholds.values())}
@@ -194,11 +202,12 @@ def pu_rows(results: list[dict]) -> list[str]:
         prior_error = np.mean([f["estimated"] - f["true"] for r in rows for f in r["priors"]])
         for mode in ("nnpu", "naive"):
             auc = [v for r in rows for v in r[mode]["tile_auc"].values()]
-            dice = {t: [m["dice"] for r in rows for m in r[mode]["masks"][t].values()] for t in ("prior", "0.5")}
-            iou = [m["iou"] for r in rows for m in r[mode]["masks"]["prior"].values()]
+            dice = {t: [m["dice"] for r in rows for m in r[mode]["masks"][t].values()] for t in ("dice", "prior", "0.5")}
+            iou = [m["iou"] for r in rows for m in r[mode]["masks"]["dice"].values()]
             benign = [v for r in rows for v in r[mode]["benign_slides_called_tumor"]]
-            lines.append(f"| {size} | {mode} | {len(rows)} | {interval(auc)} | {interval(dice['prior'])} | "
-                         f"{interval(iou)} | {interval(dice['0.5'])} | {np.mean(benign):.3f} | {prior_error:+.3f} |")
+            lines.append(f"| {size} | {mode} | {len(rows)} | {interval(auc)} | {interval(dice['dice'])} | "
+                         f"{interval(iou)} | {interval(dice['prior'])} | {interval(dice['0.5'])} | {np.mean(benign):.3f} "
+                         f"| {prior_error:+.3f} |")
     return lines
 
 
@@ -206,9 +215,9 @@ def tables(results: list[dict]) -> str:
     mil = ["| slides | model | variant | seeds | slide AUC, mean over seeds [95% CI, pooled slides] (seed range) | "
            "evidence localisation [CI] (seed range) | attention localisation [CI] (seed range) |",
            "|---|---|---|---|---|---|---|", *mil_rows(results)]
-    pu = ["| slides | PU | seeds | tile AUC on tumor slides [CI] | mask Dice, prior threshold [CI] | mask IoU [CI] | "
-          "mask Dice at 0.5 [CI] | share of benign slides' tiles called tumor | prior error |",
-          "|---|---|---|---|---|---|---|---|---|", *pu_rows(results)]
+    pu = ["| slides | PU | seeds | tile AUC on tumor slides [CI] | mask Dice, threshold `dice` (default) [CI] | "
+          "mask IoU [CI] | mask Dice, threshold `prior` [CI] | mask Dice at 0.5 [CI] | share of benign slides' tiles "
+          "called tumor | prior error |", "|---|---|---|---|---|---|---|---|---|---|", *pu_rows(results)]
     return "\n".join(mil) + "\n\n" + "\n".join(pu)
 
 

@@ -10,7 +10,8 @@ from slidesnake.core.labels import TRUTH_TUMOR_SHARE
 from slidesnake.demo.real_tissue import (TILE_PX, CohortSpec, PoolSpec, TilePool, assemble_cohort, lab_statistics,
                                          load_sources, render_pool_tiles)
 from slidesnake.mil.train import Bags, instance_loss, instance_targets, predict, train_fold
-from slidesnake.pu.masks import MASK_UPSAMPLE, mask_overlap, mask_threshold, tumor_mask_image
+from slidesnake.evaluation.metrics import mask_overlap
+from slidesnake.pu.masks import MASK_UPSAMPLE, dice_threshold, mask_threshold, tumor_mask_image
 
 
 def fake_pool(sites=2, dim=16, per_kind=40, seed=0) -> TilePool:
@@ -117,3 +118,13 @@ def test_tumor_mask_image_paints_the_tile_grid():
     cell = MASK_UPSAMPLE
     assert (image[:cell, :cell] == 1).all() and (image[:cell, cell:2 * cell] == 2).all()
     assert (image[cell:2 * cell, cell:2 * cell] == 2).all() and (image[cell:2 * cell, :cell] == 0).all()
+
+
+def test_dice_threshold_balances_recall_and_false_positives_at_the_prior():
+    """Positives above 0.6, negatives below 0.4: any cut in between is perfect; with overlapping scores the
+    cut moves up as the prior falls (false positives weigh more)."""
+    positives, negatives = np.linspace(0.6, 1.0, 50), np.linspace(0.0, 0.4, 500)
+    assert 0.4 < dice_threshold(positives, negatives, 0.1) <= 0.6
+    rng = np.random.default_rng(0)
+    positives, negatives = rng.normal(0.7, 0.1, 2000).clip(0, 1), rng.normal(0.4, 0.1, 20000).clip(0, 1)
+    assert dice_threshold(positives, negatives, 0.02) > dice_threshold(positives, negatives, 0.3)

@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from slidesnake.core.errors import InputFileError
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, TUMOR
 from slidesnake.demo.geometry import GRID, make_layout
 
@@ -127,12 +128,12 @@ class Source:
 
 
 def load_sources(data_dir: Path) -> dict[str, Source]:
-    """Benign and tumor tissue at one scale and one colour; raises FileNotFoundError naming a missing file."""
+    """Benign and tumor tissue at one scale and one colour; a missing source file is an InputFileError."""
     images = {}
     for kind, name in (("benign", BENIGN_SOURCE), ("tumor", TUMOR_SOURCE)):
         path = Path(data_dir) / name
         if not path.exists():
-            raise FileNotFoundError(f"real-tissue testbed: {path} is missing (see ../shared/data/README.md)")
+            raise InputFileError(path, "missing: the real-tissue testbed reads the two real slides of ../shared/data")
         rgb = read_source(path, SOURCE_MPP[name])
         images[kind] = (rgb, source_tissue(rgb))
     stats = [lab_statistics(rgb, mask) for rgb, mask in images.values()]

@@ -9,10 +9,9 @@ import pandas as pd
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
 from slidesnake.evaluation.localisation import localisation
 from slidesnake.evaluation.metrics import (classification_metrics, grouped_auc_interval, grouped_interval,
-                                          mean_interval, safe_auc)
+                                          mask_overlap, mean_interval, safe_auc)
 from slidesnake.io.predictions import probability_columns
 from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
-from slidesnake.pu.masks import mask_overlap
 
 
 def model_entry(table: pd.DataFrame, classes: list[str], truth: dict[str, np.ndarray],

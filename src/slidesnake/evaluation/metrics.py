@@ -77,3 +77,11 @@ def mean_interval(values: list[float], **options) -> tuple[float, float] | None:
     if len(values) < 2:
         return None
     return bootstrap_interval(lambda chosen: float(np.mean(chosen)), values, **options)
+
+
+def mask_overlap(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Dice and IoU of two boolean tile masks (1.0 for both when both are empty)."""
+    predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
+    both, either = float((predicted & truth).sum()), float((predicted | truth).sum())
+    total = float(predicted.sum() + truth.sum())
+    return {"dice": 1.0 if total == 0 else 2 * both / total, "iou": 1.0 if either == 0 else both / either}

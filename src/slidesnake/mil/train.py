@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from slidesnake.core.early_stopping import EarlyStopping
+from slidesnake.core.errors import InputFileError, SlideError
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
@@ -72,7 +73,7 @@ def predict(model: MILModel, bags: Bags, slides: list[str], device
         for slide in slides:
             features, _ = bags[slide]
             if len(features) == 0:
-                raise ValueError(f"slide '{slide}' has no tiles; it cannot be classified")
+                raise SlideError(slide, "has no tiles; it cannot be classified")
             logits, scores = model(features.to(device))
             probabilities.append(torch.softmax(logits.float(), 0).cpu().numpy())
             tile_scores[slide] = {name: values.float().cpu().numpy() for name, values in scores.items()}
@@ -208,8 +209,8 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
         if stopping.check(smoothed, epoch):
             break
     if early and not stopping.restore():
-        raise ValueError(f"{desc or model_name}: the validation loss was never finite; check the features "
-                         "and that the training slides hold both classes")
+        raise InputFileError(desc or model_name, "the validation loss was never finite; check the features "
+                             "(NaN or infinite values) and that the training slides hold both classes")
     history["best_epoch"] = stopping.step if early else history["epoch"][-1]
     return model, history
 

@@ -14,12 +14,13 @@ from slidesnake.core.errors import ConfigError, SlideError
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_numbers, fold_partitions
 from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
 from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, top_k_mean, train_tile_classifier
-from slidesnake.pu.masks import mask_threshold
+from slidesnake.pu.masks import dice_threshold, mask_threshold
 from slidesnake.pu.params import PUParams
 
 log = logging.getLogger(__name__)
 MIN_PU_TILES = 5  # per fold, of P and of U
-IMPLAUSIBLE_PRIOR = 0.5  # an estimated tumor share of the unannotated tiles above this gets a warning
+IMPLAUSIBLE_PRIOR = 0.5
+MASK_RULES = ("dice", "prior")  # pu.mask_threshold's named rules (else a probability)  # an estimated tumor share of the unannotated tiles above this gets a warning
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,15 @@ def fold_sets(slides: list[str], tiles: dict[str, SlideTiles], positive: dict[st
     return np.concatenate(p), np.concatenate(u), np.concatenate(n) if n and params.use_negative_slides else None
 
 
-def fold_mask_threshold(model, u: np.ndarray, prior: float, params: PUParams) -> float:
-    """The fold's tumor-mask threshold on nnPU probabilities: pu.mask_threshold, or with "prior" the one that
-    calls the prior's share of the fold's Unlabeled training tiles tumor (slidesnake.pu.masks)."""
-    if params.mask_threshold != "prior":
+def fold_mask_threshold(model, p: np.ndarray, u: np.ndarray, n: np.ndarray | None, prior: float,
+                        params: PUParams) -> float:
+    """The fold's tumor-mask threshold on nnPU probabilities (slidesnake.pu.masks): pu.mask_threshold as a
+    number, "dice" (expected Dice from P's recall and N's false positives; "prior" without N), or "prior"
+    (calls the prior's share of the fold's Unlabeled training tiles tumor)."""
+    if params.mask_threshold not in MASK_RULES:
         return float(params.mask_threshold)
+    if params.mask_threshold == "dice" and n is not None:
+        return dice_threshold(tile_probabilities(*model, p), tile_probabilities(*model, n), prior)
     return mask_threshold(tile_probabilities(*model, u), prior)
 
 
@@ -96,7 +101,7 @@ def cross_validate_pu(task: str, positive_class: str, splits: pd.DataFrame, tile
             model, scaler, history = train_tile_classifier(p, u, n, prior, params, mode)
             models[mode] = (model, scaler)
             record[f"{mode}_steps"] = history["selected_step"]
-        record["tumor_mask_threshold"] = fold_mask_threshold(models[PU_SCORE], u, prior, params)
+        record["tumor_mask_threshold"] = fold_mask_threshold(models[PU_SCORE], p, u, n, prior, params)
         result.folds.append(record)
         for s in parts[TEST]:
             scores = {mode: tile_probabilities(m, sc, tiles[s].features) for mode, (m, sc) in models.items()}

@@ -1,9 +1,12 @@
-"""Tumor masks from tile tumor probabilities: a threshold chosen from the data, and overlap with truth.
+"""Tumor masks from tile tumor probabilities, with a threshold chosen from the data.
 
-A PU classifier's probabilities rank tiles well but are not calibrated (nnPU and the naive baseline both
-push Unlabeled tiles towards negative), so 0.5 is the wrong cut. The class prior says what share of the
-Unlabeled tiles of tumor slides is tumor; the threshold that calls exactly that share of the training
-folds' Unlabeled tiles tumor is the one the data supports, and it is applied to the test slides.
+A PU classifier's probabilities rank tiles well but are not calibrated, so 0.5 is the wrong cut (on the
+real-tissue benchmark it calls about twice as many tiles tumor as there are). Two rules use what a fold's
+training data say: "dice" picks the threshold that maximises the expected Dice of the Unlabeled tiles of
+tumor slides, with the recall measured on the annotated tumor tiles (P), the false-positive rate on the
+tiles of negative slides (N) and the class prior weighting the two; "prior" calls exactly the prior's
+share of the Unlabeled tiles tumor. The first depends on the prior far less (Elkan-Noto overestimates it),
+and reached a Dice within 0.01 of the best fixed threshold chosen with the truth (README).
 """
 
 from __future__ import annotations
@@ -11,19 +14,24 @@ from __future__ import annotations
 import numpy as np
 
 
+THRESHOLD_GRID = np.linspace(0.005, 0.995, 199)
+
+
+def dice_threshold(positive_probabilities: np.ndarray, negative_probabilities: np.ndarray, prior: float) -> float:
+    """The probability cut that maximises the expected Dice on tiles of which `prior` are tumor, with recall
+    from the positive tiles' probabilities and false positives from the negative tiles'."""
+    recall = (positive_probabilities[None, :] >= THRESHOLD_GRID[:, None]).mean(1)
+    false_positive = (negative_probabilities[None, :] >= THRESHOLD_GRID[:, None]).mean(1)
+    true_positive = prior * recall
+    dice = 2 * true_positive / (2 * true_positive + (1 - prior) * false_positive + prior * (1 - recall) + 1e-12)
+    return float(THRESHOLD_GRID[int(np.argmax(dice))])
+
+
 def mask_threshold(unlabeled_probabilities: np.ndarray, prior: float) -> float:
     """The probability above which `prior` of the Unlabeled tiles lie (1.0 when the prior is 0)."""
     if prior <= 0 or not len(unlabeled_probabilities):
         return 1.0
     return float(np.quantile(unlabeled_probabilities, 1 - min(prior, 1.0)))
-
-
-def mask_overlap(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Dice and IoU of two boolean tile masks (1.0 for both when both are empty)."""
-    predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
-    both, either = float((predicted & truth).sum()), float((predicted | truth).sum())
-    total = float(predicted.sum() + truth.sum())
-    return {"dice": 1.0 if total == 0 else 2 * both / total, "iou": 1.0 if either == 0 else both / either}
 
 
 MASK_UPSAMPLE = 4  # label-image pixels per tile side: outlines follow tile edges, not tile centres

@@ -27,5 +27,5 @@ class PUParams:
     eval_every: int             # steps between validation checks
     patience: int               # checks without improvement before stopping
     top_k: int                  # slide score: mean of the top-k tile probabilities
-    mask_threshold: str | float  # tumor mask: "prior" (calls the prior's share of U tumor) or a probability
+    mask_threshold: str | float  # tumor mask: "dice", "prior" (see pu.masks) or a probability
     seed: int
