@@ -39,10 +39,13 @@ test-fast: setup-test
 lint: setup-test
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
-	$(BIN)/ruff check src scripts tests benchmarks
+	$(BIN)/ruff check src scripts tests benchmarks tools
+	$(BIN)/ruff format --check src scripts tests benchmarks tools
 
 format: setup-test
 	$(BIN)/snakefmt Snakefile rules
+	$(BIN)/ruff check --fix src scripts tests benchmarks tools
+	$(BIN)/ruff format src scripts tests benchmarks tools
 
 clean:
 	rm -rf results resources .snakemake

@@ -36,6 +36,7 @@ def small_slide(folder: Path) -> Path:
     from slidesnake.demo.cohort import write_demo_slide
     from slidesnake.demo.plan import plan_cohort
     from slidesnake.workflow.config import default_config
+
     plan = replace(plan_cohort(default_config()["demo"], 2)[0], width=2048, height=2048)
     path = folder / "slide.tiff"
     write_demo_slide(plan, path, folder / "t.png", folder / "a.png", folder / "s.json")
@@ -49,21 +50,50 @@ def measure(n: int, folder: Path, slide: Path) -> dict:
         for i in range(n):
             handle.write(f"s{i:06d}\t{slide}\t{'tumor' if i % 2 else 'normal'}\n")
     config = folder / f"config_{n}.yaml"
-    config.write_text(yaml.safe_dump({"samples": str(sheet), "features": {"encoders": {"resnet50_trunc": {"weights": "random"}}},
-                                      "pu": {"enabled": False}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "samples": str(sheet),
+                "features": {"encoders": {"resnet50_trunc": {"weights": "random"}}},
+                "pu": {"enabled": False},
+            }
+        )
+    )
     workdir = folder / f"work_{n}"
     workdir.mkdir(exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(workdir), "--workflow-profile", "none", f"--configfile={config}", "--cores", "1",
-                             "-n", "--quiet", "all"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--workflow-profile",
+            "none",
+            f"--configfile={config}",
+            "--cores",
+            "1",
+            "-n",
+            "--quiet",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"slides": n, "seconds": round(seconds, 1), "peak_rss_gb": round(max(peak, before) / 1024 ** 2, 2),
-            "ms_per_slide": round(1000 * seconds / n, 2)}
+    return {
+        "slides": n,
+        "seconds": round(seconds, 1),
+        "peak_rss_gb": round(max(peak, before) / 1024**2, 2),
+        "ms_per_slide": round(1000 * seconds / n, 2),
+    }
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
-
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +38,16 @@ def oracle_tile_auc(cohort, train: list[str], test: list[str]) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
+
     x = np.concatenate([cohort.features[s] for s in train])
     scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=0.1, max_iter=3000).fit(scaler.transform(x),
-                                                        np.concatenate([cohort.tumor[s] for s in train]))
+    model = LogisticRegression(C=0.1, max_iter=3000).fit(
+        scaler.transform(x), np.concatenate([cohort.tumor[s] for s in train])
+    )
     xt = np.concatenate([cohort.features[s] for s in test])
-    return float(roc_auc_score(np.concatenate([cohort.tumor[s] for s in test]),
-                               model.decision_function(scaler.transform(xt))))
+    return float(
+        roc_auc_score(np.concatenate([cohort.tumor[s] for s in test]), model.decision_function(scaler.transform(xt)))
+    )
 
 
 def mil_task(setting: str, model: str, seed: int) -> dict:
@@ -55,9 +57,10 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
 
     from slidesnake.evaluation.metrics import grouped_auc_interval, mean_interval
     from slidesnake.evaluation.simulation import TileProblem, simulate
+    from slidesnake.mil.params import TrainParams
     from slidesnake.mil.train import Bags, predict, train_fold
     from slidesnake.workflow.config import default_params
-    from slidesnake.mil.params import TrainParams
+
     torch.set_num_threads(1)
     start = time.perf_counter()
     cohort = simulate(TileProblem(seed=seed, **MIL_BASE, **MIL_SETTINGS[setting]))
@@ -66,13 +69,13 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
     folds = np.array_split(np.random.default_rng(seed).permutation(slides), 5)
     params = default_params(TrainParams, "training", seed=seed, max_tiles=512)
     probability, evidence, attention, oracle = {}, [], [], []
-    for k, test in enumerate(folds):
+    for test in folds:
         test = list(test)
         rest = [s for s in slides if s not in test]
-        val, train = rest[:len(rest) // 5], rest[len(rest) // 5:]
+        val, train = rest[: len(rest) // 5], rest[len(rest) // 5 :]
         fitted, _ = train_fold(model, bags, cohort.labels, train, val, 2, params)
         p, scores = predict(fitted, bags, test, torch.device("cpu"))
-        probability.update({s: float(row[1]) for s, row in zip(test, p)})
+        probability.update({s: float(row[1]) for s, row in zip(test, p, strict=False)})
         for s in test:
             if cohort.labels[s]:
                 evidence.append(roc_auc_score(cohort.tumor[s], scores[s]["score"]))
@@ -82,14 +85,20 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
             oracle.append(oracle_tile_auc(cohort, rest, test))
     y = np.array([cohort.labels[s] for s in probability])
     scores = np.array(list(probability.values()))
-    return {"setting": setting, "model": model, "seed": seed,
-            "slide_auc": float(roc_auc_score(y, scores)),
-            "slide_auc_ci": grouped_auc_interval(y, scores, np.arange(len(y))),
-            "evidence_tile_auc": float(np.mean(evidence)), "evidence_tile_auc_ci": mean_interval(evidence),
-            "attention_tile_auc": float(np.mean(attention)) if attention else None,
-            "attention_tile_auc_ci": mean_interval(attention) if attention else None,
-            "oracle_tile_auc": float(np.mean(oracle)) if oracle else None,
-            "analytic_oracle_auc": MIL_SETTINGS[setting]["oracle_auc"], "seconds": time.perf_counter() - start}
+    return {
+        "setting": setting,
+        "model": model,
+        "seed": seed,
+        "slide_auc": float(roc_auc_score(y, scores)),
+        "slide_auc_ci": grouped_auc_interval(y, scores, np.arange(len(y))),
+        "evidence_tile_auc": float(np.mean(evidence)),
+        "evidence_tile_auc_ci": mean_interval(evidence),
+        "attention_tile_auc": float(np.mean(attention)) if attention else None,
+        "attention_tile_auc_ci": mean_interval(attention) if attention else None,
+        "oracle_tile_auc": float(np.mean(oracle)) if oracle else None,
+        "analytic_oracle_auc": MIL_SETTINGS[setting]["oracle_auc"],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def pu_task(prior: float, seed: int, estimate: bool) -> dict:
@@ -99,12 +108,21 @@ def pu_task(prior: float, seed: int, estimate: bool) -> dict:
 
     from slidesnake.evaluation.simulation import TileProblem, simulate, witness_rate_for_prior
     from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, train_tile_classifier
-    from slidesnake.workflow.config import default_params
     from slidesnake.pu.params import PUParams
+    from slidesnake.workflow.config import default_params
+
     torch.set_num_threads(1)
     annotated = 0.2
-    cohort = simulate(TileProblem(n_slides=40, witness_rate=witness_rate_for_prior(prior, annotated),
-                                  annotated_fraction=annotated, oracle_auc=0.9, tiles_per_slide=(200, 600), seed=seed))
+    cohort = simulate(
+        TileProblem(
+            n_slides=40,
+            witness_rate=witness_rate_for_prior(prior, annotated),
+            annotated_fraction=annotated,
+            oracle_auc=0.9,
+            tiles_per_slide=(200, 600),
+            seed=seed,
+        )
+    )
     slides = cohort.slides()
     train, test = slides[:32], slides[32:]
     positive = [s for s in train if cohort.labels[s]]
@@ -115,8 +133,16 @@ def pu_task(prior: float, seed: int, estimate: bool) -> dict:
     used = elkan_noto_prior(p, u, seed=seed)["prior"] if estimate else true_prior
     x = np.concatenate([cohort.features[s] for s in test])
     y = np.concatenate([cohort.tumor[s] for s in test])
-    out = {"prior": prior, "seed": seed, "estimated": estimate, "true_prior": true_prior, "prior_used": used,
-           "n_positive": len(p), "n_unlabeled": len(u), "n_negative": len(n)}
+    out = {
+        "prior": prior,
+        "seed": seed,
+        "estimated": estimate,
+        "true_prior": true_prior,
+        "prior_used": used,
+        "n_positive": len(p),
+        "n_unlabeled": len(u),
+        "n_negative": len(n),
+    }
     for mode in ("nnpu", "naive"):
         model, scaler, _ = train_tile_classifier(p, u, n, used, default_params(PUParams, "pu", seed=seed), mode)
         out[mode] = float(roc_auc_score(y, tile_probabilities(model, scaler, x)))
@@ -138,8 +164,11 @@ def ci(interval) -> str:
 
 
 def mil_table(results: list[dict]) -> str:
-    lines = ["| setting | oracle tile AUC (analytic) | model | slide AUC [95% CI] | tile evidence AUC | attention tile AUC |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| setting | oracle tile AUC (analytic) | model | slide AUC [95% CI] | tile evidence AUC "
+        "| attention tile AUC |",
+        "|---|---|---|---|---|---|",
+    ]
     for setting in MIL_SETTINGS:
         rows = [r for r in results if r["setting"] == setting]
         if not rows:
@@ -147,22 +176,29 @@ def mil_table(results: list[dict]) -> str:
         oracle = [r["oracle_tile_auc"] for r in rows if r["oracle_tile_auc"] is not None]
         for r in rows:
             attention = "n/a" if r["attention_tile_auc"] is None else f"{r['attention_tile_auc']:.3f}"
-            lines.append(f"| {setting} | {np.mean(oracle):.3f} ({r['analytic_oracle_auc']:.2f}) | {r['model']} | "
-                         f"{r['slide_auc']:.3f}{ci(r['slide_auc_ci'])} | {r['evidence_tile_auc']:.3f} | {attention} |")
+            lines.append(
+                f"| {setting} | {np.mean(oracle):.3f} ({r['analytic_oracle_auc']:.2f}) | {r['model']} | "
+                f"{r['slide_auc']:.3f}{ci(r['slide_auc_ci'])} | {r['evidence_tile_auc']:.3f} | {attention} |"
+            )
     return "\n".join(lines)
 
 
 def pu_table(results: list[dict]) -> str:
-    lines = ["| prior of U | prior used | annotated tiles P | nnPU / PNU tile AUC | naive tile AUC | nnPU - naive | prior error |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| prior of U | prior used | annotated tiles P | nnPU / PNU tile AUC | naive tile AUC | nnPU - naive "
+        "| prior error |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for prior in PU_PRIORS:
         for estimated in (False, True):
             rows = [r for r in results if r["prior"] == prior and r["estimated"] == estimated]
             diff = [r["nnpu"] - r["naive"] for r in rows]
-            lines.append(f"| {prior:.2f} | {'Elkan-Noto estimate' if estimated else 'true'} | "
-                         f"{np.mean([r['n_positive'] for r in rows]):.0f} | {np.mean([r['nnpu'] for r in rows]):.3f} | "
-                         f"{np.mean([r['naive'] for r in rows]):.3f} | {np.mean(diff):+.3f} (min {min(diff):+.3f}) | "
-                         f"{np.mean([r['prior_used'] - r['true_prior'] for r in rows]):+.3f} |")
+            lines.append(
+                f"| {prior:.2f} | {'Elkan-Noto estimate' if estimated else 'true'} | "
+                f"{np.mean([r['n_positive'] for r in rows]):.0f} | {np.mean([r['nnpu'] for r in rows]):.3f} | "
+                f"{np.mean([r['naive'] for r in rows]):.3f} | {np.mean(diff):+.3f} (min {min(diff):+.3f}) | "
+                f"{np.mean([r['prior_used'] - r['true_prior'] for r in rows]):+.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -178,13 +214,21 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPU"
     if args.part == "mil":
-        tasks = [(mil_task, (setting, model, seed)) for setting in args.settings.split(";")
-                 for model in args.models.split(",") for seed in range(1, args.seeds + 1)]
+        tasks = [
+            (mil_task, (setting, model, seed))
+            for setting in args.settings.split(";")
+            for model in args.models.split(",")
+            for seed in range(1, args.seeds + 1)
+        ]
         results = run(tasks, args.workers)
         table = mil_table(results)
     else:
-        tasks = [(pu_task, (prior, seed, estimate)) for prior in PU_PRIORS for estimate in (False, True)
-                 for seed in range(1, max(3, args.seeds) + 1)]
+        tasks = [
+            (pu_task, (prior, seed, estimate))
+            for prior in PU_PRIORS
+            for estimate in (False, True)
+            for seed in range(1, max(3, args.seeds) + 1)
+        ]
         results = run(tasks, args.workers)
         table = pu_table(results)
     (args.out / f"{args.part}.json").write_text(json.dumps({"machine": machine, "results": results}, indent=2))

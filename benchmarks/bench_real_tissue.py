@@ -12,7 +12,8 @@ the evaluation, and the tumor-mask threshold of slidesnake.pu.masks.
 Per cohort: out-of-fold slide AUC with its 95% bootstrap interval over slides; evidence and attention
 localisation (mean per tumor slide of the tile AUC against truth tumor tiles) with intervals; PU (nnPU /
 PNU and the naive baseline) tile AUC on the tumor slides, and the Dice / IoU of the tumor masks on the
-tumor slides (the thresholds of pu.mask_threshold's rules "dice" and "prior", and 0.5 for comparison). The table gives the mean over seeds,
+tumor slides (the thresholds of pu.mask_threshold's rules "dice" and "prior", and 0.5 for comparison).
+The table gives the mean over seeds,
 the interval of the pooled slides of all seeds (bootstrap over slides), and the seeds' range.
 
     PYTHONPATH=src python benchmarks/bench_real_tissue.py --sizes 16,48 --seeds 3 --out /tmp/bench_real_tissue
@@ -37,6 +38,7 @@ FOLDS = 5
 
 def load_cohort(size: int, seed: int, cache: Path):
     from slidesnake.demo.real_tissue import CohortSpec, PoolSpec, assemble_cohort, build_pool
+
     pool = build_pool(DATA, PoolSpec(), cache=cache)
     return assemble_cohort(pool, CohortSpec(n_slides=size, seed=seed))
 
@@ -45,6 +47,7 @@ def cohort_splits(cohort, seed: int):
     import pandas as pd
 
     from slidesnake.evaluation.splits import patient_folds
+
     slides = cohort.slides()
     table = pd.DataFrame({"slide_id": slides, "patient_id": slides, "label": [cohort.labels[s] for s in slides]})
     return patient_folds(table, FOLDS, seed)
@@ -55,9 +58,10 @@ def mil_task(size: int, seed: int, model: str, variant: dict, cache: str) -> dic
     import torch
 
     from slidesnake.evaluation.splits import fold_partitions
+    from slidesnake.mil.params import TrainParams
     from slidesnake.mil.train import Bags, predict, train_fold
     from slidesnake.workflow.config import default_params
-    from slidesnake.mil.params import TrainParams
+
     torch.set_num_threads(1)
     start = time.perf_counter()
     cohort = load_cohort(size, seed, Path(cache))
@@ -67,21 +71,30 @@ def mil_task(size: int, seed: int, model: str, variant: dict, cache: str) -> dic
     instance_labels = None
     if params.instance_weight > 0:
         from slidesnake.mil.train import instance_targets
+
         instance_labels = {s: instance_targets(cohort.annotated[s], bool(cohort.labels[s])) for s in cohort.slides()}
     probability, scores = {}, {}
     for fold in range(FOLDS):
         parts = fold_partitions(splits, fold)
-        fitted, _ = train_fold(model, bags, cohort.labels, parts["train"], parts["val"], 2, params,
-                               instance_labels=instance_labels)
+        fitted, _ = train_fold(
+            model, bags, cohort.labels, parts["train"], parts["val"], 2, params, instance_labels=instance_labels
+        )
         p, tile_scores = predict(fitted, bags, parts["test"], torch.device("cpu"))
-        probability.update({s: float(row[1]) for s, row in zip(parts["test"], p)})
+        probability.update({s: float(row[1]) for s, row in zip(parts["test"], p, strict=False)})
         scores.update(tile_scores)
-    return {"size": size, "seed": seed, "model": model, "variant": variant, "seconds": time.perf_counter() - start,
-            **score_cohort(cohort, probability, scores)}
+    return {
+        "size": size,
+        "seed": seed,
+        "model": model,
+        "variant": variant,
+        "seconds": time.perf_counter() - start,
+        **score_cohort(cohort, probability, scores),
+    }
 
 
 def score_cohort(cohort, probability: dict, scores: dict) -> dict:
     from slidesnake.evaluation.localisation import localisation
+
     slides = list(probability)
     out = {"y": [cohort.labels[s] for s in slides], "p": [probability[s] for s in slides]}
     for kind in ("score", "attention"):
@@ -93,15 +106,16 @@ def score_cohort(cohort, probability: dict, scores: dict) -> dict:
 
 def pu_task(size: int, seed: int, cache: str) -> dict:
     """nnPU / PNU and the naive baseline per fold: tile probabilities of test slides and the masks."""
+    from dataclasses import replace
+
     import torch
 
     from slidesnake.evaluation.splits import fold_partitions
-    from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, train_tile_classifier
-    from dataclasses import replace
-
     from slidesnake.pu.folds import MASK_RULES, fold_mask_threshold
-    from slidesnake.workflow.config import default_params
+    from slidesnake.pu.learner import elkan_noto_prior, tile_probabilities, train_tile_classifier
     from slidesnake.pu.params import PUParams
+    from slidesnake.workflow.config import default_params
+
     torch.set_num_threads(1)
     start = time.perf_counter()
     cohort = load_cohort(size, seed, Path(cache))
@@ -121,8 +135,9 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
         priors.append({"estimated": prior, "true": true_prior})
         for mode in ("nnpu", "naive"):
             model, scaler, _ = train_tile_classifier(p, u, n, prior, params, mode)
-            thresholds[mode][fold] = {rule: fold_mask_threshold((model, scaler), p, u, n, prior, ruled)
-                                      for rule, ruled in rules.items()}
+            thresholds[mode][fold] = {
+                rule: fold_mask_threshold((model, scaler), p, u, n, prior, ruled) for rule, ruled in rules.items()
+            }
             for s in parts["test"]:
                 probabilities[mode][s] = (tile_probabilities(model, scaler, cohort.features[s]), fold)
     out = {"size": size, "seed": seed, "model": "pu", "seconds": time.perf_counter() - start, "priors": priors}
@@ -138,17 +153,27 @@ def cut(thresholds: dict, fold: int, rule: str) -> float:
 def pu_scores(cohort, probabilities: dict, thresholds: dict) -> dict:
     from slidesnake.evaluation.localisation import localisation
     from slidesnake.evaluation.metrics import mask_overlap
+
     slides = list(probabilities)
     tumor_slides = [s for s in slides if cohort.labels[s]]
     loc = localisation({s: probabilities[s][0] for s in slides}, cohort.tumor_share, slides)
     masks = {}
     for rule in (*thresholds[0], "0.5"):
-        masks[rule] = {s: mask_overlap(probabilities[s][0] >= cut(thresholds, probabilities[s][1], rule),
-                                       cohort.tumor[s]) for s in tumor_slides}
-    benign_called = [float((probabilities[s][0] >= cut(thresholds, probabilities[s][1], "dice")).mean())
-                     for s in slides if not cohort.labels[s]]
-    return {"tile_auc": loc["per_slide"], "masks": masks, "benign_slides_called_tumor": benign_called,
-            "thresholds": list(thresholds.values())}
+        masks[rule] = {
+            s: mask_overlap(probabilities[s][0] >= cut(thresholds, probabilities[s][1], rule), cohort.tumor[s])
+            for s in tumor_slides
+        }
+    benign_called = [
+        float((probabilities[s][0] >= cut(thresholds, probabilities[s][1], "dice")).mean())
+        for s in slides
+        if not cohort.labels[s]
+    ]
+    return {
+        "tile_auc": loc["per_slide"],
+        "masks": masks,
+        "benign_slides_called_tumor": benign_called,
+        "thresholds": list(thresholds.values()),
+    }
 
 
 def run(tasks, workers: int) -> list[dict]:
@@ -164,6 +189,7 @@ def run(tasks, workers: int) -> list[dict]:
 
 def interval(values: list[float]) -> str:
     from slidesnake.evaluation.metrics import mean_interval
+
     ci = mean_interval(values)
     return f"{np.mean(values):.3f}" + ("" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]")
 
@@ -176,6 +202,7 @@ def mil_rows(results: list[dict]) -> list[str]:
     from sklearn.metrics import roc_auc_score
 
     from slidesnake.evaluation.metrics import grouped_auc_interval
+
     lines = []
     for key in sorted({(r["size"], r["model"], json.dumps(r["variant"])) for r in results if r["model"] != "pu"}):
         rows = [r for r in results if (r["size"], r["model"], json.dumps(r.get("variant"))) == key]
@@ -202,22 +229,33 @@ def pu_rows(results: list[dict]) -> list[str]:
         prior_error = np.mean([f["estimated"] - f["true"] for r in rows for f in r["priors"]])
         for mode in ("nnpu", "naive"):
             auc = [v for r in rows for v in r[mode]["tile_auc"].values()]
-            dice = {t: [m["dice"] for r in rows for m in r[mode]["masks"][t].values()] for t in ("dice", "prior", "0.5")}
+            dice = {
+                t: [m["dice"] for r in rows for m in r[mode]["masks"][t].values()] for t in ("dice", "prior", "0.5")
+            }
             iou = [m["iou"] for r in rows for m in r[mode]["masks"]["dice"].values()]
             benign = [v for r in rows for v in r[mode]["benign_slides_called_tumor"]]
-            lines.append(f"| {size} | {mode} | {len(rows)} | {interval(auc)} | {interval(dice['dice'])} | "
-                         f"{interval(iou)} | {interval(dice['prior'])} | {interval(dice['0.5'])} | {np.mean(benign):.3f} "
-                         f"| {prior_error:+.3f} |")
+            lines.append(
+                f"| {size} | {mode} | {len(rows)} | {interval(auc)} | {interval(dice['dice'])} | "
+                f"{interval(iou)} | {interval(dice['prior'])} | {interval(dice['0.5'])} | {np.mean(benign):.3f} "
+                f"| {prior_error:+.3f} |"
+            )
     return lines
 
 
 def tables(results: list[dict]) -> str:
-    mil = ["| slides | model | variant | seeds | slide AUC, mean over seeds [95% CI, pooled slides] (seed range) | "
-           "evidence localisation [CI] (seed range) | attention localisation [CI] (seed range) |",
-           "|---|---|---|---|---|---|---|", *mil_rows(results)]
-    pu = ["| slides | PU | seeds | tile AUC on tumor slides [CI] | mask Dice, threshold `dice` (default) [CI] | "
-          "mask IoU [CI] | mask Dice, threshold `prior` [CI] | mask Dice at 0.5 [CI] | share of benign slides' tiles "
-          "called tumor | prior error |", "|---|---|---|---|---|---|---|---|---|---|", *pu_rows(results)]
+    mil = [
+        "| slides | model | variant | seeds | slide AUC, mean over seeds [95% CI, pooled slides] (seed range) | "
+        "evidence localisation [CI] (seed range) | attention localisation [CI] (seed range) |",
+        "|---|---|---|---|---|---|---|",
+        *mil_rows(results),
+    ]
+    pu = [
+        "| slides | PU | seeds | tile AUC on tumor slides [CI] | mask Dice, threshold `dice` (default) [CI] | "
+        "mask IoU [CI] | mask Dice, threshold `prior` [CI] | mask Dice at 0.5 [CI] | share of benign slides' tiles "
+        "called tumor | prior error |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *pu_rows(results),
+    ]
     return "\n".join(mil) + "\n\n" + "\n".join(pu)
 
 
@@ -226,14 +264,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="16,48")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--models", default=MODELS + ",pu")
-    parser.add_argument("--variant", action="append", default=[],
-                        help="training keys as JSON, e.g. '{\"instance_weight\": 0.5}'; repeat to compare")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="training keys as JSON, e.g. '{\"instance_weight\": 0.5}'; repeat to compare",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/slidesnake-real-tissue"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_real_tissue"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from slidesnake.demo.real_tissue import PoolSpec, build_pool
+
     build_pool(DATA, PoolSpec(), cache=args.cache)  # once, before the workers read it
     variants = [json.loads(v) for v in args.variant] or [{}]
     tasks = []

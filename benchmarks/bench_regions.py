@@ -17,16 +17,16 @@ import time
 from pathlib import Path
 
 import torch
-
 from bench_features import make_slide, synchronize
+
 from slidesnake.features.extract import preprocess
 from slidesnake.features.hipt import VIT256_DIM
+from slidesnake.features.params import RegionFeatureParams
 from slidesnake.features.regions import encode_regions, load_region_encoder
 from slidesnake.io.tile_file import TileFile
 from slidesnake.jobs import tile_regions
-from slidesnake.workflow.config import default_params
-from slidesnake.features.params import RegionFeatureParams
 from slidesnake.tissue.params import RegionParams
+from slidesnake.workflow.config import default_params
 
 
 def timed(function, repeats: int, device) -> float:
@@ -54,8 +54,14 @@ def main() -> None:
     regions_h5 = args.out / "regions.h5"
     region_params = default_params(RegionParams, "regions", patches_per_side=args.patches_per_side, mpp=args.mpp)
     tile_regions.run("bench", args.out / "mask.png", args.out / "mask.json", region_params, args.mpp, regions_h5)
-    params = default_params(RegionFeatureParams, "region_features", vit256_weights="random", vit4k_weights="random",
-                            regions_per_batch=args.regions_per_batch, num_workers=args.workers)
+    params = default_params(
+        RegionFeatureParams,
+        "region_features",
+        vit256_weights="random",
+        vit4k_weights="random",
+        regions_per_batch=args.regions_per_batch,
+        num_workers=args.workers,
+    )
     encoder = load_region_encoder(params, args.threads)
     device, k = encoder.device, args.patches_per_side
     n_patches = args.regions_per_batch * k * k
@@ -66,14 +72,23 @@ def main() -> None:
         vit256 = n_patches / timed(lambda: encoder.vit256(preprocess(patches, encoder.spec)), 2, device)
         vit4k = args.regions_per_batch / timed(lambda: encoder.vit4k(grids), 5, device)
     summary = encode_regions(encoder, slide_path, regions_h5, args.out / "region_features.h5", "bench")
-    report = {"machine": f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores, "
-                         f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'no GPU'}",
-              "device": str(device), "torch_threads": torch.get_num_threads(), "regions": len(TileFile.read(regions_h5)),
-              "patches_per_region": k * k, "a_vit256_patches_per_s": vit256, "b_vit4k_regions_per_s": vit4k,
-              "c_end_to_end": summary, "ratio_c_to_a_patches": summary["patches_per_s"] / vit256}
-    print(f"(a) ViT-256 alone {vit256:.1f} patches/s; (b) ViT-4K alone {vit4k:.1f} regions/s; "
-          f"(c) end to end {summary['regions_per_s']} regions/s = {summary['patches_per_s']} patches/s; "
-          f"(c)/(a) {report['ratio_c_to_a_patches']:.2f}")
+    report = {
+        "machine": f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'no GPU'}",
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "regions": len(TileFile.read(regions_h5)),
+        "patches_per_region": k * k,
+        "a_vit256_patches_per_s": vit256,
+        "b_vit4k_regions_per_s": vit4k,
+        "c_end_to_end": summary,
+        "ratio_c_to_a_patches": summary["patches_per_s"] / vit256,
+    }
+    print(
+        f"(a) ViT-256 alone {vit256:.1f} patches/s; (b) ViT-4K alone {vit4k:.1f} regions/s; "
+        f"(c) end to end {summary['regions_per_s']} regions/s = {summary['patches_per_s']} patches/s; "
+        f"(c)/(a) {report['ratio_c_to_a_patches']:.2f}"
+    )
     print(json.dumps(report, indent=2, default=str))
 
 

@@ -30,9 +30,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 def snakemake(workdir: Path, config: Path, cores: int, *targets: str) -> float:
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(workdir), "--workflow-profile", "none", f"--configfile={config}", "--cores",
-                             str(cores), *targets, "--resources", "gpu=1"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--workflow-profile",
+            "none",
+            f"--configfile={config}",
+            "--cores",
+            str(cores),
+            *targets,
+            "--resources",
+            "gpu=1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
     return time.perf_counter() - start
@@ -53,14 +71,21 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--encoder", default="resnet18")
     args = parser.parse_args()
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU", "slides": args.slides,
-              "slide_px": args.size, "encoder": args.encoder, "cores": args.cores}
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
+        "slides": args.slides,
+        "slide_px": args.size,
+        "encoder": args.encoder,
+        "cores": args.cores,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
-        config = {"samples": "demo", "demo": {"n_slides": args.slides, "width": args.size, "height": args.size,
-                                              "new_slides": 0},
-                  "tiling": {"tile_px": 256}, "features": {"encoders": {args.encoder: {"weights": "random"}},
-                                                           "num_workers": args.cores - 1}}
+        config = {
+            "samples": "demo",
+            "demo": {"n_slides": args.slides, "width": args.size, "height": args.size, "new_slides": 0},
+            "tiling": {"tile_px": 256},
+            "features": {"encoders": {args.encoder: {"weights": "random"}}, "num_workers": args.cores - 1},
+        }
         for name, per_job in (("per_slide", 1), ("shards", args.slides)):
             path = Path(tmp) / f"{name}.yaml"
             path.write_text(yaml.safe_dump({**config, "features": {**config["features"], "slides_per_job": per_job}}))
@@ -70,8 +95,11 @@ def main() -> None:
             shutil.copytree(base, workdir, symlinks=True)
             wall = snakemake(workdir, Path(tmp) / f"{name}.yaml", args.cores, "features")
             encoding = encoding_seconds(workdir)
-            report[name] = {"wall_s": round(wall, 1), "encoding_s": round(encoding, 1),
-                            "start_up_share": round(1 - encoding / wall, 3)}
+            report[name] = {
+                "wall_s": round(wall, 1),
+                "encoding_s": round(encoding, 1),
+                "start_up_share": round(1 - encoding / wall, 3),
+            }
             print(name, json.dumps(report[name]), flush=True)
     print(json.dumps(report, indent=2))
 

@@ -32,6 +32,7 @@ def stage(fn):
 def demo_plan(size: int):
     from slidesnake.demo.plan import plan_cohort
     from slidesnake.workflow.config import default_config
+
     plan = next(p for p in plan_cohort(default_config()["demo"], 4, 11) if p.label == "tumor")
     return replace(plan, slide_id=f"bench_{size}", width=size, height=size)
 
@@ -39,13 +40,19 @@ def demo_plan(size: int):
 @stage
 def generate(size: int, out: Path, workers: int) -> dict:
     from slidesnake.demo.cohort import write_demo_slide
+
     plan = demo_plan(size)
     start = time.perf_counter()
-    stats = write_demo_slide(plan, out / "slide.tiff", out / "truth.png", out / "annotation.png", out / "stats.json",
-                             workers=workers)
+    stats = write_demo_slide(
+        plan, out / "slide.tiff", out / "truth.png", out / "annotation.png", out / "stats.json", workers=workers
+    )
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "megapixels_per_s": size * size / seconds / 1e6,
-            "file_mb": (out / "slide.tiff").stat().st_size / 1e6, "tissue_fraction": stats["tissue_area_fraction"]}
+    return {
+        "seconds": seconds,
+        "megapixels_per_s": size * size / seconds / 1e6,
+        "file_mb": (out / "slide.tiff").stat().st_size / 1e6,
+        "tissue_fraction": stats["tissue_area_fraction"],
+    }
 
 
 @stage
@@ -53,11 +60,13 @@ def jpeg_limit(size: int, out: Path, workers: int) -> dict:
     """JPEG encoding alone of rendered tissue tiles: a ceiling for writing any slide of this size."""
     from slidesnake.demo.cohort import build_renderer
     from slidesnake.io.pyramid_tiff import encode_jpeg_tile
+
     renderer = build_renderer(demo_plan(8192))
     from slidesnake.demo.geometry import GRID
+
     cy, cx = np.unravel_index(np.argmax(renderer.layout.tissue), renderer.layout.tissue.shape)
     rgb, _, _ = renderer.render(int(cx * GRID) // 1024 * 1024, int(cy * GRID) // 1024 * 1024, 1024, 1024)
-    tiles = [rgb[y:y + 256, x:x + 256] for y in range(0, 1024, 256) for x in range(0, 1024, 256)]
+    tiles = [rgb[y : y + 256, x : x + 256] for y in range(0, 1024, 256) for x in range(0, 1024, 256)]
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < 3:
         for tile in tiles:
@@ -71,16 +80,27 @@ def jpeg_limit(size: int, out: Path, workers: int) -> dict:
 def mask(size: int, out: Path, workers: int) -> dict:
     from slidesnake.io.slide import Slide
     from slidesnake.jobs import tissue_mask
-    from slidesnake.workflow.config import default_params
     from slidesnake.tissue.params import MaskParams
+    from slidesnake.workflow.config import default_params
+
     params = default_params(MaskParams, "mask")
     with Slide(out / "slide.tiff") as slide:
         start = time.perf_counter()
         slide.thumbnail_at_mpp(params.mpp)
         read_only = time.perf_counter() - start
     start = time.perf_counter()
-    info = tissue_mask.run(out / "slide.tiff", "bench", None, None, params, out / "mask.png", out / "mask.json",
-                           out / "mask.geojson", out / "thumb.jpg", out / "mask_qc.jpg")
+    info = tissue_mask.run(
+        out / "slide.tiff",
+        "bench",
+        None,
+        None,
+        params,
+        out / "mask.png",
+        out / "mask.json",
+        out / "mask.geojson",
+        out / "thumb.jpg",
+        out / "mask_qc.jpg",
+    )
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "level_read_seconds": read_only, "tissue_fraction": info.tissue_fraction}
 
@@ -88,18 +108,30 @@ def mask(size: int, out: Path, workers: int) -> dict:
 @stage
 def tiles(size: int, out: Path, workers: int) -> dict:
     from slidesnake.jobs import tile_slide
-    from slidesnake.workflow.config import default_params
     from slidesnake.tissue.params import TilingParams
+    from slidesnake.workflow.config import default_params
+
     start = time.perf_counter()
-    grid = tile_slide.run("bench", out / "mask.png", out / "mask.json", out / "thumb.jpg", out / "annotation.png",
-                          default_params(TilingParams, "tiling"), out / "tiles.h5", out / "tiles_qc.jpg")
+    grid = tile_slide.run(
+        "bench",
+        out / "mask.png",
+        out / "mask.json",
+        out / "thumb.jpg",
+        out / "annotation.png",
+        default_params(TilingParams, "tiling"),
+        out / "tiles.h5",
+        out / "tiles_qc.jpg",
+    )
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "tiles": len(grid.coords), "tiles_per_s": len(grid.coords) / seconds}
 
 
 def run_stage(name: str, size: int, out: Path, workers: int) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--stage", name, "--size", str(size), "--out", str(out),
-                             "--workers", str(workers)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, __file__, "--stage", name, "--size", str(size), "--out", str(out), "--workers", str(workers)],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -119,8 +151,12 @@ def main() -> None:
         result["peak_rss_mb"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children) / 1024
         print(json.dumps(result))
         return
-    report = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                         f"{__import__('os').cpu_count()} cores", "workers": args.workers, "sizes": {}}
+    report = {
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
+        f"{__import__('os').cpu_count()} cores",
+        "workers": args.workers,
+        "sizes": {},
+    }
     report["jpeg_limit"] = run_stage("jpeg_limit", args.small, args.out, args.workers)
     for size in (args.small, args.size):
         folder = args.out / str(size)
@@ -130,12 +166,15 @@ def main() -> None:
         gen["ratio_to_jpeg_limit"] = gen["megapixels_per_s"] / report["jpeg_limit"]["megapixels_per_s"]
         results["mask"]["ratio_to_level_read"] = results["mask"]["level_read_seconds"] / results["mask"]["seconds"]
         report["sizes"][size] = results
-        print(f"{size} x {size} px: generate {gen['seconds']:.1f} s ({gen['megapixels_per_s']:.0f} Mpx/s, "
-              f"{gen['ratio_to_jpeg_limit']:.2f} of JPEG-encode limit, peak RSS {gen['peak_rss_mb']:.0f} MB); "
-              f"mask {results['mask']['seconds']:.2f} s (peak {results['mask']['peak_rss_mb']:.0f} MB, level read "
-              f"{results['mask']['ratio_to_level_read']:.2f} of it); tiles {results['tiles']['seconds']:.2f} s, "
-              f"{results['tiles']['tiles']} tiles ({results['tiles']['tiles_per_s']:.0f} tiles/s, peak "
-              f"{results['tiles']['peak_rss_mb']:.0f} MB)", flush=True)
+        print(
+            f"{size} x {size} px: generate {gen['seconds']:.1f} s ({gen['megapixels_per_s']:.0f} Mpx/s, "
+            f"{gen['ratio_to_jpeg_limit']:.2f} of JPEG-encode limit, peak RSS {gen['peak_rss_mb']:.0f} MB); "
+            f"mask {results['mask']['seconds']:.2f} s (peak {results['mask']['peak_rss_mb']:.0f} MB, level read "
+            f"{results['mask']['ratio_to_level_read']:.2f} of it); tiles {results['tiles']['seconds']:.2f} s, "
+            f"{results['tiles']['tiles']} tiles ({results['tiles']['tiles_per_s']:.0f} tiles/s, peak "
+            f"{results['tiles']['peak_rss_mb']:.0f} MB)",
+            flush=True,
+        )
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 

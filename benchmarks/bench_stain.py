@@ -19,22 +19,25 @@ import time
 from pathlib import Path
 
 import torch
-
 from bench_features import make_slide, read_alone, synchronize
-from slidesnake.io.tile_reader import tile_stream
+
+from slidesnake.features.params import FeatureParams
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_reader import tile_stream
 from slidesnake.stain.methods import METHODS
 from slidesnake.stain.normalise import StainNormaliser, fit_reference
 from slidesnake.stain.sample import resize_tiles
 from slidesnake.workflow.config import default_params
-from slidesnake.features.params import FeatureParams
 
 
 def decoded_tiles(slide_path: Path, tiles: TileFile, batch_size: int) -> list[torch.Tensor]:
     with Slide(slide_path, require_mpp=False) as slide:
-        return list(tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, "auto",
-                                torch.device("cpu"), batch_size, 0))
+        return list(
+            tile_stream(
+                slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, "auto", torch.device("cpu"), batch_size, 0
+            )
+        )
 
 
 def normalise_rate(batches: list[torch.Tensor], method: str, size: int, device: torch.device) -> float:
@@ -65,12 +68,19 @@ def main() -> None:
     full = TileFile.read(tiles_h5)
     n = min(args.tiles, len(full))
     tiles = TileFile(full.coords[:n], full.attrs, full.tissue_fraction[:n], full.grid_row_col[:n])
-    params = default_params(FeatureParams, "features", model="resnet50_trunc", weights="random", batch_size=args.batch_size, num_workers=0)
+    params = default_params(
+        FeatureParams, "features", model="resnet50_trunc", weights="random", batch_size=args.batch_size, num_workers=0
+    )
     decode = read_alone(slide_path, tiles, params, "raw_jpeg", torch.device("cpu"))
     batches = decoded_tiles(slide_path, tiles, args.batch_size)
-    report = {"machine": f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores",
-              "torch_threads": args.threads, "tiles": n, "tile_px": tiles.tile_px,
-              "read_decode_tiles_per_s_one_process": decode, "methods": {}}
+    report = {
+        "machine": f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores",
+        "torch_threads": args.threads,
+        "tiles": n,
+        "tile_px": tiles.tile_px,
+        "read_decode_tiles_per_s_one_process": decode,
+        "methods": {},
+    }
     print(f"read + decode (raw JPEG, one process): {decode:.0f} tiles/s = {1000 / decode:.2f} ms/tile", flush=True)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     for method in METHODS:
@@ -78,10 +88,15 @@ def main() -> None:
             for size in (args.encoder_px, tiles.tile_px):
                 rate = normalise_rate(batches, method, size, device)
                 share = decode / rate
-                report["methods"][f"{method} {device.type} {size}px"] = {"tiles_per_s": rate,
-                                                                        "share_of_decode_time": share}
-                print(f"{method} on {device.type} at {size} px: {rate:.0f} tiles/s = {1000 / rate:.2f} ms/tile, "
-                      f"{100 * share:.0f}% of the decode time per tile", flush=True)
+                report["methods"][f"{method} {device.type} {size}px"] = {
+                    "tiles_per_s": rate,
+                    "share_of_decode_time": share,
+                }
+                print(
+                    f"{method} on {device.type} at {size} px: {rate:.0f} tiles/s = {1000 / rate:.2f} ms/tile, "
+                    f"{100 * share:.0f}% of the decode time per tile",
+                    flush=True,
+                )
         if len(devices) == 1:
             report["methods"][f"{method} cuda"] = "not measured (no GPU)"
             print(f"{method} on cuda: not measured (no GPU)")

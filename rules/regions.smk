@@ -43,9 +43,7 @@ rule extract_region_features:
         mem_mb=12000,
         runtime=IN.feature_minutes,
     params:
-        slides=IN.shard_files(
-            "regions", "features", paths.REGION_FEATURE_SHARD_FILE, encoder=paths.REGION_ENCODER
-        ),
+        slides=IN.shard_files("regions", "features", paths.REGION_FEATURE_SHARD_FILE, encoder=paths.REGION_ENCODER),
         region_features=section_params(RegionFeatureParams, config["region_features"]),
     script:
         "../scripts/extract_region_features.py"

@@ -48,9 +48,7 @@ rule train_mil:
         training=section_params(TrainParams, config["training"]),
         encoder=TRAIN_ENCODER,
         # annotated tiles supervise the evidence only with training.instance_weight > 0 (pu's tile threshold)
-        tumor_threshold=(
-            config["pu"]["tumor_threshold"] if config["training"]["instance_weight"] > 0 else None
-        ),
+        tumor_threshold=(config["pu"]["tumor_threshold"] if config["training"]["instance_weight"] > 0 else None),
     script:
         "../scripts/train_mil.py"
 

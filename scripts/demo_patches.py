@@ -1,4 +1,5 @@
 """Adapter of rule demo_patches to slidesnake.jobs.demo_patches.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

@@ -1,4 +1,5 @@
 """Adapter of rule deploy_predictions to slidesnake.jobs.deploy_predictions.run."""
+
 from pathlib import Path
 
 from slidesnake.core.gpu_pool import claim_gpu
@@ -7,5 +8,11 @@ from slidesnake.jobs import deploy_predictions
 
 with job_logging(snakemake.log[0]), claim_gpu():
     i, o = snakemake.input, snakemake.output
-    deploy_predictions.run([Path(p) for p in i.models], Path(i.manifest), snakemake.params.patients, Path(o.slides),
-                           Path(o.patients), Path(o.tile_scores))
+    deploy_predictions.run(
+        [Path(p) for p in i.models],
+        Path(i.manifest),
+        snakemake.params.patients,
+        Path(o.slides),
+        Path(o.patients),
+        Path(o.tile_scores),
+    )

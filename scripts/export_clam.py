@@ -1,4 +1,5 @@
 """Adapter of rule export_clam to slidesnake.jobs.export_clam.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

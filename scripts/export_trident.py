@@ -1,4 +1,5 @@
 """Adapter of rule export_trident to slidesnake.jobs.export_trident.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

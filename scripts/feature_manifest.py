@@ -1,4 +1,5 @@
 """Adapter of rule feature_manifest to slidesnake.jobs.feature_manifest.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

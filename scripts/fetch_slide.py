@@ -1,12 +1,14 @@
 """Adapter of rule fetch_slide to slidesnake.jobs.fetch_slide.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging
-from slidesnake.jobs import fetch_slide
 from slidesnake.io.params import DownloadParams
+from slidesnake.jobs import fetch_slide
 
 with job_logging(snakemake.log[0]) as log:
     p = snakemake.params
-    summary = fetch_slide.run(p.source, p.kind, Path(snakemake.output[0]), snakemake.wildcards.slide, p.md5,
-                              DownloadParams(**p.download))
+    summary = fetch_slide.run(
+        p.source, p.kind, Path(snakemake.output[0]), snakemake.wildcards.slide, p.md5, DownloadParams(**p.download)
+    )
     log.info("fetched %s", summary)

@@ -1,4 +1,5 @@
 """Adapter of rule slide_manifest to slidesnake.jobs.slide_manifest.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

@@ -1,4 +1,5 @@
 """Adapter of rule splits to slidesnake.jobs.splits.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

@@ -1,4 +1,5 @@
 """Adapter of rule tile_slide to slidesnake.jobs.tile_slide.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging
@@ -7,6 +8,13 @@ from slidesnake.tissue.params import TilingParams
 
 with job_logging(snakemake.log[0]):
     i, out = snakemake.input, snakemake.output
-    tile_slide.run(snakemake.wildcards.slide, Path(i.mask), Path(i.info), Path(i.thumbnail),
-                   Path(i.annotation[0]) if i.annotation else None, TilingParams(**snakemake.params.tiling),
-                   Path(out.tiles), Path(out.qc))
+    tile_slide.run(
+        snakemake.wildcards.slide,
+        Path(i.mask),
+        Path(i.info),
+        Path(i.thumbnail),
+        Path(i.annotation[0]) if i.annotation else None,
+        TilingParams(**snakemake.params.tiling),
+        Path(out.tiles),
+        Path(out.qc),
+    )

@@ -1,4 +1,5 @@
 """Adapter of rule tissue_mask to slidesnake.jobs.tissue_mask.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging
@@ -7,6 +8,15 @@ from slidesnake.tissue.params import MaskParams
 
 with job_logging(snakemake.log[0]):
     out, p = snakemake.output, snakemake.params
-    tissue_mask.run(Path(snakemake.input.slide), snakemake.wildcards.slide, p.sheet_mpp, p.default_mpp,
-                    MaskParams(**p.mask), Path(out.mask), Path(out.info), Path(out.geojson), Path(out.thumbnail),
-                    Path(out.qc))
+    tissue_mask.run(
+        Path(snakemake.input.slide),
+        snakemake.wildcards.slide,
+        p.sheet_mpp,
+        p.default_mpp,
+        MaskParams(**p.mask),
+        Path(out.mask),
+        Path(out.info),
+        Path(out.geojson),
+        Path(out.thumbnail),
+        Path(out.qc),
+    )

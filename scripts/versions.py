@@ -1,4 +1,5 @@
 """Adapter of rule versions to slidesnake.jobs.versions.run."""
+
 from pathlib import Path
 
 from slidesnake.core.logs import job_logging

@@ -7,6 +7,7 @@ set, and stores the final state; sacct reports those states; srun runs its comma
 squeue --name reports the jobs of that name as sacct does. With $FAKE_SLURM_NO_ACCOUNTING set, the cluster has no
 accounting storage: sacct, sacctmgr and sshare fail as they do there. State lives in $FAKE_SLURM_DIR.
 """
+
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ def sbatch(args: list[str]) -> int:
     while i < len(args):
         arg = args[i]
         if arg.startswith("--wrap="):
-            command = arg[len("--wrap="):]
+            command = arg[len("--wrap=") :]
         elif arg == "--wrap":
             command, i = args[i + 1], i + 1
         elif arg == "/dev/stdin":
@@ -41,12 +42,15 @@ def sbatch(args: list[str]) -> int:
             options[arg] = True
         i += 1
     job_id = str(100 + len(jobs()))
-    record = {"id": job_id, "name": options.get("--job-name", ""), "args": args, "options": options,
-              "command": command}
+    record = {"id": job_id, "name": options.get("--job-name", ""), "args": args, "options": options, "command": command}
     output = str(options.get("--output", STATE / "slurm-%j.out")).replace("%j", job_id)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SLURM_JOB_ID": job_id, "SLURM_JOBID": job_id,
-           "SLURM_CPUS_PER_TASK": str(options.get("--cpus-per-task", 1))}
+    env = {
+        **os.environ,
+        "SLURM_JOB_ID": job_id,
+        "SLURM_JOBID": job_id,
+        "SLURM_CPUS_PER_TASK": str(options.get("--cpus-per-task", 1)),
+    }
     with open(output, "w") as log:
         rc = subprocess.run(["bash", "-c", command], env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     record["state"] = "COMPLETED" if rc == 0 else "FAILED"

@@ -14,7 +14,7 @@ class SlideServer(ThreadingHTTPServer):
     def __init__(self, folder: Path, cut_first_after: int | None = None):
         super().__init__(("127.0.0.1", 0), SlideHandler)
         self.folder = Path(folder)
-        self.cut_first_after = cut_first_after   # bytes sent before the first response is cut
+        self.cut_first_after = cut_first_after  # bytes sent before the first response is cut
         self.requests: list[dict] = []
 
     @property
@@ -51,7 +51,7 @@ class SlideHandler(BaseHTTPRequestHandler):
         self.end_headers()
         body = data[start:]
         if self.server.cut_first_after is not None and len(self.server.requests) == 1:
-            self.wfile.write(body[:self.server.cut_first_after])
+            self.wfile.write(body[: self.server.cut_first_after])
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)

@@ -11,6 +11,7 @@ import torch
 
 from conftest import make_tiles, run_at_sizes
 from slidesnake.classifier.model import load_classifier, save_classifier
+from slidesnake.classifier.params import ClassifierParams
 from slidesnake.classifier.patches import PatchSetError, assign_splits, read_image, read_patch_set, unpack
 from slidesnake.classifier.predict import classify_slide, tile_windows, window_positions
 from slidesnake.demo.patches import render_patch
@@ -19,7 +20,6 @@ from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.jobs import demo_patches, train_classifier
 from slidesnake.workflow.config import default_params
-from slidesnake.classifier.params import ClassifierParams
 
 
 def params(**changes) -> ClassifierParams:
@@ -46,7 +46,7 @@ def test_patch_set_layouts_and_splits(tmp_path):
     patches = read_patch_set(tmp_path / "split")
     splits = assign_splits(patches, 0.2, 0.2, seed=0)
     assert (splits == "test").sum() == 20 and (splits == "val").sum() == 4 and (splits == "train").sum() == 16
-    assert read_image(patches.paths[0], 24).shape == (24, 24, 3)           # mixed sizes are resized
+    assert read_image(patches.paths[0], 24).shape == (24, 24, 3)  # mixed sizes are resized
 
 
 def test_patch_set_errors_name_the_folder_or_file(tmp_path):
@@ -86,8 +86,13 @@ def test_patch_set_errors_name_the_folder_or_file(tmp_path):
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("classifier")
     demo_patches.run(folder / "patches", 24, seed=0)
-    metrics = train_classifier.run(folder / "patches", params(finetune_epochs=1, head_epochs=20), folder / "model.pt",
-                                   folder / "metrics.json", threads=2)
+    metrics = train_classifier.run(
+        folder / "patches",
+        params(finetune_epochs=1, head_epochs=20),
+        folder / "model.pt",
+        folder / "metrics.json",
+        threads=2,
+    )
     return folder, metrics
 
 
@@ -108,8 +113,15 @@ def test_checkpoint_round_trip(trained, tmp_path):
     folder, _ = trained
     net, spec, checkpoint = load_classifier(folder / "model.pt")
     x = preprocess(torch.from_numpy(render_patch("tumor", np.random.default_rng(1))).permute(2, 0, 1)[None], spec)
-    save_classifier(tmp_path / "again.pt", net, checkpoint["model"], checkpoint["classes"], checkpoint["patch_mpp"],
-                    checkpoint["patch_px"], checkpoint["backbone_weights"])
+    save_classifier(
+        tmp_path / "again.pt",
+        net,
+        checkpoint["model"],
+        checkpoint["classes"],
+        checkpoint["patch_mpp"],
+        checkpoint["patch_px"],
+        checkpoint["backbone_weights"],
+    )
     again, _, _ = load_classifier(tmp_path / "again.pt")
     with torch.no_grad():
         assert torch.allclose(net(x), again(x))
@@ -128,8 +140,9 @@ def test_slide_probabilities_follow_the_tiles_order(trained, tumor_slide, tmp_pa
     folder, _ = trained
     net, spec, checkpoint = load_classifier(folder / "model.pt")
     tiles_h5 = make_tiles(tumor_slide["slide"], tmp_path)
-    coords, probabilities, summary = classify_slide(net, spec, checkpoint, tumor_slide["slide"], tiles_h5, "s",
-                                                    torch.device("cpu"), 8, 0)
+    coords, probabilities, summary = classify_slide(
+        net, spec, checkpoint, tumor_slide["slide"], tiles_h5, "s", torch.device("cpu"), 8, 0
+    )
     tiles = TileFile.read(tiles_h5)
     assert np.array_equal(coords, tiles.coords) and probabilities.shape == (len(tiles), 7)
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
@@ -166,5 +179,7 @@ print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_max
 
 @pytest.mark.slow
 def test_prediction_map_memory_does_not_grow_with_slide_size(tmp_path):
-    growth = {size: after - before for size, (before, after) in run_at_sizes(PEAK_SCRIPT, (4096, 16384), tmp_path).items()}
+    growth = {
+        size: after - before for size, (before, after) in run_at_sizes(PEAK_SCRIPT, (4096, 16384), tmp_path).items()
+    }
     assert growth[16384] < growth[4096] + 200, growth

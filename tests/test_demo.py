@@ -60,9 +60,9 @@ def test_truth_masks_align_with_nuclei(tumor_slide):
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(float)
     blue_ratio = image[..., 2].astype(float) / (image[..., 0].astype(float) + 1)
     assert inner[2].sum() > 100 and inner[1].sum() > 100
-    assert grey[inner[2]].mean() < grey[inner[1]].mean() - 25          # tumor darker than stroma
-    assert blue_ratio[inner[2]].mean() > blue_ratio[inner[1]].mean()    # more haematoxylin
-    assert grey[inner[0]].mean() > 220                                  # background is glass
+    assert grey[inner[2]].mean() < grey[inner[1]].mean() - 25  # tumor darker than stroma
+    assert blue_ratio[inner[2]].mean() > blue_ratio[inner[1]].mean()  # more haematoxylin
+    assert grey[inner[0]].mean() > 220  # background is glass
     stats = tumor_slide["stats"]
     assert stats["tumor_fraction_of_tissue"] == pytest.approx(tumor_slide["plan"].tumor_fraction, abs=0.12)
 
@@ -116,7 +116,9 @@ def test_bigtiff_is_readable(tmp_path):
     writer = PyramidTiffWriter(tmp_path / "big.tiff", [(520, 300)], mpp=0.25, bigtiff=True)
     for ty in range(2):
         for tx in range(3):
-            writer.write_tile(0, tx, ty, encode_jpeg_tile(image[ty * 256:(ty + 1) * 256, tx * 256:(tx + 1) * 256], 256, 95))
+            writer.write_tile(
+                0, tx, ty, encode_jpeg_tile(image[ty * 256 : (ty + 1) * 256, tx * 256 : (tx + 1) * 256], 256, 95)
+            )
     writer.close()
     with openslide.OpenSlide(str(tmp_path / "big.tiff")) as handle:
         assert handle.dimensions == (520, 300)
@@ -132,7 +134,8 @@ from slidesnake.demo.cohort import write_demo_slide
 from slidesnake.demo.plan import plan_cohort
 from slidesnake.workflow.config import default_config
 size, folder = int(sys.argv[1]), Path(sys.argv[2])
-plan = replace(next(p for p in plan_cohort(default_config()['demo'], 4, 3) if p.label == "tumor"), width=size, height=size)
+plan = next(p for p in plan_cohort(default_config()['demo'], 4, 3) if p.label == "tumor")
+plan = replace(plan, width=size, height=size)
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")
 print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 """
@@ -140,8 +143,13 @@ print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 def peak_rss_mb(size, folder):
     folder.mkdir()
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, str(size), str(folder)], env=package_env(), capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_SCRIPT, str(size), str(folder)],
+        env=package_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -156,6 +164,7 @@ def test_memory_does_not_grow_with_slide_size(tmp_path):
 def tumor_and_stroma_grey(plan) -> tuple[float, float, np.ndarray]:
     """Mean grey of tumor and of benign tissue pixels in a window across a tumor border, and its RGB."""
     from slidesnake.demo.cohort import build_renderer
+
     renderer = build_renderer(plan)
     ys, xs = np.nonzero((renderer.layout.tumor > 0) & (renderer.layout.tissue > 0.2))
     cy, cx = ys[len(ys) // 2] * 32, xs[len(xs) // 2] * 32
@@ -172,10 +181,14 @@ def test_harder_demo_knobs():
     hard_tumor, hard_stroma, _ = tumor_and_stroma_grey(replace(base, tumor_atypia=0.35))
     assert easy_stroma - easy_tumor > 2.5 * (hard_stroma - hard_tumor) > 0
     from slidesnake.demo.render import Stain
-    vectors = {site: np.array([Stain.random(np.random.default_rng([seed, 1]), site, 0.1).hematoxylin
-                               for seed in range(30)]) for site in (0, 1, 2)}
+
+    vectors = {
+        site: np.array([Stain.random(np.random.default_rng([seed, 1]), site, 0.1).hematoxylin for seed in range(30)])
+        for site in (0, 1, 2)
+    }
     spread = max(v.std(0).max() for v in vectors.values())
     between = min(np.abs(vectors[a].mean(0) - vectors[b].mean(0)).max() for a, b in ((0, 1), (0, 2), (1, 2)))
     assert between > 1.5 * spread
-    assert np.array_equal(tumor_and_stroma_grey(replace(base, tumor_atypia=1.0, site_stain_shift=0.0))[2],
-                          tumor_and_stroma_grey(base)[2])
+    assert np.array_equal(
+        tumor_and_stroma_grey(replace(base, tumor_atypia=1.0, site_stain_shift=0.0))[2], tumor_and_stroma_grey(base)[2]
+    )

@@ -27,7 +27,7 @@ def test_resume_after_cut_connection(real_slides, tmp_path):
     assert file_md5(dest) == CMU_MD5
     assert len(requests) == 2
     assert requests[0]["range"] is None
-    assert requests[1]["range"] == f"bytes={half}-"   # resumed, not restarted
+    assert requests[1]["range"] == f"bytes={half}-"  # resumed, not restarted
 
 
 def test_md5_mismatch_names_both_sums_and_removes_file(real_slides, tmp_path):

@@ -16,7 +16,7 @@ def test_keeps_the_best_state_and_stops_after_patience():
         with torch.no_grad():
             module.weight.fill_(step)
         stops.append(stopping.check(loss, step))
-    assert stops == [False, False, False, True]          # NaN and a change below MIN_IMPROVEMENT are no better
+    assert stops == [False, False, False, True]  # NaN and a change below MIN_IMPROVEMENT are no better
     assert stopping.restore() and module.weight.item() == 1.0 and stopping.step == 1 and stopping.loss == 0.5
 
 
@@ -28,4 +28,4 @@ def test_baseline_state_and_no_finite_loss():
     with torch.no_grad():
         module.weight.fill_(0)
     assert kept.check(0.9) and kept.restore() and module.weight.item() == 7.0  # never worse than the start
-    assert not EarlyStopping(module, patience=3).restore()                   # nothing seen: nothing to load
+    assert not EarlyStopping(module, patience=3).restore()  # nothing seen: nothing to load

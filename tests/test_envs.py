@@ -12,11 +12,18 @@ from conftest import REPO
 
 PACKAGE = REPO / "src" / "slidesnake"
 # import name -> conda / pip package name
-PACKAGE_NAMES = {"cv2": "opencv", "yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit-image",
-                 "PIL": "pillow", "openslide": "openslide-python", "umap": "umap-learn",
-                 "matplotlib": "matplotlib-base"}
-PROVIDED = {"snakemake", "workflow_package"}   # Snakemake adds its own modules and the scripts folder
-OPTIONAL = {"transformers"}                    # imported only for an encoder that asks for it
+PACKAGE_NAMES = {
+    "cv2": "opencv",
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "PIL": "pillow",
+    "openslide": "openslide-python",
+    "umap": "umap-learn",
+    "matplotlib": "matplotlib-base",
+}
+PROVIDED = {"snakemake", "workflow_package"}  # Snakemake adds its own modules and the scripts folder
+OPTIONAL = {"transformers"}  # imported only for an encoder that asks for it
 
 
 def rule_blocks() -> dict[str, dict[str, str]]:
@@ -57,7 +64,7 @@ def third_party_imports(path: Path, seen: set[Path] | None = None) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                parent = parts[:len(parts) - node.level + 1]
+                parent = parts[: len(parts) - node.level + 1]
                 base = ".".join(parent + ([node.module] if node.module else []))
             else:
                 base = node.module

@@ -22,8 +22,9 @@ def clam_read(slide_path, coords_h5, index):
         patch_level, patch_size = int(f["coords"].attrs["patch_level"]), int(f["coords"].attrs["patch_size"])
         coord = f["coords"][index]
     with openslide.OpenSlide(str(slide_path)) as wsi:
-        return composite_on_white(np.asarray(wsi.read_region(tuple(int(c) for c in coord), patch_level,
-                                                              (patch_size, patch_size))))
+        return composite_on_white(
+            np.asarray(wsi.read_region(tuple(int(c) for c in coord), patch_level, (patch_size, patch_size)))
+        )
 
 
 def trident_read(slide_path, coords_h5, index):
@@ -51,8 +52,9 @@ def same_view(a, b, size):
 def export(slide_path, folder, tiles_path, name):
     features = folder / f"{name}_features.h5"
     tiles = TileFile.read(tiles_path)
-    attrs = FeatureAttrs("enc", {WEIGHTS: "random"}, 224, ((0.5,) * 3, (0.25,) * 3), "openslide", "openslide", 0,
-                         "fp32", "none", "", {})
+    attrs = FeatureAttrs(
+        "enc", {WEIGHTS: "random"}, 224, ((0.5,) * 3, (0.25,) * 3), "openslide", "openslide", 0, "fp32", "none", "", {}
+    )
     write_feature_file(features, np.random.default_rng(0).random((len(tiles), 8)), tiles, attrs)
     export_clam.run({name: str(tiles_path)}, {"enc": {name: str(features)}}, folder / "clam")
     export_trident.run({name: str(tiles_path)}, {"enc": {name: str(features)}}, folder / "trident")
@@ -83,8 +85,9 @@ def test_exports_cover_the_tile_field_of_view(case, real_slides, tmp_path):
     # the misreading the native file no longer invites: CLAM's read of tile_px pixels at level 0
     if tiles.size0 > 1.1 * tiles.tile_px:
         with openslide.OpenSlide(str(slide)) as wsi:
-            wrong = composite_on_white(np.asarray(wsi.read_region(tuple(int(c) for c in tiles.coords[0]), 0,
-                                                                   (tiles.tile_px, tiles.tile_px))))
+            wrong = composite_on_white(
+                np.asarray(wsi.read_region(tuple(int(c) for c in tiles.coords[0]), 0, (tiles.tile_px, tiles.tile_px)))
+            )
         assert same_view(wrong, native(slide, tiles, 0, 256), 256) > 5
 
 
@@ -113,17 +116,24 @@ def test_trident_names_the_encoder_as_trident_does():
     trident/Processor.py run_slide_feature_extraction_job): an encoder TRIDENT has takes TRIDENT's name, once."""
     assert TRIDENT_ENCODERS["resnet50_trunc"] == "resnet50" and TRIDENT_ENCODERS["uni"] == "uni_v1"
     # config/examples/demo_hard.yaml: the plain one is TRIDENT's resnet50, the normalised one keeps its name
-    assert trident_encoder_names({"resnet50_trunc": ("resnet50_trunc", "none"),
-                                  "resnet50_macenko": ("resnet50_trunc", "macenko")}) == \
-        {"resnet50_trunc": "resnet50", "resnet50_macenko": "resnet50_macenko"}
+    assert trident_encoder_names(
+        {"resnet50_trunc": ("resnet50_trunc", "none"), "resnet50_macenko": ("resnet50_trunc", "macenko")}
+    ) == {"resnet50_trunc": "resnet50", "resnet50_macenko": "resnet50_macenko"}
     # the demo's only encoder is normalised: still the only resnet50
     assert trident_encoder_names({"resnet50_trunc": ("resnet50_trunc", "macenko")}) == {"resnet50_trunc": "resnet50"}
     # models TRIDENT lacks keep their names; a TRIDENT name that is another encoder's own name is not taken
-    assert trident_encoder_names({"resnet18": ("resnet18", "none"), "h": ("timm:vit_small_patch16_224", "none"),
-                                  "my_uni": ("uni", "none"), "virchow2": ("virchow2", "none")}) == \
-        {"resnet18": "resnet18", "h": "h", "my_uni": "uni_v1", "virchow2": "virchow2"}
-    assert trident_encoder_names({"resnet50": ("timm:resnet50", "none"), "trunc": ("resnet50_trunc", "none")}) == \
-        {"resnet50": "resnet50", "trunc": "trunc"}
+    assert trident_encoder_names(
+        {
+            "resnet18": ("resnet18", "none"),
+            "h": ("timm:vit_small_patch16_224", "none"),
+            "my_uni": ("uni", "none"),
+            "virchow2": ("virchow2", "none"),
+        }
+    ) == {"resnet18": "resnet18", "h": "h", "my_uni": "uni_v1", "virchow2": "virchow2"}
+    assert trident_encoder_names({"resnet50": ("timm:resnet50", "none"), "trunc": ("resnet50_trunc", "none")}) == {
+        "resnet50": "resnet50",
+        "trunc": "trunc",
+    }
 
 
 def test_trident_export_folder_carries_tridents_encoder_name(tmp_path):
@@ -131,20 +141,40 @@ def test_trident_export_folder_carries_tridents_encoder_name(tmp_path):
     tiles_path = make_tiles(slide["slide"], tmp_path, "demo_y", tiling=tiling_params(mpp=2.0, tile_px=256))
     tiles = TileFile.read(tiles_path)
     features = {}
-    for name, model, stain in (("resnet50_trunc", "resnet50_trunc", "none"),
-                               ("resnet50_macenko", "resnet50_trunc", "macenko"), ("resnet18", "resnet18", "none")):
+    for name, model, stain in (
+        ("resnet50_trunc", "resnet50_trunc", "none"),
+        ("resnet50_macenko", "resnet50_trunc", "macenko"),
+        ("resnet18", "resnet18", "none"),
+    ):
         path = tmp_path / f"{name}.h5"
-        attrs = FeatureAttrs(model, {WEIGHTS: "random"}, 224, ((0.5,) * 3, (0.25,) * 3), "openslide", "openslide", 0,
-                             "fp32", stain, "", {})
+        attrs = FeatureAttrs(
+            model,
+            {WEIGHTS: "random"},
+            224,
+            ((0.5,) * 3, (0.25,) * 3),
+            "openslide",
+            "openslide",
+            0,
+            "fp32",
+            stain,
+            "",
+            {},
+        )
         write_feature_file(path, np.zeros((len(tiles), 4)), tiles, attrs)
         features[name] = {"demo_y": str(path)}
     export_trident.run({"demo_y": str(tiles_path)}, features, tmp_path / "trident")
     export_clam.run({"demo_y": str(tiles_path)}, features, tmp_path / "clam")
     folder = tmp_path / "trident" / "5x_256px_0px_overlap"
-    assert sorted(p.name for p in folder.glob("features_*")) == \
-        ["features_resnet18", "features_resnet50", "features_resnet50_macenko"]
+    assert sorted(p.name for p in folder.glob("features_*")) == [
+        "features_resnet18",
+        "features_resnet50",
+        "features_resnet50_macenko",
+    ]
     with h5py.File(folder / "features_resnet50" / "demo_y.h5") as f:  # where mean-resnet50 looks
         assert f["features"].shape == (len(tiles), 4)
     # CLAM is given its feature folder (--data_root_dir / --feat_dir): the workflow's names stay
-    assert sorted(p.name for p in (tmp_path / "clam").glob("features_*")) == \
-        ["features_resnet18", "features_resnet50_macenko", "features_resnet50_trunc"]
+    assert sorted(p.name for p in (tmp_path / "clam").glob("features_*")) == [
+        "features_resnet18",
+        "features_resnet50_macenko",
+        "features_resnet50_trunc",
+    ]

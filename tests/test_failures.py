@@ -8,13 +8,14 @@ import time
 
 import pytest
 
-from conftest import REPO, snakemake_bin, config_arg
+from conftest import REPO, config_arg, snakemake_bin
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.logs import job_logging
 
 
-@pytest.mark.parametrize("code,advice", [(errno.ENOSPC, "Free space"), (errno.EACCES, "permissions"),
-                                         (errno.EROFS, "read-only")])
+@pytest.mark.parametrize(
+    "code,advice", [(errno.ENOSPC, "Free space"), (errno.EACCES, "permissions"), (errno.EROFS, "read-only")]
+)
 def test_storage_errors_are_clear(tmp_path, code, advice):
     log = tmp_path / "job.log"
     with pytest.raises(SystemExit) as info:
@@ -30,7 +31,7 @@ def test_other_errors_keep_their_traceback(tmp_path):
     log = tmp_path / "job.log"
     with pytest.raises(ZeroDivisionError):
         with job_logging(str(log)):
-            1 / 0
+            _ = 1 / 0
     assert "Traceback" in log.read_text()
 
 
@@ -46,8 +47,19 @@ def test_stale_partial_files_are_removed(tmp_path):
 def test_killed_job_leaves_no_finished_output_and_rerun_completes(tmp_path):
     workdir = tmp_path
     target = workdir / "resources/demo/demo_000.tiff"
-    command = [snakemake_bin(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--workflow-profile", "none", "--cores", "1", config_arg("killed_job"), str(target.relative_to(workdir))]
+    command = [
+        snakemake_bin(),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        "none",
+        "--cores",
+        "1",
+        config_arg("killed_job"),
+        str(target.relative_to(workdir)),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list(target.parent.glob(".demo_000.partial-*")):
@@ -56,7 +68,7 @@ def test_killed_job_leaves_no_finished_output_and_rerun_completes(tmp_path):
     time.sleep(1.0)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not target.exists()                                     # nothing that looks finished
+    assert not target.exists()  # nothing that looks finished
     subprocess.run(command + ["--unlock"], capture_output=True, check=True)  # the killed run's lock
     rerun = subprocess.run(command + ["--rerun-incomplete"], capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

@@ -10,12 +10,20 @@ import torch
 from conftest import feature_params, make_tiles, mask_params, write_small_slide
 from slidesnake.core.errors import ConfigError
 from slidesnake.features.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
-from slidesnake.features.extract import (BF16, FP32, LoadedEncoder, encode_slide, extract_features, initial_precision,
-                                         load_encoder, preprocess)
-from slidesnake.io.tile_reader import TileDataset, read_geometry
+from slidesnake.features.extract import (
+    BF16,
+    FP32,
+    LoadedEncoder,
+    encode_slide,
+    extract_features,
+    initial_precision,
+    load_encoder,
+    preprocess,
+)
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_reader import TileDataset, read_geometry
 
 # fp32: these tests compare features with a direct forward pass (bf16 is tested on its own below)
 SMALL = feature_params(model="resnet18", weights="random", batch_size=8, num_workers=0, precision="fp32")
@@ -31,8 +39,15 @@ def read_features(path):
     return read_feature_file(path)
 
 
-@pytest.mark.parametrize("name,dim,size", [("resnet50_trunc", 1024, 224), ("resnet18", 512, 224),
-                                           ("hipt_vit_s16", 384, 256), ("histoencoder_prostate_small", 384, 224)])
+@pytest.mark.parametrize(
+    "name,dim,size",
+    [
+        ("resnet50_trunc", 1024, 224),
+        ("resnet18", 512, 224),
+        ("hipt_vit_s16", 384, 256),
+        ("histoencoder_prostate_small", 384, 224),
+    ],
+)
 def test_small_encoders_run_on_cpu(name, dim, size):
     model, spec, source = build_encoder(name, "random")
     assert spec.input_size == size and "random" in source
@@ -41,8 +56,9 @@ def test_small_encoders_run_on_cpu(name, dim, size):
     assert out.shape == (2, dim) == (2, output_dim(model, spec))
 
 
-@pytest.mark.parametrize("name", ["uni", "uni2", "virchow2", "h_optimus_0", "h_optimus_1",
-                                  "histoencoder_prostate_medium"])
+@pytest.mark.parametrize(
+    "name", ["uni", "uni2", "virchow2", "h_optimus_0", "h_optimus_1", "histoencoder_prostate_medium"]
+)
 def test_foundation_model_shapes_on_meta_device(name):
     """Architectures of the large pathology encoders, built without allocating their weights."""
     spec = spec_for(name)
@@ -71,6 +87,7 @@ def test_hub_weights_offline_give_clear_error(monkeypatch, tmp_path):
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
+
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(EncoderError, match="resnet50_trunc.*IMAGENET1K_V1.*never replaced by random"):
@@ -161,8 +178,9 @@ def test_registry_entries_have_sources():
 
 def test_device_decode_path_matches_worker_decode(demo_tiles):
     """The CUDA path's batching (streams collated, one decode call, stitching) run on the CPU."""
-    from slidesnake.io.tile_reader import decode_batch_on_device
     from slidesnake.io.jpeg_tiles import level_layouts
+    from slidesnake.io.tile_reader import decode_batch_on_device
+
     slide_path, tiles = demo_tiles
     coords = TileFile.read(tiles).coords[:6]
     with Slide(slide_path) as slide:
@@ -179,19 +197,29 @@ def test_a_shard_with_a_broken_slide_writes_the_others_and_names_it(demo_tiles, 
     its error, and collecting it fails naming the slide while the others are put in place."""
     from slidesnake.core.errors import SlideError
     from slidesnake.io.shard_table import read_shard_table
-    from slidesnake.jobs import collect_features, extract_features as extract_job
+    from slidesnake.jobs import collect_features
+    from slidesnake.jobs import extract_features as extract_job
+
     slide_path, tiles = demo_tiles
     broken = tmp_path / "broken.tiff"
     broken.write_bytes(slide_path.read_bytes()[:20_000])
-    slides = {name: {"slide": str(path), "tiles": str(tiles), "features": str(tmp_path / "shard" / f"{name}.h5")}
-              for name, path in (("a", slide_path), ("broken", broken), ("b", slide_path))}
+    slides = {
+        name: {"slide": str(path), "tiles": str(tiles), "features": str(tmp_path / "shard" / f"{name}.h5")}
+        for name, path in (("a", slide_path), ("broken", broken), ("b", slide_path))
+    }
     rows = extract_job.run(slides, SMALL, tmp_path / "shard.tsv", threads=1)
     assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
     table = read_shard_table(tmp_path / "shard.tsv")
-    assert table["broken"]["error"] and table["a"]["status"] == "ok" and int(table["a"]["tiles"]) == len(TileFile.read(tiles))
+    assert (
+        table["broken"]["error"]
+        and table["a"]["status"] == "ok"
+        and int(table["a"]["tiles"]) == len(TileFile.read(tiles))
+    )
     for name in ("a", "b"):
         collect_features.run(tmp_path / "shard.tsv", name, tmp_path / f"{name}.h5")
-        np.testing.assert_array_equal(read_features(tmp_path / f"{name}.h5")[0], read_features(tmp_path / "shard" / f"{name}.h5")[0])
+        np.testing.assert_array_equal(
+            read_features(tmp_path / f"{name}.h5")[0], read_features(tmp_path / "shard" / f"{name}.h5")[0]
+        )
     with pytest.raises(SlideError, match="slide 'broken': feature extraction failed"):
         collect_features.run(tmp_path / "shard.tsv", "broken", tmp_path / "broken.h5")
     assert not (tmp_path / "broken.h5").exists()
@@ -215,7 +243,7 @@ def test_precision_follows_device_and_request():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert initial_precision(FP32, cuda) == FP32 and initial_precision(BF16, cuda) == BF16
     assert initial_precision(BF16, cpu, native_bf16=lambda: False) == FP32  # emulated bf16 is slower
-    assert initial_precision(BF16, cpu, native_bf16=lambda: True) is None   # decided on the first batch
+    assert initial_precision(BF16, cpu, native_bf16=lambda: True) is None  # decided on the first batch
 
 
 class FlipsUnderAutocast(torch.nn.Module):

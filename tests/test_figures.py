@@ -1,6 +1,5 @@
 """Figures: heatmaps align with what they paint, their memory does not grow with the slide; cohort plots."""
 
-
 import cv2
 import numpy as np
 import pandas as pd
@@ -30,10 +29,13 @@ def test_heatmap_of_truth_is_hot_inside_truth(tumor_slide, tmp_path):
     truth = cv2.imread(str(tumor_slide["truth"]), cv2.IMREAD_GRAYSCALE)
     plan = tumor_slide["plan"]
     ds = tumor_slide["stats"]["truth_downsample"]
-    grid = make_grid(truth > 0, (ds, ds), (plan.width, plan.height), plan.mpp, tiling_params(tile_px=128, min_tissue=0.1))
+    grid = make_grid(
+        truth > 0, (ds, ds), (plan.width, plan.height), plan.mpp, tiling_params(tile_px=128, min_tissue=0.1)
+    )
     scores = label_fractions(truth, (ds, ds), grid.coords, grid.size0, (2,))[:, 0]
-    image, score, covered, downsample = render_heatmap(tumor_slide["slide"], grid.coords, scores, grid.size0,
-                                                       truth, truth, None, heatmap_params(), "none")
+    image, score, covered, downsample = render_heatmap(
+        tumor_slide["slide"], grid.coords, scores, grid.size0, truth, truth, None, heatmap_params(), "none"
+    )
     truth_small = cv2.resize(truth, score.shape[::-1], interpolation=cv2.INTER_NEAREST) == 2
     hot = covered & (score >= 0.9)
     assert hot.sum() > 50 and (hot & truth_small).sum() / hot.sum() > 0.95
@@ -55,13 +57,15 @@ from slidesnake.figures.heatmap import render_heatmap
 from slidesnake.workflow.config import default_config, default_params
 from slidesnake.figures.params import HeatmapParams
 size, folder = int(sys.argv[1]), Path(sys.argv[2])
-plan = replace(next(p for p in plan_cohort(default_config()['demo'], 4, 2) if p.label == "tumor"), width=size, height=size)
+plan = next(p for p in plan_cohort(default_config()['demo'], 4, 2) if p.label == "tumor")
+plan = replace(plan, width=size, height=size)
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 xs = np.arange(0, size, 512)
 coords = np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2)
 params = default_params(HeatmapParams, "figures")
-render_heatmap(folder / "s.tiff", coords, np.random.default_rng(0).random(len(coords)), 512, None, None, None, params, "rank")
+scores = np.random.default_rng(0).random(len(coords))
+render_heatmap(folder / "s.tiff", coords, scores, 512, None, None, None, params, "rank")
 print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
 """
 
@@ -69,7 +73,7 @@ print(json.dumps([before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_max
 @pytest.mark.slow
 def test_heatmap_memory_does_not_grow_with_slide_size(tmp_path):
     peaks = {size: after for size, (_, after) in run_at_sizes(PEAK_SCRIPT, (4096, 16384), tmp_path).items()}
-    assert peaks[16384] < peaks[4096] + 60, peaks   # 16x the pixels; the thumbnail is capped at 2048 px
+    assert peaks[16384] < peaks[4096] + 60, peaks  # 16x the pixels; the thumbnail is capped at 2048 px
 
 
 def test_roc_and_confusion_figures(tmp_path):
@@ -79,8 +83,16 @@ def test_roc_and_confusion_figures(tmp_path):
         for i in range(10):
             label = "tumor" if i % 2 else "normal"
             p = np.clip(rng.normal(0.7 if label == "tumor" else 0.3, 0.2), 0, 1)
-            rows.append({"slide_id": f"s{fold}{i}", "label": label, "fold": fold, "prob_normal": 1 - p,
-                         "prob_tumor": p, "prediction": "tumor" if p > 0.5 else "normal"})
+            rows.append(
+                {
+                    "slide_id": f"s{fold}{i}",
+                    "label": label,
+                    "fold": fold,
+                    "prob_normal": 1 - p,
+                    "prob_tumor": p,
+                    "prediction": "tumor" if p > 0.5 else "normal",
+                }
+            )
     table = pd.DataFrame(rows)
     summary = roc_figure(tmp_path / "roc.png", {"abmil": table, "mean_pool": table}, "tumor")
     confusion_figure(tmp_path / "confusion.png", {"abmil": table}, ["normal", "tumor"])

@@ -29,8 +29,9 @@ def toy_cohort(n_slides=12, tiles=40, seed=0):
             annotated = np.zeros(tiles)
             annotated[:5] = 1.0
         data[slide], truth[slide] = SlideTiles(features, annotated), tumor
-    table = pd.DataFrame({"slide_id": list(labels), "patient_id": [f"p{s}" for s in labels],
-                          "label": list(labels.values())})
+    table = pd.DataFrame(
+        {"slide_id": list(labels), "patient_id": [f"p{s}" for s in labels], "label": list(labels.values())}
+    )
     return patient_folds(table, 3, 0).astype(str), data, truth
 
 
@@ -41,9 +42,15 @@ def test_pu_across_folds_scores_every_slide_once_on_its_test_fold():
     for row in result.slide_rows:
         assert row["slide_id"] in fold_partitions(splits, row["fold"])[TEST]
     assert {f["n_positive"] for f in result.folds} <= {15, 20} and 0 <= result.summary("t")["mean_estimated_prior"] <= 1
-    entry = pu_entry(pd.DataFrame(result.slide_rows), result.summary("t"), "tumor", truth,
-                     {m: {s: v[m] for s, v in result.tile_scores.items()} for m in ("nnpu", "naive", "tumor_mask")},
-                     {s: d.annotated_tumor for s, d in data.items()}, 0.5)
+    entry = pu_entry(
+        pd.DataFrame(result.slide_rows),
+        result.summary("t"),
+        "tumor",
+        truth,
+        {m: {s: v[m] for s, v in result.tile_scores.items()} for m in ("nnpu", "naive", "tumor_mask")},
+        {s: d.annotated_tumor for s, d in data.items()},
+        0.5,
+    )
     assert entry["tile_auc"]["nnpu"] > 0.9 and entry["slide_auc"]["nnpu"] > 0.9
     assert entry["true_prior_of_unlabeled"] == pytest.approx(5 / 35)
     # each fold's mask threshold calls its prior's share of U; the masks find the shifted tiles
@@ -73,17 +80,32 @@ def test_pu_across_folds_names_what_the_user_must_fix():
 
 def test_model_entry_metrics_spread_and_localisation(monkeypatch):
     from slidesnake.evaluation import entries
-    monkeypatch.setattr(entries, "grouped_interval", lambda statistic, groups: [0.0, 1.0])  # bootstrap: tested elsewhere
+
+    monkeypatch.setattr(
+        entries, "grouped_interval", lambda statistic, groups: [0.0, 1.0]
+    )  # bootstrap: tested elsewhere
     rng = np.random.default_rng(0)
     y = np.array([0, 1] * 10)
     p = np.clip(y * 0.6 + rng.random(20) * 0.4, 0, 1)
-    table = pd.DataFrame({"slide_id": [f"s{k}" for k in range(20)], "patient_id": [f"p{k}" for k in range(20)],
-                          "label": [CLASSES[i] for i in y], "fold": np.arange(20) // 2 % 2,
-                          "prob_normal": 1 - p, "prob_tumor": p})
+    table = pd.DataFrame(
+        {
+            "slide_id": [f"s{k}" for k in range(20)],
+            "patient_id": [f"p{k}" for k in range(20)],
+            "label": [CLASSES[i] for i in y],
+            "fold": np.arange(20) // 2 % 2,
+            "prob_normal": 1 - p,
+            "prob_tumor": p,
+        }
+    )
     truth = {s: np.r_[np.ones(5), np.zeros(15)] for s in table["slide_id"]}
     scores = {s: np.r_[np.full(5, 0.9), np.full(15, 0.1)] + rng.random(20) * 0.01 for s in truth}
     entry = model_entry(table, CLASSES, truth, scores, attention={s: -v for s, v in scores.items()})
-    assert entry["oof"]["auc"] == 1.0 and entry["oof"]["auc_ci"] == [0.0, 1.0] and entry["fold_auc_mean"] == 1.0 and entry["fold_auc_sd"] == 0.0
+    assert (
+        entry["oof"]["auc"] == 1.0
+        and entry["oof"]["auc_ci"] == [0.0, 1.0]
+        and entry["fold_auc_mean"] == 1.0
+        and entry["fold_auc_sd"] == 0.0
+    )
     assert entry["localisation"]["mean_slide_auc"] == 1.0 and entry["localisation"]["slides"] == 10
     assert entry["attention_localisation"]["mean_slide_auc"] == 0.0
     assert "localisation" not in model_entry(table, CLASSES, {}, {})

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import make_tiles
 from slidesnake.core.gpu_pool import claim_gpu
-from slidesnake.io.tile_reader import check_device_decoder, tile_stream
 from slidesnake.io.jpeg_tiles import decode_many
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
-
-from conftest import make_tiles
+from slidesnake.io.tile_reader import check_device_decoder, tile_stream
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +24,19 @@ def raw_tiles(tumor_slide, tmp_path_factory):
 
 def streams_of(slide_path, tiles, decoder, n=6):
     with Slide(slide_path, require_mpp=False) as slide:
-        stream = tile_stream(slide_path, slide, tiles.coords[:n], tiles.size0, tiles.tile_px, "raw_jpeg",
-                             torch.device("cpu"), n, 0, decode_on_device=True, device_decoder=decoder)
+        stream = tile_stream(
+            slide_path,
+            slide,
+            tiles.coords[:n],
+            tiles.size0,
+            tiles.tile_px,
+            "raw_jpeg",
+            torch.device("cpu"),
+            n,
+            0,
+            decode_on_device=True,
+            device_decoder=decoder,
+        )
     return stream, torch.cat(list(stream))
 
 
@@ -40,6 +50,7 @@ def failing(streams, device):
 
 def test_device_decoder_check():
     from slidesnake.io.pyramid_tiff import encode_jpeg_tile
+
     rgb = (np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)
     streams = [torch.frombuffer(bytearray(encode_jpeg_tile(rgb, 256, 90)), dtype=torch.uint8)]
     assert check_device_decoder(streams, torch.device("cpu"), decode_many) is None
@@ -77,11 +88,11 @@ def test_concurrent_jobs_get_different_gpus_and_crashes_release_theirs(tmp_path)
     claimed = {pid: (index, visible) for pid, index, visible in (results.get(timeout=180) for _ in jobs)}
     assert sorted(index for index, _ in claimed.values()) == [0, 1, 2, 3]
     assert all(str(index) == visible for index, visible in claimed.values())
-    jobs[0].kill()                       # a crashed job's GPU is free again, and only that one
+    jobs[0].kill()  # a crashed job's GPU is free again, and only that one
     jobs[0].join()
-    late_results = context.Queue()       # a fresh queue: a process killed while it held the first one's lock
+    late_results = context.Queue()  # a fresh queue: a process killed while it held the first one's lock
     late = context.Process(target=hold_gpu, args=(tmp_path, late_results, 0.1))
-    late.start()                         # would block every later writer of that queue
+    late.start()  # would block every later writer of that queue
     assert late_results.get(timeout=180)[1] == claimed[jobs[0].pid][0]
     late.join()
     for job in jobs[1:]:

@@ -9,8 +9,13 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import pu_params, train_params
 from slidesnake.evaluation.metrics import bootstrap_interval, grouped_auc_interval, mean_interval
-from slidesnake.evaluation.simulation import (TileProblem, linear_auc, separation_for_auc, simulate,
-                                              witness_rate_for_prior)
+from slidesnake.evaluation.simulation import (
+    TileProblem,
+    linear_auc,
+    separation_for_auc,
+    simulate,
+    witness_rate_for_prior,
+)
 from slidesnake.mil.train import Bags, can_stop_early, predict, train_fold, training_bag
 from slidesnake.pu.learner import tile_probabilities, train_tile_classifier
 
@@ -53,8 +58,16 @@ def test_nnpu_is_not_worse_than_naive_with_the_right_prior(prior):
     """Tile AUC on held-out slides, summed over three cohorts: nnPU / PNU >= the naive baseline."""
     nnpu, naive = [], []
     for seed in (1, 2, 3):
-        cohort = simulate(TileProblem(n_slides=24, witness_rate=witness_rate_for_prior(prior, 0.3),
-                                      annotated_fraction=0.3, oracle_auc=0.95, seed=seed, **SMALL))
+        cohort = simulate(
+            TileProblem(
+                n_slides=24,
+                witness_rate=witness_rate_for_prior(prior, 0.3),
+                annotated_fraction=0.3,
+                oracle_auc=0.95,
+                seed=seed,
+                **SMALL,
+            )
+        )
         train, test = cohort.slides()[:18], cohort.slides()[18:]
         p = np.concatenate([cohort.features[s][cohort.annotated[s]] for s in train if cohort.labels[s]])
         u = np.concatenate([cohort.features[s][~cohort.annotated[s]] for s in train if cohort.labels[s]])
@@ -90,9 +103,10 @@ def test_abmil_learns_a_weak_witness_signal():
     evidence points at the witnesses."""
     cohort, bags = simulated_bags(100, 4, witness_rate=0.1, oracle_auc=0.95, slide_sd=0.0)
     slides = cohort.slides()
-    model, history = train_fold("abmil", bags, cohort.labels, slides[:70], slides[70:80], 2,
-                                train_params(epochs=25, max_tiles=128))
-    assert not history["early_stopping"]        # 10 validation slides are too few to stop on
+    model, history = train_fold(
+        "abmil", bags, cohort.labels, slides[:70], slides[70:80], 2, train_params(epochs=25, max_tiles=128)
+    )
+    assert not history["early_stopping"]  # 10 validation slides are too few to stop on
     test = slides[80:]
     probabilities, scores = predict(model, bags, test, torch.device("cpu"))
     assert roc_auc_score([cohort.labels[s] for s in test], probabilities[:, 1]) > 0.85
@@ -105,7 +119,7 @@ def test_early_stopping_needs_enough_validation_slides_of_every_class():
     params = train_params(min_validation_slides=12)
     assert can_stop_early([f"s{i}" for i in range(12)], labels, 2, params)
     assert not can_stop_early([f"s{i}" for i in range(11)], labels, 2, params)
-    assert not can_stop_early([f"s{i}" for i in range(0, 24, 2)], labels, 2, params)   # one class only
+    assert not can_stop_early([f"s{i}" for i in range(0, 24, 2)], labels, 2, params)  # one class only
 
 
 def test_training_views_of_a_bag():
@@ -113,7 +127,7 @@ def test_training_views_of_a_bag():
     bag = torch.arange(100.0)[:, None]
     assert len(training_bag(bag, train_params(max_tiles=40, tile_dropout=0.0), generator)) == 40
     view = training_bag(bag, train_params(max_tiles=1000, tile_dropout=0.5), generator)
-    assert len(view) == 50 and torch.all(view[1:, 0] > view[:-1, 0])      # a sorted subset
+    assert len(view) == 50 and torch.all(view[1:, 0] > view[:-1, 0])  # a sorted subset
     assert len(training_bag(bag[:1], train_params(tile_dropout=0.9), generator)) == 1
 
 

@@ -42,8 +42,8 @@ def test_blank_glass_finds_no_tissue():
 
 def test_pen_ink_is_removed():
     image = np.full((200, 200, 3), 240, np.uint8)
-    cv2.circle(image, (60, 100), 40, (200, 120, 190), -1)       # pink tissue
-    cv2.line(image, (120, 20), (190, 180), (30, 150, 60), 12)    # green marker
+    cv2.circle(image, (60, 100), 40, (200, 120, 190), -1)  # pink tissue
+    cv2.line(image, (120, 20), (190, 180), (30, 150, 60), 12)  # green marker
     params = mask_params(min_tissue_area_um2=0, closing_um=0)
     mask, _, pen = tissue_mask(image, 8.0, params)
     assert mask[100, 60] and not mask[100, 155] and pen[100, 155]
@@ -72,9 +72,11 @@ def test_geojson_polygons_in_level0_coordinates(tumor_slide, tmp_path):
             assert ring[:, 0].min() >= 0 and ring[:, 0].max() <= width
             assert ring[:, 1].min() >= 0 and ring[:, 1].max() <= height
     # polygon area (outer minus holes) is close to the mask area in level-0 px
-    area = sum(cv2.contourArea(np.array(f["geometry"]["coordinates"][0], np.float32))
-               - sum(cv2.contourArea(np.array(h, np.float32)) for h in f["geometry"]["coordinates"][1:])
-               for f in collection["features"])
+    area = sum(
+        cv2.contourArea(np.array(f["geometry"]["coordinates"][0], np.float32))
+        - sum(cv2.contourArea(np.array(h, np.float32)) for h in f["geometry"]["coordinates"][1:])
+        for f in collection["features"]
+    )
     ds = info.mask_downsample
     assert area == pytest.approx(mask.sum() * ds[0] * ds[1], rel=0.1)
 

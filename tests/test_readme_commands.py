@@ -44,9 +44,8 @@ DRY_RUN_DONE = "This was a dry-run"
 
 # command -> why a dry run cannot check it (each must still appear in README.md or an example config)
 UNCHECKED = {
-    "snakemake --sdm conda":
-        "builds conda environments; there is no conda on these machines (the env files are checked statically "
-        "by tests/test_conda_envs.py)",
+    "snakemake --sdm conda": "builds conda environments; there is no conda on these machines "
+    "(the env files are checked statically by tests/test_conda_envs.py)",
 }
 # option -> why a command with it is only parsed (Snakemake's own argument parser), not dry-run
 PARSE_ONLY = {
@@ -91,7 +90,7 @@ def join_continuations(lines: list[str]) -> list[str]:
 def command_words(text: str) -> list[str] | None:
     """The words of a command line if it runs snakemake or make (after VAR=value words), else None."""
     words = split(text)
-    program = words[len(assignments(words)):]
+    program = words[len(assignments(words)) :]
     if program and (program[0] in SNAKEMAKE or (program[0] == "make" and len(program) > 1)):
         return words
     return None
@@ -134,8 +133,9 @@ def example_commands(path: Path) -> list[tuple[str, list[str], list[list[str]]]]
     for line in join_continuations(comments):
         words = command_words(line)
         if words:  # the placeholder is the user's copy of this example
-            found.append((f"{path.relative_to(REPO)}", words,
-                          [["cp", str(path.relative_to(REPO)), p] for p in PLACEHOLDERS]))
+            found.append(
+                (f"{path.relative_to(REPO)}", words, [["cp", str(path.relative_to(REPO)), p] for p in PLACEHOLDERS])
+            )
     return found
 
 
@@ -167,9 +167,15 @@ def sheet_folder(tmp_path_factory):
     rows = []
     for slide_id, label in (("sheet_normal", "normal"), ("sheet_tumor", "tumor")):
         slide = write_small_slide(data, slide_id=slide_id, label=label, width=1024, height=1024)
-        rows.append({"slide_id": slide_id, "source": slide["slide"].name, "label": label,
-                     "patient_id": f"p_{slide_id}",
-                     "annotation": slide["annotation"].name if label == "tumor" else ""})
+        rows.append(
+            {
+                "slide_id": slide_id,
+                "source": slide["slide"].name,
+                "label": label,
+                "patient_id": f"p_{slide_id}",
+                "annotation": slide["annotation"].name if label == "tumor" else "",
+            }
+        )
     pd.DataFrame(rows).to_csv(data / "samples.tsv", sep="\t", index=False)
     return data
 
@@ -181,8 +187,9 @@ def mirror(tmp_path, sheet_folder):
     root = tmp_path / "repo"
     root.mkdir()
     for entry in REPO.iterdir():
-        if entry.name in {"config", "results", "resources", ".snakemake", ".git", ".test"} or \
-                entry.name.startswith(".pytest"):
+        if entry.name in {"config", "results", "resources", ".snakemake", ".git", ".test"} or entry.name.startswith(
+            ".pytest"
+        ):
             continue
         (root / entry.name).symlink_to(entry)
     shutil.copytree(REPO / "config", root / "config")
@@ -209,6 +216,7 @@ def make_placeholders(root: Path, setup: list[list[str]]) -> None:
 def parse_snakemake(words: list[str]):
     """Snakemake's own argument parser on the words after the program name: (targets, parsed args)."""
     from snakemake.cli import get_argument_parser
+
     args = get_argument_parser().parse_args(words[1:])
     return args.targets, args
 
@@ -238,7 +246,7 @@ def test_documented_command_dry_runs(where, words, setup, mirror):
     make_placeholders(mirror, setup)
     text = shlex.join(words)
     env_words = assignments(words)
-    program = words[len(env_words):]
+    program = words[len(env_words) :]
     if program[0] in SNAKEMAKE:
         check_snakemake(mirror, program, where)
         return
@@ -246,8 +254,11 @@ def test_documented_command_dry_runs(where, words, setup, mirror):
     env = {**environment(), **dict(w.split("=", 1) for w in env_words)}
     result = subprocess.run(["make", "-n", *program[1:]], cwd=mirror, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{where}: `make -n` of `{text}` fails:\n{result.stdout}{result.stderr}"
-    runs = [shlex.split(line) for line in result.stdout.splitlines()
-            if split(line)[:1] and split(line)[0].endswith("snakemake")]
+    runs = [
+        shlex.split(line)
+        for line in result.stdout.splitlines()
+        if split(line)[:1] and split(line)[0].endswith("snakemake")
+    ]
     goals = [w for w in program[1:] if "=" not in w]
     if set(goals) & MAKE_ONLY_DRY:
         return
@@ -255,6 +266,7 @@ def test_documented_command_dry_runs(where, words, setup, mirror):
     targets = [w.split("=", 1)[1] for w in program[1:] if w.startswith("TARGET=")]
     for run in runs:
         parsed_targets, _ = parse_snakemake(run)
-        assert sorted(parsed_targets) == sorted(targets), \
+        assert sorted(parsed_targets) == sorted(targets), (
             f"{where}: `{shlex.join(run)}` reads targets {parsed_targets}, not {targets}"
+        )
         check_snakemake(mirror, run, f"{where} (make -n: {shlex.join(run)})")

@@ -7,10 +7,18 @@ import torch
 
 from conftest import SHARED_DATA, require_shared_data, train_params
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE
-from slidesnake.demo.real_tissue import (TILE_PX, CohortSpec, PoolSpec, TilePool, assemble_cohort, lab_statistics,
-                                         load_sources, render_pool_tiles)
-from slidesnake.mil.train import Bags, instance_loss, instance_targets, predict, train_fold
+from slidesnake.demo.real_tissue import (
+    TILE_PX,
+    CohortSpec,
+    PoolSpec,
+    TilePool,
+    assemble_cohort,
+    lab_statistics,
+    load_sources,
+    render_pool_tiles,
+)
 from slidesnake.evaluation.metrics import mask_overlap
+from slidesnake.mil.train import Bags, instance_loss, instance_targets, predict, train_fold
 from slidesnake.pu.masks import MASK_UPSAMPLE, dice_threshold, mask_threshold, tumor_mask_image
 
 
@@ -25,8 +33,13 @@ def fake_pool(sites=2, dim=16, per_kind=40, seed=0) -> TilePool:
         features.append(x)
         site.append(np.full(len(shares), s))
         share.append(shares)
-    return TilePool(np.concatenate(features), np.concatenate(site), np.concatenate(share).astype(np.float32),
-                    "fake", PoolSpec(sites=sites))
+    return TilePool(
+        np.concatenate(features),
+        np.concatenate(site),
+        np.concatenate(share).astype(np.float32),
+        "fake",
+        PoolSpec(sites=sites),
+    )
 
 
 def test_assembled_cohort_truth_follows_the_layout():
@@ -92,6 +105,7 @@ def test_instance_supervision_trains_the_evidence_on_annotated_tiles():
     slide, ABMIL's evidence ranks the held-out slides' tumor tiles near the oracle (AUC about 0.98), and not
     worse than with slide labels alone."""
     from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(0)
     features, labels, tumor = {}, {}, {}
     for k in range(32):
@@ -104,8 +118,16 @@ def test_instance_supervision_trains_the_evidence_on_annotated_tiles():
     targets = {s: instance_targets(tumor[s] & (np.arange(60) < 4), bool(labels[s])) for s in slides}
     auc = {}
     for weight in (0.0, 1.0):
-        model, _ = train_fold("abmil", bags, labels, slides[:24], [], 2, train_params(epochs=10, instance_weight=weight,
-                              seed=1), instance_labels=targets)
+        model, _ = train_fold(
+            "abmil",
+            bags,
+            labels,
+            slides[:24],
+            [],
+            2,
+            train_params(epochs=10, instance_weight=weight, seed=1),
+            instance_labels=targets,
+        )
         _, scores = predict(model, bags, slides[24:], torch.device("cpu"))
         auc[weight] = np.mean([roc_auc_score(tumor[s], scores[s]["score"]) for s in slides[24:] if labels[s]])
     assert auc[1.0] > 0.93 and auc[1.0] >= auc[0.0] - 0.01
@@ -116,8 +138,8 @@ def test_tumor_mask_image_paints_the_tile_grid():
     image, downsample = tumor_mask_image(coords, 512.0, (1100, 1030), np.array([False, True, True]))
     assert downsample == 512 / MASK_UPSAMPLE and image.shape == (9, 9)
     cell = MASK_UPSAMPLE
-    assert (image[:cell, :cell] == 1).all() and (image[:cell, cell:2 * cell] == 2).all()
-    assert (image[cell:2 * cell, cell:2 * cell] == 2).all() and (image[cell:2 * cell, :cell] == 0).all()
+    assert (image[:cell, :cell] == 1).all() and (image[:cell, cell : 2 * cell] == 2).all()
+    assert (image[cell : 2 * cell, cell : 2 * cell] == 2).all() and (image[cell : 2 * cell, :cell] == 0).all()
 
 
 def test_dice_threshold_balances_recall_and_false_positives_at_the_prior():

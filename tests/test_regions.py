@@ -1,6 +1,5 @@
 """HIPT's hierarchy: the region grid, ViT-4K, the published checkpoint layout, region features."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -8,18 +7,18 @@ import torch
 from conftest import mask_params, run_at_sizes
 from slidesnake.features.encoders import EncoderError, build_encoder
 from slidesnake.features.extract import preprocess
-from slidesnake.features.hipt import VisionTransformer4K, build_vit256, build_vit4k, load_published
+from slidesnake.features.hipt import VisionTransformer4K, build_vit4k, build_vit256, load_published
+from slidesnake.features.params import RegionFeatureParams
 from slidesnake.features.regions import encode_regions, load_region_encoder
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.region_file import read_patch_tissue
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.jobs import tile_regions, tissue_mask
+from slidesnake.tissue.params import RegionParams, TilingParams
 from slidesnake.tissue.regions import make_region_grid, patch_offsets
 from slidesnake.tissue.tiling import make_grid
 from slidesnake.workflow.config import default_params
-from slidesnake.features.params import RegionFeatureParams
-from slidesnake.tissue.params import RegionParams, TilingParams
 
 
 def region_params(**changes) -> RegionParams:
@@ -27,8 +26,11 @@ def region_params(**changes) -> RegionParams:
 
 
 def region_feature_params(**changes) -> RegionFeatureParams:
-    return default_params(RegionFeatureParams, "region_features",
-                          **{"vit256_weights": "random", "vit4k_weights": "random", "num_workers": 0, **changes})
+    return default_params(
+        RegionFeatureParams,
+        "region_features",
+        **{"vit256_weights": "random", "vit4k_weights": "random", "num_workers": 0, **changes},
+    )
 
 
 def test_a_regions_patches_tile_it_and_sit_on_the_tile_grid():
@@ -36,17 +38,20 @@ def test_a_regions_patches_tile_it_and_sit_on_the_tile_grid():
     mask = rng.random((300, 300)) < 0.6
     mask[:, :80] = False
     fractional = make_region_grid(mask, (30.0, 30.0), (9000, 9000), 0.499, 256, 4, 0.5, 0.1)
-    assert fractional.size0 == 4 * fractional.patch_size0 == 4 * 257   # whole level-0 patches, even at 0.499 um/px
+    assert fractional.size0 == 4 * fractional.patch_size0 == 4 * 257  # whole level-0 patches, even at 0.499 um/px
     level0, mpp0 = (9000, 9000), 0.25
     grid = make_region_grid(mask, (30.0, 30.0), level0, mpp0, 256, 4, 0.5, 0.1)
     assert grid.size0 == 4 * grid.patch_size0 and grid.patch_size0 == 512
     offsets = patch_offsets(4, grid.patch_size0)
-    assert offsets.min() == 0 and offsets.max() + grid.patch_size0 == grid.size0 and len(np.unique(offsets, axis=0)) == 16
-    tiles = make_grid(mask, (30.0, 30.0), level0, mpp0, TilingParams(tile_px=256, mpp=0.5, overlap_px=0,
-                                                                      min_tissue=0.0))
-    tile_tissue = {tuple(c): f for c, f in zip(tiles.coords, tiles.tissue_fraction)}
-    for region, tissue in zip(grid.coords, grid.patch_tissue):
-        for (dx, dy), share in zip(offsets, tissue.ravel()):
+    assert (
+        offsets.min() == 0 and offsets.max() + grid.patch_size0 == grid.size0 and len(np.unique(offsets, axis=0)) == 16
+    )
+    tiles = make_grid(
+        mask, (30.0, 30.0), level0, mpp0, TilingParams(tile_px=256, mpp=0.5, overlap_px=0, min_tissue=0.0)
+    )
+    tile_tissue = {tuple(c): f for c, f in zip(tiles.coords, tiles.tissue_fraction, strict=False)}
+    for region, tissue in zip(grid.coords, grid.patch_tissue, strict=False):
+        for (dx, dy), share in zip(offsets, tissue.ravel(), strict=False):
             key = (region[0] + dx, region[1] + dy)
             if key[0] < level0[0] and key[1] < level0[1]:
                 assert tile_tissue[key] == pytest.approx(share, abs=1e-5)
@@ -59,7 +64,7 @@ def test_vit4k_shapes():
         assert model(torch.randn(2, 384, 16, 16)).shape == (2, 192)
         assert model(torch.randn(1, 384, 8, 8)).shape == (1, 192)
         assert model(torch.randn(1, 384, 14, 14)).shape == (1, 192)
-    assert model.pos_embed.shape == (1, 197, 192)   # HIPT's table (224 px: 14 x 14 + 1), interpolated
+    assert model.pos_embed.shape == (1, 197, 192)  # HIPT's table (224 px: 14 x 14 + 1), interpolated
 
 
 def published_layout(state: dict, head: bool = True) -> dict:
@@ -103,8 +108,9 @@ def regions_of_a_slide(tumor_slide, tmp_path_factory):
     folder = tmp_path_factory.mktemp("regions")
     files = [folder / f"m{s}" for s in (".png", ".json", ".geojson", "_t.jpg", "_q.jpg")]
     tissue_mask.run(tumor_slide["slide"], "s", None, None, mask_params(), *files)
-    tile_regions.run("s", files[0], files[1], region_params(patches_per_side=4, mpp=1.0, min_tissue=0.05), 0.5,
-                     folder / "regions.h5")
+    tile_regions.run(
+        "s", files[0], files[1], region_params(patches_per_side=4, mpp=1.0, min_tissue=0.05), 0.5, folder / "regions.h5"
+    )
     return tumor_slide["slide"], folder / "regions.h5", folder
 
 
@@ -121,8 +127,12 @@ def test_region_features_follow_the_regions_order(regions_of_a_slide):
     with Slide(slide_path) as slide, torch.no_grad():
         for index in (0, len(regions) - 1):
             x, y = regions.coords[index]
-            patches = torch.stack([torch.from_numpy(slide.read_region(int(x + dx), int(y + dy), size0, size0)).permute(2, 0, 1)
-                                   for dx, dy in patch_offsets(k, size0)])
+            patches = torch.stack(
+                [
+                    torch.from_numpy(slide.read_region(int(x + dx), int(y + dy), size0, size0)).permute(2, 0, 1)
+                    for dx, dy in patch_offsets(k, size0)
+                ]
+            )
             tokens = encoder.vit256(preprocess(patches, encoder.spec))
             expected = encoder.vit4k(tokens.view(1, k, k, 384).permute(0, 3, 1, 2))[0].numpy()
             np.testing.assert_allclose(features[index], expected, rtol=1e-3, atol=1e-3)
@@ -144,7 +154,8 @@ plan = replace(plan_cohort(default_config()["demo"], 2)[0], width=size, height=s
 write_demo_slide(plan, folder / "s.tiff", folder / "t.png", folder / "a.png", folder / "s.json")
 m = [folder / f"m{s}" for s in (".png", ".json", ".geojson", "_t.jpg", "_q.jpg")]
 tissue_mask.run(folder / "s.tiff", "s", None, None, default_params(MaskParams, "mask"), *m)
-tile_regions.run("s", m[0], m[1], default_params(RegionParams, "regions", patches_per_side=2, patch_px=128, mpp=4.0, min_tissue=0.0), 0.5, folder / "r.h5")
+params = default_params(RegionParams, "regions", patches_per_side=2, patch_px=128, mpp=4.0, min_tissue=0.0)
+tile_regions.run("s", m[0], m[1], params, 0.5, folder / "r.h5")
 encoder = load_region_encoder(default_params(RegionFeatureParams, "region_features", vit256_weights="random",
                                              vit4k_weights="random", num_workers=0, regions_per_batch=1))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -155,7 +166,9 @@ print(json.dumps([summary["regions"], before / 1024, resource.getrusage(resource
 
 @pytest.mark.slow
 def test_region_feature_memory_is_bounded_by_a_batch_of_regions(tmp_path):
-    growth = {size: (regions, after - before)
-              for size, (regions, before, after) in run_at_sizes(PEAK_SCRIPT, (2048, 8192), tmp_path).items()}
-    assert growth[8192][0] >= 8 * growth[2048][0]          # many more regions ...
-    assert growth[8192][1] < growth[2048][1] + 60, growth   # ... in the same memory
+    growth = {
+        size: (regions, after - before)
+        for size, (regions, before, after) in run_at_sizes(PEAK_SCRIPT, (2048, 8192), tmp_path).items()
+    }
+    assert growth[8192][0] >= 8 * growth[2048][0]  # many more regions ...
+    assert growth[8192][1] < growth[2048][1] + 60, growth  # ... in the same memory

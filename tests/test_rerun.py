@@ -13,9 +13,20 @@ pytestmark = pytest.mark.workflow
 
 BASE = (TEST_CONFIGS / "rerun" / "config.yaml").read_text()
 DEMO = {"demo_slide", "demo_cohort", "fetch_slide", "fetch_annotation"}
-DOWNSTREAM_OF_TILES = {"tile_slide", "extract_features", "collect_features", "slide_manifest", "feature_manifest",
-                       "train_mil",
-                       "train_pu", "evaluate", "oof_predictions", "heatmaps", "cohort_figures", "umap"}
+DOWNSTREAM_OF_TILES = {
+    "tile_slide",
+    "extract_features",
+    "collect_features",
+    "slide_manifest",
+    "feature_manifest",
+    "train_mil",
+    "train_pu",
+    "evaluate",
+    "oof_predictions",
+    "heatmaps",
+    "cohort_figures",
+    "umap",
+}
 
 
 def copy_workflow(dest):
@@ -36,8 +47,11 @@ def planned_jobs(workdir, config_text=None) -> dict[str, int]:
     if "Nothing to be done" in out:
         return {}
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
-            if m.group(1) not in ("job", "all")}
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
+        if m.group(1) not in ("job", "all")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +100,7 @@ def test_mask_parameter_reruns_masks_and_downstream(finished_run):
 def test_training_parameter_reruns_training_only(finished_run):
     jobs = planned_jobs(finished_run, BASE.replace("epochs: 2, patience", "epochs: 3, patience"))
     assert set(jobs) == {"train_mil", "evaluate", "oof_predictions", "heatmaps", "cohort_figures"}
-    assert jobs["train_mil"] == 4 and jobs["heatmaps"] == 1   # the ABMIL heatmaps; PU is not retrained
+    assert jobs["train_mil"] == 4 and jobs["heatmaps"] == 1  # the ABMIL heatmaps; PU is not retrained
 
 
 def test_figure_colour_map_reruns_heatmaps_only(finished_run):
@@ -117,13 +131,15 @@ def test_stain_reference_reruns_exactly_the_features_normalised_to_it(finished_r
     reference then reruns exactly those (not the plain encoder's features, nor the training on them).
     Last in this module: it leaves the extra encoder's files behind."""
     plain = "encoders: {resnet18: {weights: random}}"
-    with_stain = BASE.replace(plain, plain[:-1] + ", resnet18_macenko: {model: resnet18, weights: random, "
-                                                  "stain: macenko}}")
+    with_stain = BASE.replace(
+        plain, plain[:-1] + ", resnet18_macenko: {model: resnet18, weights: random, stain: macenko}}"
+    )
     assert with_stain != BASE
     jobs = planned_jobs(finished_run, with_stain)
     assert jobs == {"stain_reference": 1, "stain_qc": 1, "extract_features": 6, "collect_features": 6}
-    run_snakemake(finished_run, "all", f"--configfile={finished_run / 'changed.yaml'}",
-                  snakefile=finished_run / "Snakefile")
+    run_snakemake(
+        finished_run, "all", f"--configfile={finished_run / 'changed.yaml'}", snakefile=finished_run / "Snakefile"
+    )
     assert planned_jobs(finished_run, with_stain) == {}
     jobs = planned_jobs(finished_run, with_stain + "stain: {tiles_per_slide: 8}\n")
     assert jobs == {"stain_reference": 1, "stain_qc": 1, "extract_features": 6, "collect_features": 6}

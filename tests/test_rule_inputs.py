@@ -26,7 +26,9 @@ def demo_inputs(encoders=None) -> RuleInputs:
 
 def test_spread_keeps_first_and_last():
     slides = [f"s{k}" for k in range(10)]
-    assert spread(slides, 3) == ["s0", "s4", "s9"] and spread(slides, 1) == ["s0"] and spread(slides[:2], 5) == slides[:2]
+    assert (
+        spread(slides, 3) == ["s0", "s4", "s9"] and spread(slides, 1) == ["s0"] and spread(slides[:2], 5) == slides[:2]
+    )
 
 
 def test_source_kind():
@@ -49,21 +51,25 @@ def test_shard_files_inputs_and_tables():
     wildcards = Wildcards(encoder="enc", shard="shard00000")
     files = inputs.shard_files("tiles", "features", paths.FEATURE_SHARD_FILE)(wildcards)
     slide = inputs.shards["shard00000"][0]
-    assert files[slide] == {"slide": inputs.slide_file(slide), "tiles": paths.fill(paths.TILES, slide=slide),
-                            "features": paths.fill(paths.FEATURE_SHARD_FILE, encoder="enc", shard="shard00000",
-                                                   slide=slide)}
-    regions = inputs.shard_files("regions", "features", paths.REGION_FEATURE_SHARD_FILE,
-                                 encoder=paths.REGION_ENCODER)(Wildcards(shard="shard00000"))
+    assert files[slide] == {
+        "slide": inputs.slide_file(slide),
+        "tiles": paths.fill(paths.TILES, slide=slide),
+        "features": paths.fill(paths.FEATURE_SHARD_FILE, encoder="enc", shard="shard00000", slide=slide),
+    }
+    regions = inputs.shard_files("regions", "features", paths.REGION_FEATURE_SHARD_FILE, encoder=paths.REGION_ENCODER)(
+        Wildcards(shard="shard00000")
+    )
     assert regions[slide]["regions"] == paths.fill(paths.REGIONS, slide=slide)
     assert len(inputs.shard_inputs("tiles")(wildcards)) == 2 * 4
     last = inputs.shards["shard00001"][-1]
     assert inputs.shard_of_slide(paths.TILE_CLASS_SHARD)(Wildcards(classifier="c", slide=last)) == paths.fill(
-        paths.TILE_CLASS_SHARD, classifier="c", shard="shard00001")
+        paths.TILE_CLASS_SHARD, classifier="c", shard="shard00001"
+    )
 
 
 def test_heatmap_sources_and_their_inputs():
     inputs = demo_inputs()
-    assert inputs.heatmap_sources("tumor") == ["abmil", "pu", "new_abmil"]   # the demo's heatmap_sources: abmil, pu
+    assert inputs.heatmap_sources("tumor") == ["abmil", "pu", "new_abmil"]  # the demo's heatmap_sources: abmil, pu
     wildcards = Wildcards(task="tumor", source="new_abmil")
     assert inputs.heatmap_score_files(wildcards) == [paths.fill(paths.NEW_TILE_SCORES, task="tumor", model="abmil")]
     assert inputs.heatmap_manifest(wildcards) == paths.fill(paths.SLIDE_MANIFEST, cohort=paths.NEW_COHORT)
@@ -77,8 +83,9 @@ def test_stage_targets():
     inputs = demo_inputs()
     slides = inputs.cohort.slides()
     assert inputs.stages()["tiles"]() == [paths.fill(paths.TILES, slide=s) for s in slides]
-    assert expand(paths.FEATURES, encoder=["a", "b"], slide="s") == [paths.fill(paths.FEATURES, encoder=e, slide="s")
-                                                                      for e in ("a", "b")]
+    assert expand(paths.FEATURES, encoder=["a", "b"], slide="s") == [
+        paths.fill(paths.FEATURES, encoder=e, slide="s") for e in ("a", "b")
+    ]
     every = inputs.all_targets(None)
     assert paths.VERSIONS in every and paths.fill(paths.PU_SLIDE_SCORES, task="tumor") in every
     no_encoder = demo_inputs(encoders={})

@@ -6,12 +6,31 @@ import pytest
 
 from conftest import REPO
 
-GPU_RULES = {"extract_features", "train_mil", "deploy_predictions", "train_classifier", "classify_tiles",
-             "extract_region_features"}
-HEAVY_RULES = {"demo_slide", "tissue_mask", "tile_slide", "extract_features", "train_mil", "train_pu",
-               "deploy_predictions", "heatmaps", "umap", "demo_patches", "train_classifier",
-               "classify_tiles", "tile_class_figures", "extract_region_features"}
-IN_PROCESS = {"collect_features", "collect_tile_classes", "collect_region_features"}   # run: blocks, no env
+GPU_RULES = {
+    "extract_features",
+    "train_mil",
+    "deploy_predictions",
+    "train_classifier",
+    "classify_tiles",
+    "extract_region_features",
+}
+HEAVY_RULES = {
+    "demo_slide",
+    "tissue_mask",
+    "tile_slide",
+    "extract_features",
+    "train_mil",
+    "train_pu",
+    "deploy_predictions",
+    "heatmaps",
+    "umap",
+    "demo_patches",
+    "train_classifier",
+    "classify_tiles",
+    "tile_class_figures",
+    "extract_region_features",
+}
+IN_PROCESS = {"collect_features", "collect_tile_classes", "collect_region_features"}  # run: blocks, no env
 
 
 def rules():

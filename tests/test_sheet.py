@@ -25,8 +25,10 @@ def slides(tmp_path):
 
 
 def good_rows():
-    return [{"slide_id": "A-1", "source": "a.svs", "label": "tumor", "patient_id": "P1"},
-            {"slide_id": "B.2", "source": "b.tiff", "label": "normal", "patient_id": ""}]
+    return [
+        {"slide_id": "A-1", "source": "a.svs", "label": "tumor", "patient_id": "P1"},
+        {"slide_id": "B.2", "source": "b.tiff", "label": "normal", "patient_id": ""},
+    ]
 
 
 def expect_error(folder, rows, row, column, fragment, columns=None, labels=True):
@@ -49,7 +51,7 @@ def expect_error(folder, rows, row, column, fragment, columns=None, labels=True)
 def test_good_sheet_is_normalised(slides):
     sheet = read_sheet(write_sheet(slides, good_rows()))
     assert list(sheet) == ["A-1", "B.2"]
-    assert sheet["B.2"].patient_id == "B.2"          # defaults to slide_id
+    assert sheet["B.2"].patient_id == "B.2"  # defaults to slide_id
     assert sheet["A-1"].source == str((slides / "a.svs").resolve())
     assert sheet["A-1"].ext == "svs" and sheet["B.2"].ext == "tiff"
     assert sheet["A-1"].source_kind == "path" and sheet["A-1"].value("label") == "tumor"
@@ -57,9 +59,16 @@ def test_good_sheet_is_normalised(slides):
 
 
 def test_urls_and_file_urls(slides):
-    rows = [{"slide_id": "u", "source": "https://example.org/x/slide.svs?download=1", "label": "tumor"},
-            {"slide_id": "f", "source": f"file://{slides / 'a.svs'}", "label": "normal",
-             "md5": "0123456789abcdef0123456789ABCDEF", "mpp": "0.25"}]
+    rows = [
+        {"slide_id": "u", "source": "https://example.org/x/slide.svs?download=1", "label": "tumor"},
+        {
+            "slide_id": "f",
+            "source": f"file://{slides / 'a.svs'}",
+            "label": "normal",
+            "md5": "0123456789abcdef0123456789ABCDEF",
+            "mpp": "0.25",
+        },
+    ]
     sheet = read_sheet(write_sheet(slides, rows))
     assert sheet["u"].source_kind == "url" and sheet["u"].ext == "svs"
     assert sheet["f"].source_kind == "path"

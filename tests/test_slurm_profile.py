@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake, config_arg
+from conftest import REPO, config_arg, run_snakemake
 
 pytestmark = pytest.mark.workflow
 pytest.importorskip("snakemake_executor_plugin_slurm")
@@ -30,13 +30,16 @@ def group_request(cores: int, slides: int, annotated: bool, fetch_slide=FETCH_LI
     """What Snakemake asks for a slide_prep group (the arithmetic of profiles/slurm/config.yaml): the stages
     (fetches, masks, tiles) one after another, each in layers of at most `cores` one-thread jobs (sorted by
     runtime); CPUs the widest layer, memory the largest layer's sum, runtime the sum of the layers' longest."""
-    stages = [[fetch_slide] * slides + ([fetch_annotation] * slides if annotated else []),
-              [MASK] * slides, [TILES] * slides]
+    stages = [
+        [fetch_slide] * slides + ([fetch_annotation] * slides if annotated else []),
+        [MASK] * slides,
+        [TILES] * slides,
+    ]
     cpus = memory = runtime = 0
     for stage in stages:
         stage = sorted(stage, key=lambda job: -job[1])
         for start in range(0, len(stage), cores):
-            layer = stage[start:start + cores]
+            layer = stage[start : start + cores]
             cpus, memory = max(cpus, len(layer)), max(memory, sum(mem for mem, _ in layer))
             runtime += max(minutes for _, minutes in layer)
     return cpus, memory, runtime
@@ -91,9 +94,20 @@ def test_slurm_profile_requests_gpus_only_for_gpu_rules(tmp_path, fake_slurm):
     workdir = tmp_path / "work"
     workdir.mkdir()
     cores, num_workers = 2, 1
-    result = run_snakemake(workdir, config_arg("slurm"), "features", "--workflow-profile", str(PROFILE),
-                           "--slurm-init-seconds-before-status-checks", "1", "--jobs", "4",
-                           "--config", f"features={{num_workers: {num_workers}}}", profile=None)
+    result = run_snakemake(
+        workdir,
+        config_arg("slurm"),
+        "features",
+        "--workflow-profile",
+        str(PROFILE),
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--jobs",
+        "4",
+        "--config",
+        f"features={{num_workers: {num_workers}}}",
+        profile=None,
+    )
     by_rule = submitted(fake_slurm)
     assert all(job["state"] == "COMPLETED" for jobs in by_rule.values() for job in jobs), result.stderr[-3000:]
     # both slides' fetch, mask and tiling jobs go out as one group submission; one feature job encodes both
@@ -107,15 +121,15 @@ def test_slurm_profile_requests_gpus_only_for_gpu_rules(tmp_path, fake_slurm):
     request = (int(options["--cpus-per-task"]), int(options["--mem"]), int(options["-t"]))
     assert request == group_request(cores, 2, annotated=True) == (2, 4000, 30)
     inner = shlex.split(group["command"])
-    assert inner[inner.index("--cores") + 1] == str(cores)   # and runs at most that many jobs at once
+    assert inner[inner.index("--cores") + 1] == str(cores)  # and runs at most that many jobs at once
     for rule, jobs in by_rule.items():
         for job in jobs:
             options = job["options"]
             assert ("--gpus" in options) == (rule == "extract_features"), (rule, job["args"])
             assert options["--mem"] and options["-t"] and options["--cpus-per-task"]
     features = by_rule["extract_features"][0]["options"]
-    assert features["--gpus"] == "1"                                   # a count: any node with a gpu GRES
-    assert features["--cpus-per-task"] == str(num_workers + 1)         # its DataLoader workers + main process
+    assert features["--gpus"] == "1"  # a count: any node with a gpu GRES
+    assert features["--cpus-per-task"] == str(num_workers + 1)  # its DataLoader workers + main process
     for slide in ("demo_000", "demo_001"):
         assert (workdir / f"results/features/resnet18/{slide}.h5").exists()
 
@@ -126,9 +140,21 @@ def test_slurm_profile_without_accounting(tmp_path, fake_slurm, monkeypatch):
     monkeypatch.setenv("FAKE_SLURM_NO_ACCOUNTING", "1")
     workdir = tmp_path / "work"
     workdir.mkdir()
-    result = run_snakemake(workdir, config_arg("slurm"), "tiles", "--workflow-profile", str(PROFILE),
-                           "--slurm-init-seconds-before-status-checks", "1", "--jobs", "4",
-                           "--slurm-status-command", "squeue", "--slurm-no-account", profile=None)
+    result = run_snakemake(
+        workdir,
+        config_arg("slurm"),
+        "tiles",
+        "--workflow-profile",
+        str(PROFILE),
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--jobs",
+        "4",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-no-account",
+        profile=None,
+    )
     by_rule = submitted(fake_slurm)
     assert set(by_rule) == {"demo_slide", "group_slide_prep"}, result.stderr[-3000:]
     assert all(job["state"] == "COMPLETED" for jobs in by_rule.values() for job in jobs)

@@ -17,13 +17,20 @@ from slidesnake.features.extract import extract_features
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.jobs import stain_qc, stain_reference
 from slidesnake.stain.methods import MACENKO, METHODS, NONE, REINHARD
-from slidesnake.stain.normalise import (FIT, StainNormaliser, StainReference, fit_pixels, fit_reference, lalphabeta,
-                                        stained)
+from slidesnake.stain.normalise import (
+    FIT,
+    StainNormaliser,
+    StainReference,
+    fit_pixels,
+    fit_reference,
+    lalphabeta,
+    stained,
+)
 from slidesnake.stain.optical_density import optical_density
-from slidesnake.workflow.config import check_config, default_config, default_params, load_schema
 from slidesnake.stain.params import StainParams
+from slidesnake.workflow.config import check_config, default_config, default_params, load_schema
 
-SITE_SHIFT = 0.4   # stain batches far apart (the hard demo uses 0.1)
+SITE_SHIFT = 0.4  # stain batches far apart (the hard demo uses 0.1)
 
 
 def site_tiles(site: int, seed: int, count: int = 8, size: int = 224) -> torch.Tensor:
@@ -66,8 +73,9 @@ def test_other_sites_move_to_the_reference(reference, reference_tiles, site):
     out = StainNormaliser(reference)(tiles)
     target = reference.tensors("cpu")
     if reference.method == REINHARD:
-        for before_stats, after_stats, key in zip(same_pixel_colour(tiles, tiles), same_pixel_colour(tiles, out),
-                                                  ("lab_mean", "lab_std")):
+        for before_stats, after_stats, key in zip(
+            same_pixel_colour(tiles, tiles), same_pixel_colour(tiles, out), ("lab_mean", "lab_std"), strict=False
+        ):
             before = (before_stats - target[key]).norm(dim=1).mean()
             after = (after_stats - target[key]).norm(dim=1).mean()
             assert after <= 0.3 * before, (key, before, after)
@@ -84,21 +92,24 @@ def test_other_sites_move_to_the_reference(reference, reference_tiles, site):
 def test_near_white_tiles_pass_unchanged(reference):
     glass = torch.full((1, 3, 224, 224), 238.0) + torch.randn(1, 3, 224, 224).clamp(-2, 2)
     faint = glass.clone()
-    faint[:, :, :8, :8] = 120.0                      # a speck of stain on 0.1% of the pixels
+    faint[:, :, :8, :8] = 120.0  # a speck of stain on 0.1% of the pixels
     batch = torch.cat([glass, faint, site_tiles(2, seed=5, count=2)])
     out = StainNormaliser(reference)(batch)
     assert torch.equal(out[:2], batch[:2])
     assert not torch.equal(out[2:], batch[2:])
 
 
-@pytest.mark.parametrize("name,tiles", [
-    ("black", torch.zeros(2, 3, 64, 64)),
-    ("white", torch.full((2, 3, 64, 64), 255.0)),
-    ("one colour", torch.tensor([150.0, 60.0, 170.0]).view(1, 3, 1, 1).expand(2, 3, 64, 64).clone()),
-    ("noise", torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 255),
-    ("one pixel", torch.rand(3, 3, 1, 1, generator=torch.Generator().manual_seed(1)) * 255),
-    ("empty", torch.zeros(0, 3, 32, 32)),
-])
+@pytest.mark.parametrize(
+    "name,tiles",
+    [
+        ("black", torch.zeros(2, 3, 64, 64)),
+        ("white", torch.full((2, 3, 64, 64), 255.0)),
+        ("one colour", torch.tensor([150.0, 60.0, 170.0]).view(1, 3, 1, 1).expand(2, 3, 64, 64).clone()),
+        ("noise", torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 255),
+        ("one pixel", torch.rand(3, 3, 1, 1, generator=torch.Generator().manual_seed(1)) * 255),
+        ("empty", torch.zeros(0, 3, 32, 32)),
+    ],
+)
 def test_never_nan_and_in_range(reference, name, tiles):
     out = StainNormaliser(reference)(tiles)
     assert out.shape == tiles.shape and torch.isfinite(out).all()
@@ -110,7 +121,7 @@ def test_deterministic_and_independent_of_the_batch(reference):
     normalise = StainNormaliser(reference)
     together = normalise(tiles)
     assert torch.equal(together, normalise(tiles))
-    alone = torch.cat([normalise(tiles[k:k + 1]) for k in range(len(tiles))])
+    alone = torch.cat([normalise(tiles[k : k + 1]) for k in range(len(tiles))])
     assert torch.allclose(together, alone, atol=0.05)
 
 
@@ -150,8 +161,9 @@ def two_site_slides(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stain_slides")
     slides = {}
     for site in (0, 2):
-        slide = write_small_slide(folder, slide_id=f"site{site}", site=site, site_stain_shift=SITE_SHIFT,
-                                  width=3072, height=3072)
+        slide = write_small_slide(
+            folder, slide_id=f"site{site}", site=site, site_stain_shift=SITE_SHIFT, width=3072, height=3072
+        )
         slides[f"site{site}"] = {"slide": slide["slide"], "tiles": make_tiles(slide["slide"], folder, f"site{site}")}
     return slides
 
@@ -167,8 +179,14 @@ def test_cohort_reference_features_and_qc_grid(tmp_path, two_site_slides):
     files = two_site_slides["site2"]
     small = feature_params(batch_size=8, num_workers=0)
     extract_features(files["slide"], files["tiles"], tmp_path / "plain.h5", small, "site2")
-    extract_features(files["slide"], files["tiles"], tmp_path / "macenko.h5", replace(small, stain=MACENKO), "site2",
-                     stain_reference=reference_json)
+    extract_features(
+        files["slide"],
+        files["tiles"],
+        tmp_path / "macenko.h5",
+        replace(small, stain=MACENKO),
+        "site2",
+        stain_reference=reference_json,
+    )
     plain, _, plain_attrs = read_feature_file(tmp_path / "plain.h5")
     normalised, _, attrs = read_feature_file(tmp_path / "macenko.h5")
     assert plain_attrs["stain_normalisation"] == "none" and attrs["stain_normalisation"] == MACENKO

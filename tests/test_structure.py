@@ -24,18 +24,40 @@ JOBS = PACKAGE / "jobs"
 def test_building_the_dag_imports_no_imaging_or_torch(tmp_path):
     """`snakemake -n` on the demo imports neither OpenSlide, OpenCV nor torch (python -X importtime lists
     every module a process imports)."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "--snakefile",
-                             str(REPO / "Snakefile"), "--directory", str(tmp_path), "--workflow-profile", "none",
-                             "--cores", "1", "-n", f"--configfile={REPO / 'config' / 'config.yaml'}"],
-                            capture_output=True, text=True, env=package_env(), timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--workflow-profile",
+            "none",
+            "--cores",
+            "1",
+            "-n",
+            f"--configfile={REPO / 'config' / 'config.yaml'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=package_env(),
+        timeout=300,
+    )
     assert "Job stats" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
     assert "slidesnake.workflow.cohort" in imported
     assert not {m.split(".")[0] for m in imported} & HEAVY_MODULES
 
 
 def test_schema_model_enum_equals_the_registry():
     from slidesnake.mil.models import ATTENTION_KINDS, MIL_MODELS
+
     enum = load_schema("config")["properties"]["training"]["properties"]["models"]["items"]["enum"]
     assert set(enum) == set(MIL_MODELS) == set(ATTENTION_KINDS)
 
@@ -44,6 +66,7 @@ def test_parameter_objects_have_no_defaults_of_their_own():
     """Defaults live only in the schema; every parameter object (in its package's params.py) is built from the
     validated config."""
     import importlib
+
     modules = [importlib.import_module(f"slidesnake.{p.parent.name}.params") for p in PACKAGE.glob("*/params.py")]
     classes = [c for m in modules for c in vars(m).values() if isinstance(c, type) and c.__module__ == m.__name__]
     assert len(classes) >= 11
@@ -55,8 +78,12 @@ def test_parameter_objects_have_no_defaults_of_their_own():
 def test_output_paths_have_one_owner():
     """Every results/ and resources/ path is spelled in workflow/paths.py only."""
     offenders = []
-    sources = [*(REPO / "src").rglob("*.py"), *(REPO / "rules").glob("*.smk"), *(REPO / "scripts").glob("*.py"),
-               REPO / "Snakefile"]
+    sources = [
+        *(REPO / "src").rglob("*.py"),
+        *(REPO / "rules").glob("*.smk"),
+        *(REPO / "scripts").glob("*.py"),
+        REPO / "Snakefile",
+    ]
     for path in sources:
         if path.name == "paths.py":
             continue
@@ -73,8 +100,9 @@ def test_every_rule_has_one_documented_job_entry_point():
     for smk in (REPO / "rules").glob("*.smk"):
         text = smk.read_text()
         rules |= {m.group(1) for m in re.finditer(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', text)}
-        in_process |= {m.group(1) for m in re.finditer(r"rule (\w+):(?:(?!\nrule ).)*?\n    run:\n.*?\1\.run[(,]", text,
-                                                          re.S)}
+        in_process |= {
+            m.group(1) for m in re.finditer(r"rule (\w+):(?:(?!\nrule ).)*?\n    run:\n.*?\1\.run[(,]", text, re.S)
+        }
     for rule in rules:
         script = (REPO / "scripts" / f"{rule}.py").read_text()
         assert f"from slidesnake.jobs import {rule}" in script, rule
@@ -100,16 +128,19 @@ def test_label_constants_have_one_owner():
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("config,key", [
-    ({"features": {"encoders": {"a": {"weights": "random"}}}, "training": {"encoder": "b"}}, "training.encoder"),
-    ({"figures": {"heatmap_sources": ["abmil", "attention"]}}, "figures.heatmap_sources"),
-    ({"pu": {"task": "grade"}}, "pu.task"),
-    ({"pu": {"positive_class": "cancer"}}, "pu.positive_class"),
-    ({"tiling": {"min_tissue": 2}}, "tiling.min_tissue"),
-    ({"training": {"models": ["abmil", "attention_mil"]}}, "training.models.1"),
-    ({"training": {"model_lr": {"trans_mil": 1e-4}}}, "training.model_lr.trans_mil"),
-    ({"tilling": {}}, "(top level)"),
-])
+@pytest.mark.parametrize(
+    "config,key",
+    [
+        ({"features": {"encoders": {"a": {"weights": "random"}}}, "training": {"encoder": "b"}}, "training.encoder"),
+        ({"figures": {"heatmap_sources": ["abmil", "attention"]}}, "figures.heatmap_sources"),
+        ({"pu": {"task": "grade"}}, "pu.task"),
+        ({"pu": {"positive_class": "cancer"}}, "pu.positive_class"),
+        ({"tiling": {"min_tissue": 2}}, "tiling.min_tissue"),
+        ({"training": {"models": ["abmil", "attention_mil"]}}, "training.models.1"),
+        ({"training": {"model_lr": {"trans_mil": 1e-4}}}, "training.model_lr.trans_mil"),
+        ({"tilling": {}}, "(top level)"),
+    ],
+)
 def test_config_errors_name_the_key(config, key):
     with pytest.raises(ConfigError, match=re.escape(f"config key '{key}'")):
         check_config(config)
@@ -120,12 +151,18 @@ def test_config_defaults_and_command_line_strings():
     assert config["tiling"]["tile_px"] == 512 and config["deploy"]["samples"] is None
     # --config 'tiling={min_tissue: 0.5}' reaches the workflow as text
     assert check_config({"tiling": {"min_tissue": "0.5", "tile_px": "256"}})["tiling"] == {
-        **config["tiling"], "min_tissue": 0.5, "tile_px": 256}
+        **config["tiling"],
+        "min_tissue": 0.5,
+        "tile_px": 256,
+    }
 
 
 def test_config_example_files_are_valid():
-    for path in [REPO / "config" / "config.yaml", *(REPO / "config" / "examples").glob("*.yaml"),
-                 *(REPO / ".test").glob("*/config.yaml")]:
+    for path in [
+        REPO / "config" / "config.yaml",
+        *(REPO / "config" / "examples").glob("*.yaml"),
+        *(REPO / ".test").glob("*/config.yaml"),
+    ]:
         check_config(yaml.safe_load(path.read_text()))
 
 
@@ -136,22 +173,28 @@ def test_rules_are_snakefmt_formatted_and_code_lints_clean():
         pytest.skip("snakefmt / ruff not installed (make setup-test installs them)")
     result = subprocess.run([snakefmt, "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    result = subprocess.run([ruff, "check", "src", "scripts", "tests", "benchmarks"], cwd=REPO, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [ruff, "check", "src", "scripts", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 
 def test_configuration_reference_is_generated_from_the_schema():
     """docs/configuration.md lists every key with the schema's default (run tools/config_reference.py)."""
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("config_reference", REPO / "tools" / "config_reference.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (REPO / "docs" / "configuration.md").read_text() == module.reference()
 
 
-CODE = [*(REPO / "src").rglob("*.py"), *(REPO / "scripts").glob("*.py"), *(REPO / "benchmarks").glob("*.py"),
-        *(REPO / "tools").glob("*.py")]
+CODE = [
+    *(REPO / "src").rglob("*.py"),
+    *(REPO / "scripts").glob("*.py"),
+    *(REPO / "benchmarks").glob("*.py"),
+    *(REPO / "tools").glob("*.py"),
+]
 WIRING = [*(REPO / "rules").glob("*.smk"), REPO / "Snakefile"]
 IO = REPO / "src" / "slidesnake" / "io"
 PEER_LAYOUTS = IO / "exports.py"  # spells CLAM's and TRIDENT's own attribute names, some equal to ours
@@ -159,13 +202,21 @@ PEER_LAYOUTS = IO / "exports.py"  # spells CLAM's and TRIDENT's own attribute na
 # and rule-input names, the tiles file's per-tile dataset. Each must be spelled elsewhere (the test checks that
 # the exemption is needed) and at most once in the format modules.
 SHARED_WORDS = {
-    "slide_id": "sheet, manifest, shard-table and CSV column", "encoder": "config key (training.encoder)",
-    "weights": "config key of encoders and the classifier", "reader": "summary key of the tile stream",
-    "decoder": "summary key of the tile stream", "precision": "classifier training and benchmark summaries",
-    "vit256_weights": "config key (region_features)", "vit4k_weights": "config key (region_features)",
-    "stain_reference": "rule input name", "tile_px": "benchmark summaries", "patch_px": "classifier checkpoint",
-    "vendor": "slide check summary", "mpp": "sheet column and slide check summary",
-    "threshold": "GeoJSON region property", "tissue_fraction": "the tiles file's per-tile dataset",
+    "slide_id": "sheet, manifest, shard-table and CSV column",
+    "encoder": "config key (training.encoder)",
+    "weights": "config key of encoders and the classifier",
+    "reader": "summary key of the tile stream",
+    "decoder": "summary key of the tile stream",
+    "precision": "classifier training and benchmark summaries",
+    "vit256_weights": "config key (region_features)",
+    "vit4k_weights": "config key (region_features)",
+    "stain_reference": "rule input name",
+    "tile_px": "benchmark summaries",
+    "patch_px": "classifier checkpoint",
+    "vendor": "slide check summary",
+    "mpp": "sheet column and slide check summary",
+    "threshold": "GeoJSON region property",
+    "tissue_fraction": "the tiles file's per-tile dataset",
 }
 
 
@@ -173,12 +224,18 @@ def string_literals(text: str, wiring: bool) -> list[tuple[str, int]]:
     """(value, line) of every string constant but docstrings (f-string parts included); quoted words of .smk
     files."""
     if wiring:
-        return [(m.group(2), number) for number, line in enumerate(text.splitlines(), start=1)
-                for m in re.finditer(r"""(["'])([A-Za-z0-9_]+)\1""", line)]
+        return [
+            (m.group(2), number)
+            for number, line in enumerate(text.splitlines(), start=1)
+            for m in re.finditer(r"""(["'])([A-Za-z0-9_]+)\1""", line)
+        ]
     nodes = list(ast.walk(ast.parse(text)))
     docstrings = {id(n.value) for n in nodes if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
-    return [(node.value, node.lineno) for node in nodes
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    return [
+        (node.value, node.lineno)
+        for node in nodes
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
 @functools.lru_cache(maxsize=1)
@@ -196,9 +253,14 @@ def format_names() -> dict[str, tuple[str, ...]]:
     """Each file format's module and the attribute (JSON: key) names it owns."""
     from slidesnake.io import feature_file, region_file, tile_file, tile_scores
     from slidesnake.io.mask_info import MaskInfo
-    return {"tile_file.py": tile_file.ATTRIBUTES, "region_file.py": region_file.REGION_ATTRIBUTES,
-            "feature_file.py": feature_file.ATTRIBUTES, "tile_scores.py": tile_scores.ATTRIBUTES,
-            "mask_info.py": tuple(f.name for f in fields(MaskInfo) if f.name != "provenance")}
+
+    return {
+        "tile_file.py": tile_file.ATTRIBUTES,
+        "region_file.py": region_file.REGION_ATTRIBUTES,
+        "feature_file.py": feature_file.ATTRIBUTES,
+        "tile_scores.py": tile_scores.ATTRIBUTES,
+        "mask_info.py": tuple(f.name for f in fields(MaskInfo) if f.name != "provenance"),
+    }
 
 
 def test_file_format_names_have_one_owner():
@@ -220,8 +282,9 @@ def test_file_format_names_have_one_owner():
     every_name = {n for names in formats.values() for n in names}
     for word in SHARED_WORDS:
         assert word in every_name, f"{word} is no attribute name of a file format"
-        assert any(p.split(":")[0] not in owner_paths for p in literal_places().get(word, [])), \
+        assert any(p.split(":")[0] not in owner_paths for p in literal_places().get(word, [])), (
             f"{word} is spelled only in the format modules: drop it from SHARED_WORDS"
+        )
 
 
 def test_prediction_columns_have_one_owner():
@@ -231,8 +294,19 @@ def test_prediction_columns_have_one_owner():
 
 
 # The domain building blocks; above them workflow/ (DAG time) and jobs/ (one entry point per rule).
-DOMAIN_PACKAGES = ("core", "io", "tissue", "features", "stain", "mil", "pu", "evaluation", "figures", "classifier",
-                   "demo")
+DOMAIN_PACKAGES = (
+    "core",
+    "io",
+    "tissue",
+    "features",
+    "stain",
+    "mil",
+    "pu",
+    "evaluation",
+    "figures",
+    "classifier",
+    "demo",
+)
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -258,9 +332,13 @@ def package_imports() -> dict[str, set[str]]:
 
 def test_domain_packages_do_not_import_the_dag_layer():
     """No module of a domain package imports workflow/ (DAG time) or jobs/ (rule entry points)."""
-    offenders = [f"{path.relative_to(REPO)}: {module}" for package in DOMAIN_PACKAGES
-                 for path in (PACKAGE / package).rglob("*.py") for module in sorted(imported_modules(path))
-                 if module.startswith(("slidesnake.workflow", "slidesnake.jobs"))]
+    offenders = [
+        f"{path.relative_to(REPO)}: {module}"
+        for package in DOMAIN_PACKAGES
+        for path in (PACKAGE / package).rglob("*.py")
+        for module in sorted(imported_modules(path))
+        if module.startswith(("slidesnake.workflow", "slidesnake.jobs"))
+    ]
     assert not offenders, "\n".join(offenders)
 
 
@@ -320,8 +398,11 @@ def test_user_fixable_errors_are_named_errors():
     for path in PACKAGE.rglob("*.py"):
         module = str(path.relative_to(PACKAGE))
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and \
-                    getattr(node.exc.func, "id", None) in ("ValueError", "RuntimeError"):
+            if (
+                isinstance(node, ast.Raise)
+                and isinstance(node.exc, ast.Call)
+                and getattr(node.exc.func, "id", None) in ("ValueError", "RuntimeError")
+            ):
                 text = message_template(node.exc.args[0] if node.exc.args else None)
                 keys = [k for k in PLAIN_RAISES if k[0] == module and text.startswith(k[1])]
                 for key in keys:

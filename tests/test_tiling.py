@@ -19,7 +19,7 @@ def brute_coverage(mask, ds, x, y, size0, upscale=8):
     sx, sy = ds[0] / upscale, ds[1] / upscale
     x0, x1 = int(round(x / sx)), int(round((x + size0) / sx))
     y0, y1 = int(round(y / sy)), int(round((y + size0) / sy))
-    return fine[max(y0, 0):y1, max(x0, 0):x1].sum() / ((x1 - x0) * (y1 - y0))
+    return fine[max(y0, 0) : y1, max(x0, 0) : x1].sum() / ((x1 - x0) * (y1 - y0))
 
 
 def test_box_coverage_is_exact_for_unaligned_boxes():
@@ -38,21 +38,25 @@ def test_grid_keeps_exactly_the_tiles_the_mask_implies():
     mask = np.zeros((64, 80), bool)
     mask[10:40, 5:60] = True
     params = tiling_params(tile_px=32, mpp=1.0, min_tissue=0.5)
-    grid = make_grid(mask, (4.0, 4.0), (320, 256), 0.5, params)   # tile = 64 level-0 px
-    expected = [(x, y) for y in range(0, 256, 64) for x in range(0, 320, 64)
-                if brute_coverage(mask, (4.0, 4.0), x, y, 64) >= 0.5]
+    grid = make_grid(mask, (4.0, 4.0), (320, 256), 0.5, params)  # tile = 64 level-0 px
+    expected = [
+        (x, y)
+        for y in range(0, 256, 64)
+        for x in range(0, 320, 64)
+        if brute_coverage(mask, (4.0, 4.0), x, y, 64) >= 0.5
+    ]
     assert grid.size0 == 64 and sorted(map(tuple, grid.coords.tolist())) == sorted(expected)
-    assert np.all(np.diff(grid.coords[:, 1]) >= 0)   # row-major (spatial) order
+    assert np.all(np.diff(grid.coords[:, 1]) >= 0)  # row-major (spatial) order
 
 
 def test_overlap_and_border_tiles():
-    mask = np.ones((25, 33), bool)                          # slide 330 x 250 px, not a multiple of the tile
+    mask = np.ones((25, 33), bool)  # slide 330 x 250 px, not a multiple of the tile
     params = tiling_params(tile_px=100, mpp=1.0, overlap_px=50, min_tissue=0.0)
     grid = make_grid(mask, (10.0, 10.0), (330, 250), 1.0, params)
     assert sorted(set(grid.coords[:, 0].tolist())) == [0, 50, 100, 150, 200, 250, 300]
     assert sorted(set(grid.coords[:, 1].tolist())) == [0, 50, 100, 150, 200]
     corner = grid.tissue_fraction[(grid.coords[:, 0] == 300) & (grid.coords[:, 1] == 200)][0]
-    assert corner == pytest.approx(30 * 50 / 100 ** 2)   # outside the slide counts as background
+    assert corner == pytest.approx(30 * 50 / 100**2)  # outside the slide counts as background
     with pytest.raises(ConfigError, match="tiling.overlap_px"):
         make_grid(mask, (10.0, 10.0), (330, 250), 1.0, tiling_params(tile_px=10, overlap_px=10))
 
@@ -101,7 +105,7 @@ def test_tiles_agree_with_truth(tumor_slide, tmp_path):
     covered = np.zeros_like(truth)
     ds = tumor_slide["stats"]["truth_downsample"]
     for x, y in coords // ds:
-        covered[y:y + size0 // ds, x:x + size0 // ds] = True
+        covered[y : y + size0 // ds, x : x + size0 // ds] = True
     assert (covered & truth).sum() / truth.sum() >= 0.90
 
 
@@ -114,11 +118,11 @@ def test_annotation_fractions_match_the_mask(tumor_slide, tmp_path):
     annotation = cv2.imread(str(tumor_slide["annotation"]), cv2.IMREAD_GRAYSCALE)
     ds = tumor_slide["stats"]["truth_downsample"]
     size0 = tiles.size0
-    for (x, y), row in zip(tiles.coords, fractions):
-        block = annotation[y // ds:(y + size0) // ds, x // ds:(x + size0) // ds]
+    for (x, y), row in zip(tiles.coords, fractions, strict=False):
+        block = annotation[y // ds : (y + size0) // ds, x // ds : (x + size0) // ds]
         full = size0 // ds
-        assert row[2] == pytest.approx((block == 2).sum() / full ** 2, abs=1e-5)
-        assert row[1] == pytest.approx((block == 1).sum() / full ** 2, abs=1e-5)
+        assert row[2] == pytest.approx((block == 2).sum() / full**2, abs=1e-5)
+        assert row[1] == pytest.approx((block == 1).sum() / full**2, abs=1e-5)
     assert len(fractions) > 10 and (fractions[:, 2] > 0.1).any()
 
 

@@ -2,6 +2,7 @@
 
 import math
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,13 +10,17 @@ import torch
 
 from conftest import pu_params, train_params
 from slidesnake.core.errors import ConfigError
+from slidesnake.evaluation.splits import TEST, check_no_leakage, patient_folds
 from slidesnake.mil.models import MIL_MODELS, build_mil_model, score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict, save_mil_checkpoint, train_fold
-from slidesnake.pu.learner import (elkan_noto_prior, nnpu_risk, pnu_risk, sigmoid_loss, tile_probabilities,
-                                   train_tile_classifier)
-from slidesnake.evaluation.splits import TEST, check_no_leakage, patient_folds
-
-import h5py
+from slidesnake.pu.learner import (
+    elkan_noto_prior,
+    nnpu_risk,
+    pnu_risk,
+    sigmoid_loss,
+    tile_probabilities,
+    train_tile_classifier,
+)
 
 
 @pytest.mark.parametrize("name", sorted(MIL_MODELS))
@@ -66,8 +71,9 @@ def toy_bags(tmp_path, n_slides=24, seed=0, dim=16):
 def test_learns_toy_bag_problem(tmp_path, name):
     bags, labels, truth = toy_bags(tmp_path)
     slides = list(labels)
-    model, history = train_fold(name, bags, labels, slides[:18], slides[18:], 2,
-                                train_params(epochs=30, patience=30, lr=1e-3, seed=0))
+    model, history = train_fold(
+        name, bags, labels, slides[:18], slides[18:], 2, train_params(epochs=30, patience=30, lr=1e-3, seed=0)
+    )
     assert history["train_loss"][-1] < history["train_loss"][0]
     probabilities, scores = predict(model, bags, slides, torch.device("cpu"))
     y = np.array([labels[s] for s in slides])
@@ -81,7 +87,9 @@ def test_learns_toy_bag_problem(tmp_path, name):
 
 def test_a_model_learning_rate_replaces_the_shared_one(tmp_path, monkeypatch):
     seen, adamw = [], torch.optim.AdamW
-    monkeypatch.setattr(torch.optim, "AdamW", lambda parameters, lr, **kw: seen.append(lr) or adamw(parameters, lr=lr, **kw))
+    monkeypatch.setattr(
+        torch.optim, "AdamW", lambda parameters, lr, **kw: seen.append(lr) or adamw(parameters, lr=lr, **kw)
+    )
     bags, labels, _ = toy_bags(tmp_path)
     slides = list(labels)
     params = train_params(epochs=1, lr=1e-3, model_lr={"transmil": 2e-4})
@@ -116,8 +124,9 @@ def test_patient_splits_have_no_leakage():
     rng = np.random.default_rng(0)
     patients = [f"p{i // 2 if i < 20 else i}" for i in range(40)]  # ten patients with two slides
     labels = {p: rng.choice(["a", "b"]) for p in set(patients)}
-    table = pd.DataFrame({"slide_id": [f"s{i}" for i in range(40)], "patient_id": patients,
-                          "label": [labels[p] for p in patients]})
+    table = pd.DataFrame(
+        {"slide_id": [f"s{i}" for i in range(40)], "patient_id": patients, "label": [labels[p] for p in patients]}
+    )
     splits = patient_folds(table, 5, seed=1)
     check_no_leakage(splits)
     tests = [set(splits.loc[splits[f"fold{k}"] == TEST, "slide_id"]) for k in range(5)]
@@ -138,23 +147,26 @@ def test_patient_splits_have_no_leakage():
 def test_nnpu_risk_hand_computed():
     sp, su = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 1.0])
     s = torch.sigmoid
-    positive = 0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(-2.0))) / 2          # l(z,+1) = sigmoid(-z)
-    negative = (s(torch.tensor(-1.0)) + s(torch.tensor(1.0))) / 2 - 0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(2.0))) / 2
+    positive = 0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(-2.0))) / 2  # l(z,+1) = sigmoid(-z)
+    negative = (s(torch.tensor(-1.0)) + s(torch.tensor(1.0))) / 2 - 0.3 * (
+        s(torch.tensor(0.0)) + s(torch.tensor(2.0))
+    ) / 2
     objective, risk = nnpu_risk(sp, su, 0.3, sigmoid_loss)
     assert risk.item() == pytest.approx((positive + negative).item(), abs=1e-6)
     assert objective.item() == pytest.approx(risk.item())
     # a non-negative negative part: the objective is the risk itself
     objective, _ = nnpu_risk(torch.tensor([-3.0]), torch.tensor([3.0]), 0.9, sigmoid_loss)
-    neg = s(torch.tensor(3.0)) - 0.9 * s(torch.tensor(-3.0))                      # l(z,-1) = sigmoid(z)
+    neg = s(torch.tensor(3.0)) - 0.9 * s(torch.tensor(-3.0))  # l(z,-1) = sigmoid(z)
     assert neg.item() > 0 and objective.item() == pytest.approx((0.9 * s(torch.tensor(3.0)) + neg).item())
     # a negative part below zero: the objective is its negation (Kiryo et al., Algorithm 1)
     objective, risk = nnpu_risk(torch.tensor([5.0]), torch.tensor([-5.0]), 0.9, sigmoid_loss)
     neg = s(torch.tensor(-5.0)) - 0.9 * s(torch.tensor(5.0))
     assert neg.item() < 0 and objective.item() == pytest.approx(-neg.item())
-    assert risk.item() == pytest.approx(0.9 * s(torch.tensor(-5.0)).item())   # the risk counts no negative part
+    assert risk.item() == pytest.approx(0.9 * s(torch.tensor(-5.0)).item())  # the risk counts no negative part
     objective, risk = pnu_risk(sp, su, torch.tensor([-2.0]), 0.3, 0.0, sigmoid_loss)
-    assert risk.item() == pytest.approx((0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(-2.0))) / 2
-                                         + 0.7 * s(torch.tensor(-2.0))).item(), abs=1e-6)
+    assert risk.item() == pytest.approx(
+        (0.3 * (s(torch.tensor(0.0)) + s(torch.tensor(-2.0))) / 2 + 0.7 * s(torch.tensor(-2.0))).item(), abs=1e-6
+    )
     # the logistic loss: l(z, +1) = log(1 + exp(-z))
     _, risk = nnpu_risk(torch.tensor([0.0]), torch.tensor([0.0]), 0.5)
     assert risk.item() == pytest.approx(0.5 * math.log(2) + (math.log(2) - 0.5 * math.log(2)))
@@ -162,10 +174,12 @@ def test_nnpu_risk_hand_computed():
 
 def pu_toy(seed=0, n_pos=300, n_unl=1500, prior=0.3, dim=8, shift=2.5):
     rng = np.random.default_rng(seed)
+
     def sample(n, positive):
         x = rng.normal(0, 1, (n, dim))
         x[:, 0] += shift if positive else 0
         return x
+
     hidden = rng.random(n_unl) < prior
     u = np.where(hidden[:, None], sample(n_unl, True), sample(n_unl, False))
     return sample(n_pos, True), u, hidden
@@ -181,8 +195,9 @@ def test_elkan_noto_prior_estimate():
 
 def test_nnpu_beats_naive_on_unlabeled_positives():
     from sklearn.metrics import roc_auc_score
+
     p, u, hidden = pu_toy(seed=1)
-    params = pu_params(seed=0, min_steps=1000, weight_decay=0.01)   # little shrinkage: calibrated probabilities
+    params = pu_params(seed=0, min_steps=1000, weight_decay=0.01)  # little shrinkage: calibrated probabilities
     scores = {}
     for mode in ("nnpu", "naive"):
         model, scaler, _ = train_tile_classifier(p, u, None, 0.3, params, mode)
@@ -197,9 +212,16 @@ def test_nnpu_beats_naive_on_unlabeled_positives():
 
 def test_patient_level_aggregation():
     from slidesnake.evaluation.aggregation import patient_table
-    slides = pd.DataFrame({"slide_id": ["a", "b", "c"], "patient_id": ["p1", "p1", "p2"],
-                           "label": ["tumor", "tumor", "normal"], "prob_normal": [0.8, 0.2, 0.9],
-                           "prob_tumor": [0.2, 0.8, 0.1]})
+
+    slides = pd.DataFrame(
+        {
+            "slide_id": ["a", "b", "c"],
+            "patient_id": ["p1", "p1", "p2"],
+            "label": ["tumor", "tumor", "normal"],
+            "prob_normal": [0.8, 0.2, 0.9],
+            "prob_tumor": [0.2, 0.8, 0.1],
+        }
+    )
     table = patient_table(slides, ["normal", "tumor"]).set_index("patient_id")
     assert table.loc["p1", "prob_tumor"] == pytest.approx(0.5) and table.loc["p1", "n_slides"] == 2
     assert table.loc["p2", "prediction"] == "normal" and table.loc["p1", "label"] == "tumor"

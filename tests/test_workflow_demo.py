@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake, config_arg
+from conftest import config_arg, run_snakemake
 
 pytestmark = pytest.mark.workflow
 CONFIG = config_arg("demo_small")
@@ -25,12 +25,21 @@ def test_every_stage_wrote_every_slide(demo_run):
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
     assert len(sheet) == 8 and set(sheet["label"]) == {"tumor", "normal"}
     for slide in sheet["slide_id"]:
-        for path in (f"results/slides/{slide}.tiff", f"results/masks/{slide}.png", f"results/masks/{slide}.geojson",
-                     f"results/masks/{slide}_qc.jpg", f"results/tiles/{slide}.h5", f"results/tiles/{slide}_qc.jpg",
-                     f"results/features/resnet18/{slide}.h5", f"resources/demo/{slide}_truth_overview.jpg"):
+        for path in (
+            f"results/slides/{slide}.tiff",
+            f"results/masks/{slide}.png",
+            f"results/masks/{slide}.geojson",
+            f"results/masks/{slide}_qc.jpg",
+            f"results/tiles/{slide}.h5",
+            f"results/tiles/{slide}_qc.jpg",
+            f"results/features/resnet18/{slide}.h5",
+            f"resources/demo/{slide}_truth_overview.jpg",
+        ):
             assert (workdir / path).stat().st_size > 0, path
-        with h5py.File(workdir / f"results/tiles/{slide}.h5") as tiles, \
-                h5py.File(workdir / f"results/features/resnet18/{slide}.h5") as features:
+        with (
+            h5py.File(workdir / f"results/tiles/{slide}.h5") as tiles,
+            h5py.File(workdir / f"results/features/resnet18/{slide}.h5") as features,
+        ):
             assert features["features"].shape == (len(tiles["coords"]), 512)
             assert "annotation_fraction" in tiles
     assert (workdir / "results/logs/tissue_mask").is_dir() and (workdir / "results/benchmarks/tile_slide").is_dir()
@@ -50,7 +59,11 @@ def test_training_and_evaluation_outputs(demo_run):
     assert set(report["models"]) == {"mean_pool", "max_pool", "abmil", "clam_sb", "transmil"}
     assert report["pu"]["prior"]["mean_estimated_prior"] > 0
     mask = report["pu"]["mask"]  # the demo has truth: the PU tumor masks are scored against it
-    assert mask["slides"] == (splits["label"] == "tumor").sum() and 0 <= mask["dice_mean"] <= 1 and mask["iou_mean"] <= mask["dice_mean"]
+    assert (
+        mask["slides"] == (splits["label"] == "tumor").sum()
+        and 0 <= mask["dice_mean"] <= 1
+        and mask["iou_mean"] <= mask["dice_mean"]
+    )
     assert all(0 < f["tumor_mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
     assert "Tumor masks" in (workdir / "results/evaluation/tumor.md").read_text()
     assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
@@ -64,25 +77,34 @@ def test_nothing_left_to_do_after_a_run(demo_run):
 
 def test_figures_are_readable_images(demo_run):
     import cv2
+
     workdir, _ = demo_run
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
-    paths = [workdir / f"results/figures/tumor/{n}.png" for n in
-             ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")]
+    paths = [
+        workdir / f"results/figures/tumor/{n}.png"
+        for n in ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")
+    ]
     for source in ("abmil", "pu"):
         for slide in sheet["slide_id"]:
-            paths += [workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.jpg",
-                      workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.jpg"]
+            paths += [
+                workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.jpg",
+                workdir / f"results/figures/tumor/heatmaps/{source}/{slide}_top_tiles.jpg",
+            ]
             regions = json.loads((workdir / f"results/figures/tumor/heatmaps/{source}/{slide}.geojson").read_text())
             assert regions["type"] == "FeatureCollection"
     for slide in sheet["slide_id"]:  # PU tumor masks: a label image of the tile grid and its QuPath outline
-        mask = cv2.imread(str(workdir / f"results/figures/tumor/heatmaps/pu/{slide}_tumor_mask.png"), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(
+            str(workdir / f"results/figures/tumor/heatmaps/pu/{slide}_tumor_mask.png"), cv2.IMREAD_UNCHANGED
+        )
         assert mask.ndim == 2 and set(np.unique(mask)) <= {0, 1, 2} and (mask == 1).any()
         outline = json.loads((workdir / f"results/figures/tumor/heatmaps/pu/{slide}_tumor_mask.geojson").read_text())
         assert outline["type"] == "FeatureCollection"
         assert all(f["properties"]["classification"]["name"] == "Tumor" for f in outline["features"])
     for slide in ("new_000", "new_001"):  # the fold ensemble's attention on the new, unlabelled slides
-        paths += [workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}.jpg",
-                  workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}_top_tiles.jpg"]
+        paths += [
+            workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}.jpg",
+            workdir / f"results/figures/tumor/heatmaps/new_abmil/{slide}_top_tiles.jpg",
+        ]
     paths += [workdir / "results/figures/umap/resnet18/scatter.png"]
     paths += [workdir / f"results/figures/umap/resnet18/rgb/{s}.jpg" for s in sheet["slide_id"]]
     for path in paths:

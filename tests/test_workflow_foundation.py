@@ -33,9 +33,12 @@ def test_dry_run_of_default_config_prints_dag(tmp_path):
 
 
 def test_bad_sheet_stops_before_any_job(tmp_path, real_slides):
-    pd.DataFrame([{"slide_id": "a", "source": str(real_slides["cmu"]), "label": "tumor"},
-                  {"slide_id": "a", "source": str(real_slides["tcga"]), "label": "normal"}]
-                 ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    pd.DataFrame(
+        [
+            {"slide_id": "a", "source": str(real_slides["cmu"]), "label": "tumor"},
+            {"slide_id": "a", "source": str(real_slides["tcga"]), "label": "normal"},
+        ]
+    ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     workdir = make_workdir(tmp_path, "samples: samples.tsv\n")
     result = run_snakemake(workdir, "download", check=False)
     assert result.returncode != 0
@@ -49,18 +52,25 @@ def test_broken_slide_fails_alone_with_keep_going(tmp_path, real_slides):
     (data / "broken.svs").write_bytes(real_slides["cmu"].read_bytes()[:50_000])  # truncated
     (data / "tcga.svs").symlink_to(real_slides["tcga"])
     with serve(data) as server:
-        pd.DataFrame([
-            {"slide_id": "cmu", "source": str(real_slides["cmu"]), "label": "tumor", "mpp": ""},
-            {"slide_id": "tcga", "source": f"{server.url}/tcga.svs", "label": "normal", "mpp": "0.25",
-             "md5": "0ffa48ecfb03c832b9532e90ca29ade4"},
-            {"slide_id": "broken", "source": "data/broken.svs", "label": "normal", "mpp": ""},
-        ]).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+        pd.DataFrame(
+            [
+                {"slide_id": "cmu", "source": str(real_slides["cmu"]), "label": "tumor", "mpp": ""},
+                {
+                    "slide_id": "tcga",
+                    "source": f"{server.url}/tcga.svs",
+                    "label": "normal",
+                    "mpp": "0.25",
+                    "md5": "0ffa48ecfb03c832b9532e90ca29ade4",
+                },
+                {"slide_id": "broken", "source": "data/broken.svs", "label": "normal", "mpp": ""},
+            ]
+        ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
         workdir = make_workdir(tmp_path, "samples: samples.tsv\n")
         result = run_snakemake(workdir, "tiles", "--keep-going", check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "slide 'broken': OpenSlide cannot read results/slides/broken.svs (from " in out
-    assert str(data / "broken.svs") in out          # the user's own file, not only the workflow's link
+    assert str(data / "broken.svs") in out  # the user's own file, not only the workflow's link
     assert (workdir / "results/slides/cmu.svs").is_symlink()
     assert (workdir / "results/slides/tcga.svs").stat().st_size == real_slides["tcga"].stat().st_size
     assert not (workdir / "results/slides/broken.svs").exists()
@@ -84,9 +94,12 @@ def unlabelled_config(tmp_path: Path, sheet: Path) -> Path:
 def test_real_slides_without_labels_through_features_and_export(tmp_path, real_slides):
     """A sheet without a label column and the example config: tiles, features and exports for both real
     slides, no demo slide touched; only targets that train ask for labels."""
-    pd.DataFrame([{"slide_id": "cmu", "source": str(real_slides["cmu"])},
-                  {"slide_id": "tcga", "source": str(real_slides["tcga"]), "mpp": "0.25"}]
-                 ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    pd.DataFrame(
+        [
+            {"slide_id": "cmu", "source": str(real_slides["cmu"])},
+            {"slide_id": "tcga", "source": str(real_slides["tcga"]), "mpp": "0.25"},
+        ]
+    ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     config = unlabelled_config(tmp_path, tmp_path / "samples.tsv")
     run_snakemake(tmp_path, "tiles", "features", "export", f"--configfile={config}")
     for slide in ("cmu", "tcga"):
@@ -105,6 +118,14 @@ def test_real_slides_without_labels_through_features_and_export(tmp_path, real_s
 
 def test_config_overrides_on_the_command_line(tmp_path):
     """Nested --config values reach the rules as numbers (--config 'tiling={min_tissue: 0.5}')."""
-    result = run_snakemake(tmp_path, "-n", "-p", "tiles", f"--configfile={REPO / 'config' / 'config.yaml'}",
-                           "--config", "tiling={min_tissue: 0.5}", "demo={n_slides: 2, new_slides: 0}")
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "-p",
+        "tiles",
+        f"--configfile={REPO / 'config' / 'config.yaml'}",
+        "--config",
+        "tiling={min_tissue: 0.5}",
+        "demo={n_slides: 2, new_slides: 0}",
+    )
     assert "tile_slide" in result.stdout and result.stdout.count("rule demo_slide") == 2

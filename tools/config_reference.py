@@ -31,11 +31,18 @@ def rows(schema: dict, prefix: str = ""):
 def reference() -> str:
     sys.path.insert(0, str(REPO / "src"))
     from slidesnake.workflow.config import load_schema
-    lines = ["# Configuration keys", "",
-             "Generated from `src/slidesnake/workflow/schemas/config.schema.yaml` by `tools/config_reference.py`;",
-             "the schema is the one owner of every default. `config/config.yaml` (the demo) and",
-             "`config/examples/*.yaml` set a few of them.", "",
-             "| key | default | meaning |", "|---|---|---|", *rows(load_schema("config"))]
+
+    lines = [
+        "# Configuration keys",
+        "",
+        "Generated from `src/slidesnake/workflow/schemas/config.schema.yaml` by `tools/config_reference.py`;",
+        "the schema is the one owner of every default. `config/config.yaml` (the demo) and",
+        "`config/examples/*.yaml` set a few of them.",
+        "",
+        "| key | default | meaning |",
+        "|---|---|---|",
+        *rows(load_schema("config")),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -17,8 +17,17 @@ from pathlib import Path
 
 import cv2
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def screenshot(report: Path, out: Path, width: int = 1400, height: int = 900, wait_ms: int = 15000) -> None:
@@ -26,9 +35,20 @@ def screenshot(report: Path, out: Path, width: int = 1400, height: int = 900, wa
     if browser is None:
         sys.exit("chromium not found: apt-get install chromium")
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                        f"--virtual-time-budget={wait_ms}", f"--screenshot={out.resolve()}",
-                        report.resolve().as_uri()], check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [
+                browser,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--virtual-time-budget={wait_ms}",
+                f"--screenshot={out.resolve()}",
+                report.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
     image = cv2.imread(str(out))
     if image is None or image.std() < 10:
         sys.exit(f"{out}: the report rendered blank")

@@ -34,11 +34,22 @@ def build_classifier(model: str, weights: str, n_classes: int, seed: int) -> tup
     return TileClassifierNet(backbone, output_dim(backbone, spec), n_classes), spec, source
 
 
-def save_classifier(path: Path, net: TileClassifierNet, model: str, classes: list[str], patch_mpp: float,
-                    patch_px: int, source: str) -> None:
+def save_classifier(
+    path: Path, net: TileClassifierNet, model: str, classes: list[str], patch_mpp: float, patch_px: int, source: str
+) -> None:
     """state_dict and what rebuilds the network; loadable with weights_only=True."""
-    torch.save({"state_dict": net.state_dict(), "model": model, "classes": list(classes), "patch_mpp": patch_mpp,
-                "patch_px": patch_px, "backbone_weights": source, "dim": net.head.in_features}, path)
+    torch.save(
+        {
+            "state_dict": net.state_dict(),
+            "model": model,
+            "classes": list(classes),
+            "patch_mpp": patch_mpp,
+            "patch_px": patch_px,
+            "backbone_weights": source,
+            "dim": net.head.in_features,
+        },
+        path,
+    )
 
 
 def load_classifier(path: Path, device="cpu") -> tuple[TileClassifierNet, EncoderSpec, dict]:

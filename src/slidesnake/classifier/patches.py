@@ -16,8 +16,14 @@ from slidesnake.core.errors import SlidesnakeError
 from slidesnake.core.partitions import TEST, TRAIN, VALIDATION
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-SPLIT_NAMES = {"train": TRAIN, "training": TRAIN, "val": VALIDATION, "validation": VALIDATION, "test": TEST,
-               "testing": TEST}
+SPLIT_NAMES = {
+    "train": TRAIN,
+    "training": TRAIN,
+    "val": VALIDATION,
+    "validation": VALIDATION,
+    "test": TEST,
+    "testing": TEST,
+}
 
 
 class PatchSetError(SlidesnakeError):
@@ -29,8 +35,8 @@ class PatchSet:
     root: Path
     classes: list[str]
     paths: list[Path]
-    labels: np.ndarray            # class index per patch
-    splits: np.ndarray            # "train" / "val" / "test", or "" where the set has no split folders
+    labels: np.ndarray  # class index per patch
+    splits: np.ndarray  # "train" / "val" / "test", or "" where the set has no split folders
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -65,16 +71,22 @@ def read_patch_set(root: str | Path) -> PatchSet:
             missing = sorted(set(classes) - set(per_split[split]))
             if split == TRAIN and missing:
                 raise PatchSetError(f"{folder} lacks class folder(s) {missing} that other splits have")
-        items = [(path, name, split) for split, found in per_split.items() for name, paths in found.items()
-                 for path in paths]
+        items = [
+            (path, name, split) for split, found in per_split.items() for name, paths in found.items() for path in paths
+        ]
     else:
         found = class_folders(root)
         classes = sorted(found)
         items = [(path, name, "") for name, paths in found.items() for path in paths]
     if len(classes) < 2:
         raise PatchSetError(f"{root} holds {len(classes)} class folder(s) ({classes}); a classifier needs two or more")
-    return PatchSet(root, classes, [p for p, _, _ in items], np.array([classes.index(c) for _, c, _ in items]),
-                    np.array([s for _, _, s in items], dtype=object))
+    return PatchSet(
+        root,
+        classes,
+        [p for p, _, _ in items],
+        np.array([classes.index(c) for _, c, _ in items]),
+        np.array([s for _, _, s in items], dtype=object),
+    )
 
 
 def assign_splits(patches: PatchSet, validation_share: float, test_share: float, seed: int) -> np.ndarray:
@@ -95,7 +107,7 @@ def assign_splits(patches: PatchSet, validation_share: float, test_share: float,
         start = 0
         for split, share in shares:
             count = int(round(share * len(members)))
-            splits[members[start:start + count]] = split
+            splits[members[start : start + count]] = split
             start += count
         splits[members[start:]] = TRAIN
     return splits

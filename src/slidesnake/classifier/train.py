@@ -14,13 +14,13 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from slidesnake.classifier.model import TileClassifierNet
+from slidesnake.classifier.params import ClassifierParams
 from slidesnake.classifier.patches import PatchSet, read_image
 from slidesnake.core.early_stopping import EarlyStopping
-from slidesnake.features.encoders import EncoderSpec
 from slidesnake.core.partitions import TRAIN, VALIDATION
+from slidesnake.features.encoders import EncoderSpec
 from slidesnake.features.extract import preprocess
 from slidesnake.stain.augment import hed_jitter
-from slidesnake.classifier.params import ClassifierParams
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,14 @@ def augment(batch: torch.Tensor, params: ClassifierParams, generator: torch.Gene
 
 def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     counts = np.bincount(labels, minlength=n_classes).astype(float)
-    return torch.tensor(np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 1.0), dtype=torch.float32)
+    return torch.tensor(
+        np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 1.0), dtype=torch.float32
+    )
 
 
-def predict_patches(net: TileClassifierNet, spec: EncoderSpec, loader: DataLoader, device) -> tuple[np.ndarray, np.ndarray]:
+def predict_patches(
+    net: TileClassifierNet, spec: EncoderSpec, loader: DataLoader, device
+) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities N x C, labels N)."""
     net.eval()
     probabilities, labels = [], []
@@ -66,22 +70,37 @@ def predict_patches(net: TileClassifierNet, spec: EncoderSpec, loader: DataLoade
     return np.concatenate(probabilities), np.concatenate(labels)
 
 
-def validation_loss(net: TileClassifierNet, spec: EncoderSpec, val: DataLoader, weights: torch.Tensor, device,
-                    details: bool = False):
+def validation_loss(
+    net: TileClassifierNet, spec: EncoderSpec, val: DataLoader, weights: torch.Tensor, device, details: bool = False
+):
     probabilities, labels = predict_patches(net, spec, val, device)
-    loss = float(F.cross_entropy(torch.log(torch.from_numpy(probabilities).clamp_min(1e-8)), torch.from_numpy(labels),
-                                 weight=weights.cpu()))
+    loss = float(
+        F.cross_entropy(
+            torch.log(torch.from_numpy(probabilities).clamp_min(1e-8)), torch.from_numpy(labels), weight=weights.cpu()
+        )
+    )
     return (loss, probabilities, labels) if details else loss
 
 
-def phase(net: TileClassifierNet, spec: EncoderSpec, train: DataLoader, val: DataLoader, epochs: int, lr: float,
-          params: ClassifierParams, weights: torch.Tensor, device, name: str, history: dict,
-          generator: torch.Generator) -> None:
+def phase(
+    net: TileClassifierNet,
+    spec: EncoderSpec,
+    train: DataLoader,
+    val: DataLoader,
+    epochs: int,
+    lr: float,
+    params: ClassifierParams,
+    weights: torch.Tensor,
+    device,
+    name: str,
+    history: dict,
+    generator: torch.Generator,
+) -> None:
     """Train the whole network on augmented patches (batch-norm statistics frozen: small batches would
     replace them); keep the epoch with the lowest validation loss, the starting point included."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=params.weight_decay)
     stopping = EarlyStopping(net, params.patience, validation_loss(net, spec, val, weights, device), keep_current=True)
-    for epoch in tqdm(range(epochs), desc=f"classifier {name}", unit="epoch", disable=None, mininterval=2):
+    for _ in tqdm(range(epochs), desc=f"classifier {name}", unit="epoch", disable=None, mininterval=2):
         net.train()
         for module in net.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
@@ -104,7 +123,9 @@ def phase(net: TileClassifierNet, spec: EncoderSpec, train: DataLoader, val: Dat
     stopping.restore()
 
 
-def backbone_features(net: TileClassifierNet, spec: EncoderSpec, loader: DataLoader, device) -> tuple[torch.Tensor, torch.Tensor]:
+def backbone_features(
+    net: TileClassifierNet, spec: EncoderSpec, loader: DataLoader, device
+) -> tuple[torch.Tensor, torch.Tensor]:
     net.backbone.eval()
     features, labels = [], []
     with torch.inference_mode():
@@ -114,8 +135,16 @@ def backbone_features(net: TileClassifierNet, spec: EncoderSpec, loader: DataLoa
     return torch.cat(features), torch.cat(labels)
 
 
-def head_phase(net: TileClassifierNet, spec: EncoderSpec, loaders: dict, params: ClassifierParams,
-               weights: torch.Tensor, device, history: dict, generator: torch.Generator) -> None:
+def head_phase(
+    net: TileClassifierNet,
+    spec: EncoderSpec,
+    loaders: dict,
+    params: ClassifierParams,
+    weights: torch.Tensor,
+    device,
+    history: dict,
+    generator: torch.Generator,
+) -> None:
     """The linear head on cached features of the frozen backbone; keeps the epoch with the lowest
     validation loss."""
     train_x, train_y = backbone_features(net, spec, loaders[TRAIN], device)
@@ -125,11 +154,11 @@ def head_phase(net: TileClassifierNet, spec: EncoderSpec, loaders: dict, params:
     train_x, val_x = net.standardise(train_x), net.standardise(val_x)
     optimizer = torch.optim.AdamW(net.head.parameters(), lr=params.lr_head, weight_decay=params.weight_decay)
     stopping = EarlyStopping(net.head, params.patience, keep_current=True)
-    for epoch in range(params.head_epochs):
+    for _ in range(params.head_epochs):
         order = torch.randperm(len(train_x), generator=generator).to(device)
         losses = []
         for start in range(0, len(order), params.batch_size):
-            rows = order[start:start + params.batch_size]
+            rows = order[start : start + params.batch_size]
             loss = F.cross_entropy(net.head(train_x[rows]), train_y[rows], weight=weights)
             optimizer.zero_grad()
             loss.backward()
@@ -139,33 +168,73 @@ def head_phase(net: TileClassifierNet, spec: EncoderSpec, loaders: dict, params:
             logits = net.head(val_x)
             val_loss = float(F.cross_entropy(logits, val_y, weight=weights))
             accuracy = float((logits.argmax(1) == val_y).float().mean())
-        for key, value in (("phase", "head"), ("train_loss", float(np.mean(losses))), ("val_loss", val_loss),
-                           ("val_accuracy", accuracy)):
+        for key, value in (
+            ("phase", "head"),
+            ("train_loss", float(np.mean(losses))),
+            ("val_loss", val_loss),
+            ("val_accuracy", accuracy),
+        ):
             history[key].append(value)
         if stopping.check(val_loss):
             break
     stopping.restore()
 
 
-def train_tile_classifier(net: TileClassifierNet, spec: EncoderSpec, patches: PatchSet, splits: np.ndarray,
-                          params: ClassifierParams, device, workers: int = 0) -> dict:
+def train_tile_classifier(
+    net: TileClassifierNet,
+    spec: EncoderSpec,
+    patches: PatchSet,
+    splits: np.ndarray,
+    params: ClassifierParams,
+    device,
+    workers: int = 0,
+) -> dict:
     """Head on the frozen backbone (head_epochs), then end to end (finetune_epochs); returns the history."""
     torch.manual_seed(params.seed)
     generator = torch.Generator().manual_seed(params.seed)
-    loaders = {split: DataLoader(PatchDataset(patches, np.flatnonzero(splits == split), spec.input_size),
-                                 batch_size=params.batch_size, shuffle=split == TRAIN, num_workers=workers,
-                                 generator=torch.Generator().manual_seed(params.seed))
-               for split in (TRAIN, VALIDATION)}
+    loaders = {
+        split: DataLoader(
+            PatchDataset(patches, np.flatnonzero(splits == split), spec.input_size),
+            batch_size=params.batch_size,
+            shuffle=split == TRAIN,
+            num_workers=workers,
+            generator=torch.Generator().manual_seed(params.seed),
+        )
+        for split in (TRAIN, VALIDATION)
+    }
     train_labels = patches.labels[splits == TRAIN]
-    weights = (class_weights(train_labels, len(patches.classes)) if params.class_weighting
-               else torch.ones(len(patches.classes))).to(device)
+    weights = (
+        class_weights(train_labels, len(patches.classes))
+        if params.class_weighting
+        else torch.ones(len(patches.classes))
+    ).to(device)
     history = {"phase": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
     net.to(device)
-    head_phase(net, spec, {k: DataLoader(v.dataset, batch_size=params.batch_size, num_workers=workers)
-                           for k, v in loaders.items()}, params, weights, device, history, generator)
+    head_phase(
+        net,
+        spec,
+        {k: DataLoader(v.dataset, batch_size=params.batch_size, num_workers=workers) for k, v in loaders.items()},
+        params,
+        weights,
+        device,
+        history,
+        generator,
+    )
     if params.finetune_epochs:
-        phase(net, spec, loaders[TRAIN], loaders[VALIDATION], params.finetune_epochs, params.lr_finetune, params,
-              weights, device, "finetune", history, generator)
+        phase(
+            net,
+            spec,
+            loaders[TRAIN],
+            loaders[VALIDATION],
+            params.finetune_epochs,
+            params.lr_finetune,
+            params,
+            weights,
+            device,
+            "finetune",
+            history,
+            generator,
+        )
     return history
 
 
@@ -173,12 +242,23 @@ def classification_report(probabilities: np.ndarray, labels: np.ndarray, classes
     """Accuracy, top-k accuracy, balanced accuracy, per-class precision / recall / F1, confusion matrix."""
     predicted = probabilities.argmax(1)
     top = np.argsort(probabilities, 1)[:, ::-1][:, :top_k]
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=range(len(classes)),
-                                                                     zero_division=0)
-    return {"n": int(len(labels)), "accuracy": float((predicted == labels).mean()),
-            f"top{top_k}_accuracy": float((top == labels[:, None]).any(1).mean()),
-            "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
-            "per_class": {c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                              "support": int(support[i])} for i, c in enumerate(classes)},
-            "confusion_matrix": confusion_matrix(labels, predicted, labels=range(len(classes))).tolist(),
-            "classes": list(classes)}
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=range(len(classes)), zero_division=0
+    )
+    return {
+        "n": int(len(labels)),
+        "accuracy": float((predicted == labels).mean()),
+        f"top{top_k}_accuracy": float((top == labels[:, None]).any(1).mean()),
+        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+        "per_class": {
+            c: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=range(len(classes))).tolist(),
+        "classes": list(classes),
+    }

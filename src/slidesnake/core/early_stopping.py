@@ -15,8 +15,9 @@ class EarlyStopping:
     `loss` and `step` start as the given baseline; with `keep_current` the module's present state is that
     baseline's (training can then end no worse than it started)."""
 
-    def __init__(self, module, patience: int, loss: float = math.inf, step: int | None = None,
-                 keep_current: bool = False):
+    def __init__(
+        self, module, patience: int, loss: float = math.inf, step: int | None = None, keep_current: bool = False
+    ):
         self.module, self.patience = module, patience
         self.loss, self.step, self.stale = loss, step, 0
         self.state = copy.deepcopy(module.state_dict()) if keep_current else None

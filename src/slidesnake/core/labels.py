@@ -7,7 +7,7 @@ Label masks (annotations, demo truth) use the PANDA convention: 0 background, 1 
 from __future__ import annotations
 
 BACKGROUND, TISSUE, TUMOR = 0, 1, 2
-LABEL_NAMES = ("background", "tissue", "tumor")   # index = label value
+LABEL_NAMES = ("background", "tissue", "tumor")  # index = label value
 POSITIVE_INDEX = -1  # a task's classes are listed negative first: the positive class is the last
 TRUTH_TUMOR_SHARE = 0.5  # a tile is truth tumor when at least this share of it is tumor in the truth mask
 

@@ -9,7 +9,6 @@ import sys
 
 from slidesnake.core.errors import SlidesnakeError
 
-
 STORAGE_ERRORS = {
     errno.ENOSPC: "Free space on that file system (or point results/ elsewhere) and rerun.",
     errno.EDQUOT: "The disk quota is exhausted: free space or ask for more quota, then rerun.",
@@ -22,8 +21,9 @@ def configure(log_path: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w"))
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, handlers=handlers, force=True, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @contextlib.contextmanager
@@ -40,8 +40,7 @@ def job_logging(log_path: str | None):
         if error.errno not in STORAGE_ERRORS:
             log.exception("job failed")
             raise
-        log.error("cannot write %s: %s. %s", error.filename or "an output", error.strerror,
-                  STORAGE_ERRORS[error.errno])
+        log.error("cannot write %s: %s. %s", error.filename or "an output", error.strerror, STORAGE_ERRORS[error.errno])
         sys.exit(1)
     except Exception:
         log.exception("job failed")

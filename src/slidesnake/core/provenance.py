@@ -23,5 +23,8 @@ def code_hash() -> str:
 
 
 def provenance_attrs(params: dict) -> dict:
-    return {"slidesnake_version": __version__, "code_hash": code_hash(),
-            "params_json": json.dumps(params, sort_keys=True, default=str)}
+    return {
+        "slidesnake_version": __version__,
+        "code_hash": code_hash(),
+        "params_json": json.dumps(params, sort_keys=True, default=str),
+    }

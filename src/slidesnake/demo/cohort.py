@@ -24,8 +24,8 @@ from slidesnake.io.slide import Slide
 
 TILE = 256
 LEVEL_FACTOR = 4
-SUPER = TILE * LEVEL_FACTOR ** 2  # one level-2 tile: levels 0-2 are streamed per super-tile
-CHUNK = TILE * LEVEL_FACTOR       # rendered at once: one level-1 tile
+SUPER = TILE * LEVEL_FACTOR**2  # one level-2 tile: levels 0-2 are streamed per super-tile
+CHUNK = TILE * LEVEL_FACTOR  # rendered at once: one level-1 tile
 TRUTH_DOWNSAMPLE = 16
 
 
@@ -80,27 +80,45 @@ def render_super_tile(args) -> dict:
             chunk[:h, :w] = rgb
             for ty in range(0, h, TILE):
                 for tx in range(0, w, TILE):
-                    tiles.append((0, (cx + tx) // TILE, (cy + ty) // TILE,
-                                  encode_jpeg_tile(chunk[ty:ty + TILE, tx:tx + TILE], TILE, quality)))
+                    tiles.append(
+                        (
+                            0,
+                            (cx + tx) // TILE,
+                            (cy + ty) // TILE,
+                            encode_jpeg_tile(chunk[ty : ty + TILE, tx : tx + TILE], TILE, quality),
+                        )
+                    )
             ox, oy = (cx - x0) // LEVEL_FACTOR, (cy - y0) // LEVEL_FACTOR
-            level1[oy:oy + TILE, ox:ox + TILE] = _downsample(chunk)
+            level1[oy : oy + TILE, ox : ox + TILE] = _downsample(chunk)
             masks = np.zeros((2, CHUNK, CHUNK), np.float32)
             masks[0, :h, :w], masks[1, :h, :w] = tissue, tumor
             tx0, ty0 = (cx - x0) // TRUTH_DOWNSAMPLE, (cy - y0) // TRUTH_DOWNSAMPLE
             n = CHUNK // TRUTH_DOWNSAMPLE
             for target, mask in ((tissue_frac, masks[0]), (tumor_frac, masks[1])):
                 small = cv2.resize(mask, (n, n), interpolation=cv2.INTER_AREA)
-                target[ty0:ty0 + n, tx0:tx0 + n] = np.round(small * 255).astype(np.uint8)
+                target[ty0 : ty0 + n, tx0 : tx0 + n] = np.round(small * 255).astype(np.uint8)
     l1w = math.ceil(min(SUPER, width - x0) / LEVEL_FACTOR)
     l1h = math.ceil(min(SUPER, height - y0) / LEVEL_FACTOR)
     for ty in range(0, l1h, TILE):
         for tx in range(0, l1w, TILE):
-            tiles.append((1, (x0 // LEVEL_FACTOR + tx) // TILE, (y0 // LEVEL_FACTOR + ty) // TILE,
-                          encode_jpeg_tile(level1[ty:ty + TILE, tx:tx + TILE], TILE, quality)))
+            tiles.append(
+                (
+                    1,
+                    (x0 // LEVEL_FACTOR + tx) // TILE,
+                    (y0 // LEVEL_FACTOR + ty) // TILE,
+                    encode_jpeg_tile(level1[ty : ty + TILE, tx : tx + TILE], TILE, quality),
+                )
+            )
     level2 = _downsample(level1)
     tiles.append((2, sx, sy, encode_jpeg_tile(level2, TILE, quality)))
-    return {"sx": sx, "sy": sy, "tiles": tiles, "level3": _downsample(level2),
-            "tissue": tissue_frac, "tumor": tumor_frac}
+    return {
+        "sx": sx,
+        "sy": sy,
+        "tiles": tiles,
+        "level3": _downsample(level2),
+        "tissue": tissue_frac,
+        "tumor": tumor_frac,
+    }
 
 
 def partial_annotation(truth: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -127,8 +145,9 @@ def partial_annotation(truth: np.ndarray, fraction: float, rng: np.random.Genera
     return annotation
 
 
-def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, annotation_path: Path,
-                     stats_path: Path, workers: int = 1) -> dict:
+def write_demo_slide(
+    plan: DemoSlidePlan, slide_path: Path, truth_path: Path, annotation_path: Path, stats_path: Path, workers: int = 1
+) -> dict:
     """Write one synthetic slide and its masks; memory is bounded by the super-tile, not the slide."""
     sizes = level_sizes(plan.width, plan.height)
     grid_x, grid_y = math.ceil(plan.width / SUPER), math.ceil(plan.height / SUPER)
@@ -137,8 +156,9 @@ def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, an
     tissue_frac = np.zeros((grid_y * SUPER // TRUTH_DOWNSAMPLE, grid_x * SUPER // TRUTH_DOWNSAMPLE), np.uint8)
     tumor_frac = np.zeros_like(tissue_frac)
     jobs = [(sx, sy, plan.jpeg_quality) for sy in range(grid_y) for sx in range(grid_x)]
-    description = (f"slidesnake synthetic H&E demo slide {plan.slide_id}|label={plan.label}|mpp={plan.mpp}"
-                   f"|seed={plan.seed}")
+    description = (
+        f"slidesnake synthetic H&E demo slide {plan.slide_id}|label={plan.label}|mpp={plan.mpp}|seed={plan.seed}"
+    )
     with atomic_output(slide_path) as tmp:
         writer = PyramidTiffWriter(tmp, sizes, plan.mpp, TILE, description)
         if workers > 1:
@@ -150,14 +170,13 @@ def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, an
             results = map(render_super_tile, jobs)
         n = SUPER // 64
         t = SUPER // TRUTH_DOWNSAMPLE
-        for result in tqdm(results, total=len(jobs), desc=f"{plan.slide_id} super-tiles", unit="tile",
-                           mininterval=2):
+        for result in tqdm(results, total=len(jobs), desc=f"{plan.slide_id} super-tiles", unit="tile", mininterval=2):
             for level, tx, ty, data in result["tiles"]:
                 writer.write_tile(level, tx, ty, data)
             sx, sy = result["sx"], result["sy"]
-            level3[sy * n:(sy + 1) * n, sx * n:(sx + 1) * n] = result["level3"]
-            tissue_frac[sy * t:(sy + 1) * t, sx * t:(sx + 1) * t] = result["tissue"]
-            tumor_frac[sy * t:(sy + 1) * t, sx * t:(sx + 1) * t] = result["tumor"]
+            level3[sy * n : (sy + 1) * n, sx * n : (sx + 1) * n] = result["level3"]
+            tissue_frac[sy * t : (sy + 1) * t, sx * t : (sx + 1) * t] = result["tissue"]
+            tumor_frac[sy * t : (sy + 1) * t, sx * t : (sx + 1) * t] = result["tumor"]
         if pool:
             pool.shutdown()
         coarse = level3
@@ -167,8 +186,16 @@ def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, an
             gx, gy = writer.grid[level]
             for ty in range(gy):
                 for tx in range(gx):
-                    writer.write_tile(level, tx, ty, encode_jpeg_tile(
-                        coarse_level[ty * TILE:(ty + 1) * TILE, tx * TILE:(tx + 1) * TILE], TILE, plan.jpeg_quality))
+                    writer.write_tile(
+                        level,
+                        tx,
+                        ty,
+                        encode_jpeg_tile(
+                            coarse_level[ty * TILE : (ty + 1) * TILE, tx * TILE : (tx + 1) * TILE],
+                            TILE,
+                            plan.jpeg_quality,
+                        ),
+                    )
             coarse = _downsample(coarse)
         writer.close()
     tissue_frac, tumor_frac = tissue_frac[:truth_h, :truth_w], tumor_frac[:truth_h, :truth_w]
@@ -194,8 +221,9 @@ def write_demo_slide(plan: DemoSlidePlan, slide_path: Path, truth_path: Path, an
     return stats
 
 
-def write_truth_overview(slide_path: Path, truth_path: Path, annotation_path: Path, out_path: Path,
-                         downsample: float = 16) -> None:
+def write_truth_overview(
+    slide_path: Path, truth_path: Path, annotation_path: Path, out_path: Path, downsample: float = 16
+) -> None:
     """Thumbnail read back from the written pyramid with truth tissue (green), tumor (red) and the
     partial tumor annotation (yellow) outlined."""
     with Slide(slide_path) as slide:
@@ -209,20 +237,36 @@ def write_truth_overview(slide_path: Path, truth_path: Path, annotation_path: Pa
         write_rgb(tmp, overview)
 
 
-def write_cohort_tables(stats_paths: list[Path], slides: dict[str, Path], annotations: dict[str, Path],
-                        sheet_path: Path, truth_path: Path) -> None:
+def write_cohort_tables(
+    stats_paths: list[Path], slides: dict[str, Path], annotations: dict[str, Path], sheet_path: Path, truth_path: Path
+) -> None:
     """The demo sample sheet (as a user would write it, absolute paths) and the per-slide truth table."""
     rows = [json.loads(Path(p).read_text()) for p in stats_paths]
-    sheet = pd.DataFrame({
-        "slide_id": [r["slide_id"] for r in rows],
-        "source": [str(Path(slides[r["slide_id"]]).resolve()) for r in rows],
-        "label": [r["label"] for r in rows],
-        "patient_id": [r["patient_id"] for r in rows],
-        "annotation": [str(Path(annotations[r["slide_id"]]).resolve()) for r in rows],
-    })
-    truth = pd.DataFrame([{k: r[k] for k in ("slide_id", "label", "patient_id", "tumor_fraction_of_tissue",
-                                             "tissue_area_fraction", "annotated_fraction_of_tumor")}
-                          for r in rows])
+    sheet = pd.DataFrame(
+        {
+            "slide_id": [r["slide_id"] for r in rows],
+            "source": [str(Path(slides[r["slide_id"]]).resolve()) for r in rows],
+            "label": [r["label"] for r in rows],
+            "patient_id": [r["patient_id"] for r in rows],
+            "annotation": [str(Path(annotations[r["slide_id"]]).resolve()) for r in rows],
+        }
+    )
+    truth = pd.DataFrame(
+        [
+            {
+                k: r[k]
+                for k in (
+                    "slide_id",
+                    "label",
+                    "patient_id",
+                    "tumor_fraction_of_tissue",
+                    "tissue_area_fraction",
+                    "annotated_fraction_of_tumor",
+                )
+            }
+            for r in rows
+        ]
+    )
     for path, table in ((sheet_path, sheet), (truth_path, truth)):
         with atomic_output(path) as tmp:
             table.to_csv(tmp, sep="\t", index=False)

@@ -47,14 +47,15 @@ class SlideLayout:
     height: int
     tissue: np.ndarray
     tumor: np.ndarray
-    pen_strokes: list = field(default_factory=list)   # (polyline Nx2, thickness, OD rgb)
-    folds: list = field(default_factory=list)         # polygon Nx2
-    blur_bands: list = field(default_factory=list)    # (axis, start, stop)
+    pen_strokes: list = field(default_factory=list)  # (polyline Nx2, thickness, OD rgb)
+    folds: list = field(default_factory=list)  # polygon Nx2
+    blur_bands: list = field(default_factory=list)  # (axis, start, stop)
     dust: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # x, y, radius
 
 
-def make_layout(rng: np.random.Generator, width: int, height: int, tumor_fraction: float,
-                artefacts: bool) -> SlideLayout:
+def make_layout(
+    rng: np.random.Generator, width: int, height: int, tumor_fraction: float, artefacts: bool
+) -> SlideLayout:
     """Draw islands until tissue covers a plausible share, then tumor blobs up to `tumor_fraction` of it."""
     shape = ((height + GRID - 1) // GRID, (width + GRID - 1) // GRID)
     gh, gw = shape
@@ -135,4 +136,4 @@ def sample_field(grid_field: np.ndarray, x0: int, y0: int, w: int, h: int) -> np
     crop = field_crop(grid_field, x0, y0, w, h)
     up = cv2.resize(crop, (crop.shape[1] * GRID, crop.shape[0] * GRID), interpolation=cv2.INTER_LINEAR)
     ox, oy = x0 - i0 * GRID, y0 - j0 * GRID
-    return up[oy:oy + h, ox:ox + w]
+    return up[oy : oy + h, ox : ox + w]

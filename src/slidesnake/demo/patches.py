@@ -11,8 +11,15 @@ from slidesnake.demo.render import Stain, periodic_noise
 PATCH_CLASSES = ("adipose", "background", "debris", "lymphocytes", "mucus", "stroma", "tumor")
 
 
-def nuclei_layer(rng: np.random.Generator, size: int, count: int, radius: tuple[float, float],
-                 aspect: tuple[float, float], darkness: tuple[float, float], irregular: float) -> np.ndarray:
+def nuclei_layer(
+    rng: np.random.Generator,
+    size: int,
+    count: int,
+    radius: tuple[float, float],
+    aspect: tuple[float, float],
+    darkness: tuple[float, float],
+    irregular: float,
+) -> np.ndarray:
     """Haematoxylin density of `count` nuclei (ellipses with ragged outlines) in a size x size patch."""
     layer = np.zeros((size, size), np.float32)
     k = 10

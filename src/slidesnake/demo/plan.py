@@ -20,9 +20,9 @@ class DemoSlidePlan:
     artefacts: bool
     annotation_fraction: float
     jpeg_quality: int
-    tumor_atypia: float        # 1: tumor clearly atypical (the easy default); lower: closer to benign tissue
-    site: int                  # staining site (patients are spread over sites regardless of label)
-    site_stain_shift: float    # how far each site's stain batch moves from the others
+    tumor_atypia: float  # 1: tumor clearly atypical (the easy default); lower: closer to benign tissue
+    site: int  # staining site (patients are spread over sites regardless of label)
+    site_stain_shift: float  # how far each site's stain batch moves from the others
 
 
 PAIRED_PATIENTS = 0.25  # about this share of patients hold two slides of the same label
@@ -40,14 +40,24 @@ def plan_cohort(demo: dict, n_slides: int, seed_offset: int = 0, prefix: str = "
         for j in range(2 if pair else 1):
             label = labels[i + j]
             fraction = float(rng.uniform(*demo["tumor_fraction"])) if label == "tumor" else 0.0
-            plans.append(DemoSlidePlan(
-                slide_id=f"{prefix}_{i + j:03d}", label=label, patient_id=f"{prefix}_patient_{patient:03d}"
-                if prefix != "demo" else f"patient_{patient:03d}",
-                tumor_fraction=round(fraction, 4), seed=int(rng.integers(2**31)), width=demo["width"],
-                height=demo["height"], mpp=demo["mpp"], artefacts=demo["artefacts"],
-                annotation_fraction=demo["annotation_fraction"], jpeg_quality=demo["jpeg_quality"],
-                tumor_atypia=demo["tumor_atypia"], site=patient % demo["sites"],
-                site_stain_shift=demo["site_stain_shift"]))
+            plans.append(
+                DemoSlidePlan(
+                    slide_id=f"{prefix}_{i + j:03d}",
+                    label=label,
+                    patient_id=f"{prefix}_patient_{patient:03d}" if prefix != "demo" else f"patient_{patient:03d}",
+                    tumor_fraction=round(fraction, 4),
+                    seed=int(rng.integers(2**31)),
+                    width=demo["width"],
+                    height=demo["height"],
+                    mpp=demo["mpp"],
+                    artefacts=demo["artefacts"],
+                    annotation_fraction=demo["annotation_fraction"],
+                    jpeg_quality=demo["jpeg_quality"],
+                    tumor_atypia=demo["tumor_atypia"],
+                    site=patient % demo["sites"],
+                    site_stain_shift=demo["site_stain_shift"],
+                )
+            )
         i += 2 if pair else 1
         patient += 1
     return plans

@@ -31,13 +31,13 @@ from slidesnake.core.errors import InputFileError
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, TUMOR
 from slidesnake.demo.geometry import GRID, make_layout
 
-TILE_MPP = 1.0                     # the pool's resolution (a 512 px tile at 0.5 um/px resized to 224 is 1.14)
-TILE_PX = 224                      # pool tile side at TILE_MPP: the encoders' input size, no resize
+TILE_MPP = 1.0  # the pool's resolution (a 512 px tile at 0.5 um/px resized to 224 is 1.14)
+TILE_PX = 224  # pool tile side at TILE_MPP: the encoders' input size, no resize
 BENIGN_SOURCE = "CMU-1-Small-Region.svs"
 TUMOR_SOURCE = "TCGA-CR-7395-01A-01-TS1.svs"
-SOURCE_MPP = {BENIGN_SOURCE: None, TUMOR_SOURCE: 1.0}   # None: the file's own mpp; TCGA: estimated (above)
-MIN_CROP_TISSUE = 0.85             # share of a crop that must be tissue
-PURE = 0.1                         # a layout tile with a tumor share below this (or above 1 - this) is pure
+SOURCE_MPP = {BENIGN_SOURCE: None, TUMOR_SOURCE: 1.0}  # None: the file's own mpp; TCGA: estimated (above)
+MIN_CROP_TISSUE = 0.85  # share of a crop that must be tissue
+PURE = 0.1  # a layout tile with a tumor share below this (or above 1 - this) is pure
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class PoolSpec:
     benign: int = 300
     tumor: int = 150
     mixed: int = 120
-    site_shift: float = 6.0        # sd of a site's LAB shift (a, b channels; L gets half)
+    site_shift: float = 6.0  # sd of a site's LAB shift (a, b channels; L gets half)
     seed: int = 0
 
 
@@ -56,9 +56,9 @@ class PoolSpec:
 class TilePool:
     """Encoded pool tiles: features with each tile's site and tumor share (0 benign, 1 tumor)."""
 
-    features: np.ndarray           # tiles x dim, float32
-    site: np.ndarray               # tiles, int
-    tumor_share: np.ndarray        # tiles, float32
+    features: np.ndarray  # tiles x dim, float32
+    site: np.ndarray  # tiles, int
+    tumor_share: np.ndarray  # tiles, float32
     encoder: str
     spec: PoolSpec
 
@@ -69,12 +69,12 @@ class TissueCohort:
 
     features: dict[str, np.ndarray]
     labels: dict[str, int]
-    tumor: dict[str, np.ndarray]           # truth tumor tile (tumor share >= TRUTH_TUMOR_SHARE)
-    annotated: dict[str, np.ndarray]       # annotated tumor tile (a subset of tumor tiles)
+    tumor: dict[str, np.ndarray]  # truth tumor tile (tumor share >= TRUTH_TUMOR_SHARE)
+    annotated: dict[str, np.ndarray]  # annotated tumor tile (a subset of tumor tiles)
     tumor_share: dict[str, np.ndarray]
-    coords: dict[str, np.ndarray]          # tile grid position x TILE_PX (px at TILE_MPP)
+    coords: dict[str, np.ndarray]  # tile grid position x TILE_PX (px at TILE_MPP)
     site: dict[str, int]
-    tumor_fraction: dict[str, float] = field(default_factory=dict)   # of the slide's tissue, as drawn
+    tumor_fraction: dict[str, float] = field(default_factory=dict)  # of the slide's tissue, as drawn
 
     def slides(self) -> list[str]:
         return list(self.features)
@@ -87,6 +87,7 @@ class TissueCohort:
 def read_source(path: Path, mpp: float | None) -> np.ndarray:
     """A whole (small) slide as RGB at TILE_MPP."""
     import openslide
+
     with openslide.OpenSlide(str(path)) as slide:
         mpp = mpp or float(slide.properties[openslide.PROPERTY_NAME_MPP_X])
         rgba = np.asarray(slide.read_region((0, 0), 0, slide.dimensions))
@@ -124,7 +125,7 @@ def match_colour(rgb: np.ndarray, mask: np.ndarray, target: tuple[np.ndarray, np
 class Source:
     rgb: np.ndarray
     tissue: np.ndarray
-    centres: np.ndarray            # candidate crop centres (y, x) deep enough in tissue
+    centres: np.ndarray  # candidate crop centres (y, x) deep enough in tissue
 
 
 def load_sources(data_dir: Path) -> dict[str, Source]:
@@ -155,8 +156,9 @@ def random_crop(source: Source, rng: np.random.Generator) -> np.ndarray:
         matrix = np.concatenate([matrix[:, :2], matrix[:, 2:] + shift[:, None]], axis=1)
         tissue = cv2.warpAffine(source.tissue.astype(np.uint8), matrix, (TILE_PX, TILE_PX), flags=cv2.INTER_NEAREST)
         if tissue.mean() >= MIN_CROP_TISSUE:
-            crop = cv2.warpAffine(source.rgb, matrix, (TILE_PX, TILE_PX), flags=cv2.INTER_LINEAR,
-                                  borderValue=(255, 255, 255))
+            crop = cv2.warpAffine(
+                source.rgb, matrix, (TILE_PX, TILE_PX), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255)
+            )
             return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
     raise RuntimeError("real-tissue testbed: no crop with enough tissue found in 50 tries")
 
@@ -212,22 +214,31 @@ def encode_tiles(tiles: np.ndarray, encoder: str, weights: str, batch_size: int 
 
     from slidesnake.features.encoders import build_encoder
     from slidesnake.features.extract import preprocess
+
     model, spec, _ = build_encoder(encoder, weights, seed)
     out = []
     with torch.inference_mode():
-        for start in tqdm(range(0, len(tiles), batch_size), desc=f"encoding pool ({encoder})", unit="batch",
-                          disable=None, mininterval=5):
-            batch = torch.from_numpy(tiles[start:start + batch_size]).permute(0, 3, 1, 2).contiguous()
+        for start in tqdm(
+            range(0, len(tiles), batch_size),
+            desc=f"encoding pool ({encoder})",
+            unit="batch",
+            disable=None,
+            mininterval=5,
+        ):
+            batch = torch.from_numpy(tiles[start : start + batch_size]).permute(0, 3, 1, 2).contiguous()
             out.append(model(preprocess(batch, spec)).float().numpy())
     return np.concatenate(out)
 
 
-def build_pool(data_dir: Path, spec: PoolSpec, encoder: str = "resnet50_trunc", weights: str = "random",
-               cache: Path | None = None) -> TilePool:
+def build_pool(
+    data_dir: Path, spec: PoolSpec, encoder: str = "resnet50_trunc", weights: str = "random", cache: Path | None = None
+) -> TilePool:
     """Render and encode the pool, or read it from `cache` (an .npz written by an earlier call with the same
     spec, encoder and weights)."""
-    key = f"{encoder}-{weights.replace('/', '_')}-{spec.sites}-{spec.benign}-{spec.tumor}-{spec.mixed}-" \
-          f"{spec.site_shift}-{spec.seed}"
+    key = (
+        f"{encoder}-{weights.replace('/', '_')}-{spec.sites}-{spec.benign}-{spec.tumor}-{spec.mixed}-"
+        f"{spec.site_shift}-{spec.seed}"
+    )
     path = None if cache is None else Path(cache) / f"pool-{key}.npz"
     if path is not None and path.exists():
         stored = np.load(path)
@@ -250,7 +261,7 @@ def pool_preview(tiles: np.ndarray, shares: np.ndarray, sites: np.ndarray, per_r
     for site in np.unique(sites):
         picks = []
         for low, high in ((0, 0), (PURE, 1 - PURE), (1, 1)):
-            index = np.flatnonzero((sites == site) & (shares >= low) & (shares <= high))[:per_row // 3 + 1]
+            index = np.flatnonzero((sites == site) & (shares >= low) & (shares <= high))[: per_row // 3 + 1]
             picks.extend(index)
         row = [cv2.resize(tiles[i], (TILE_PX // 2, TILE_PX // 2), interpolation=cv2.INTER_AREA) for i in picks]
         rows.append(np.concatenate(row, axis=1))
@@ -264,10 +275,10 @@ class CohortSpec:
 
     n_slides: int = 48
     positive_share: float = 0.5
-    slide_px: int = 4096               # side at TILE_MPP (8,192 px at 0.5 um/px)
-    tumor_fraction: tuple[float, float] = (0.03, 0.25)   # of a tumor slide's tissue
-    annotated_fraction: float = 0.3    # PANDA-style: share of the tumor area annotated
-    min_tissue: float = 0.5            # a grid tile is kept with at least this tissue share
+    slide_px: int = 4096  # side at TILE_MPP (8,192 px at 0.5 um/px)
+    tumor_fraction: tuple[float, float] = (0.03, 0.25)  # of a tumor slide's tissue
+    annotated_fraction: float = 0.3  # PANDA-style: share of the tumor area annotated
+    min_tissue: float = 0.5  # a grid tile is kept with at least this tissue share
     seed: int = 0
 
 
@@ -277,7 +288,7 @@ def layout_tiles(layout_tissue: np.ndarray, layout_tumor: np.ndarray, annotation
     rows, cols = layout_tissue.shape[0] // cells, layout_tissue.shape[1] // cells
 
     def per_tile(field_):
-        return field_[:rows * cells, :cols * cells].reshape(rows, cells, cols, cells).mean((1, 3)).ravel()
+        return field_[: rows * cells, : cols * cells].reshape(rows, cells, cols, cells).mean((1, 3)).ravel()
 
     tissue = per_tile(layout_tissue.astype(np.float32))
     tumor = per_tile(layout_tumor.astype(np.float32)) / np.maximum(tissue, 1e-6)
@@ -308,6 +319,7 @@ def pick_pool_tiles(pool: TilePool, site: int, shares: np.ndarray, rng: np.rando
 def assemble_cohort(pool: TilePool, spec: CohortSpec) -> TissueCohort:
     """Slides at the feature level from the pool (see the module docstring); slide k's site is random."""
     from slidesnake.demo.cohort import partial_annotation
+
     rng = np.random.default_rng(spec.seed)
     n_positive = int(round(spec.n_slides * spec.positive_share))
     labels_ = rng.permutation([1] * n_positive + [0] * (spec.n_slides - n_positive))

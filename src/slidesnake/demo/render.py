@@ -9,17 +9,18 @@ import numpy as np
 
 from slidesnake.demo.geometry import GRID, SlideLayout, field_crop, sample_field
 
-TEXTURE = 1024   # period of the tiled textures, level-0 px
-CELL = 1024      # nuclei are generated per cell of this size, seeded by the cell position
-MARGIN = 24      # nuclei from neighbouring cells reaching into a window
+TEXTURE = 1024  # period of the tiled textures, level-0 px
+CELL = 1024  # nuclei are generated per cell of this size, seeded by the cell position
+MARGIN = 24  # nuclei from neighbouring cells reaching into a window
 EDGE_AMPLITUDE = 0.045  # ragged tissue border: fine noise added to the coarse tissue field
 HEMATOXYLIN_OD = np.array([0.65, 0.70, 0.29], np.float32)
 EOSIN_OD = np.array([0.07, 0.99, 0.11], np.float32)
 DUST_OD = np.full(3, 0.9, np.float32)
 
 
-def periodic_noise(rng: np.random.Generator, size: int, sigma_x: float, sigma_y: float, angle: float = 0.0
-                   ) -> np.ndarray:
+def periodic_noise(
+    rng: np.random.Generator, size: int, sigma_x: float, sigma_y: float, angle: float = 0.0
+) -> np.ndarray:
     """Tileable noise with an (optionally rotated, anisotropic) Gaussian spectrum, scaled to [0, 1]."""
     freq = np.fft.fftfreq(size)
     fx, fy = np.meshgrid(freq, freq)
@@ -39,7 +40,7 @@ def window(texture2: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray
     """Window of a 2x2-tiled periodic texture at level-0 position (x0, y0); w, h <= period."""
     period = texture2.shape[0] // 2
     ox, oy = x0 % period, y0 % period
-    return texture2[oy:oy + h, ox:ox + w]
+    return texture2[oy : oy + h, ox : ox + w]
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Stain:
         def jitter(vector, offset):
             v = np.clip(vector + offset + rng.normal(0, 0.06, 3), 0.02, None)
             return (v / np.linalg.norm(v) * rng.uniform(0.85, 1.2)).astype(np.float32)
+
         glass = np.clip(rng.normal([243, 240, 242], 4) + site_glass, 200, 252).astype(np.float32)
         return cls(jitter(HEMATOXYLIN_OD, site_h), jitter(EOSIN_OD, site_e), glass)
 
@@ -113,23 +115,35 @@ class SlideRenderer:
         xs, ys, in_tumor = xs[keep], ys[keep], in_tumor[keep]
         m = len(xs)
         lymph = ~in_tumor & (rng.random(m) < 0.12)
-        size = np.where(in_tumor, rng.uniform(mix(4.8, 2.6), mix(8.5, 4.0), m),
-                        np.where(lymph, rng.uniform(2.3, 3.0, m), rng.uniform(2.6, 4.0, m)))
-        aspect = np.where(in_tumor, rng.uniform(mix(1.0, 1.4), mix(1.6, 3.0), m),
-                          np.where(lymph, 1.0, rng.uniform(1.4, 3.0, m)))
-        darkness = np.where(in_tumor, rng.uniform(mix(1.15, 0.8), mix(1.6, 1.1), m),
-                            np.where(lymph, 1.5, rng.uniform(0.8, 1.1, m)))
+        size = np.where(
+            in_tumor,
+            rng.uniform(mix(4.8, 2.6), mix(8.5, 4.0), m),
+            np.where(lymph, rng.uniform(2.3, 3.0, m), rng.uniform(2.6, 4.0, m)),
+        )
+        aspect = np.where(
+            in_tumor, rng.uniform(mix(1.0, 1.4), mix(1.6, 3.0), m), np.where(lymph, 1.0, rng.uniform(1.4, 3.0, m))
+        )
+        darkness = np.where(
+            in_tumor, rng.uniform(mix(1.15, 0.8), mix(1.6, 1.1), m), np.where(lymph, 1.5, rng.uniform(0.8, 1.1, m))
+        )
         irregular = np.where(in_tumor, mix(0.22, 0.06), 0.06)
         angle = rng.uniform(0, np.pi, m)
         return np.column_stack([xs, ys, size * np.sqrt(aspect), size / np.sqrt(aspect), angle, darkness, irregular])
 
     def _nuclei_layer(self, x0: int, y0: int, w: int, h: int) -> np.ndarray:
         layer = np.zeros((h, w), np.float32)
-        cells = [(cx, cy) for cy in range((y0 - MARGIN) // CELL, (y0 + h + MARGIN) // CELL + 1)
-                 for cx in range((x0 - MARGIN) // CELL, (x0 + w + MARGIN) // CELL + 1)]
+        cells = [
+            (cx, cy)
+            for cy in range((y0 - MARGIN) // CELL, (y0 + h + MARGIN) // CELL + 1)
+            for cx in range((x0 - MARGIN) // CELL, (x0 + w + MARGIN) // CELL + 1)
+        ]
         nuclei = np.concatenate([self._cell_nuclei(cx, cy) for cx, cy in cells])
-        near = ((nuclei[:, 0] > x0 - MARGIN) & (nuclei[:, 0] < x0 + w + MARGIN)
-                & (nuclei[:, 1] > y0 - MARGIN) & (nuclei[:, 1] < y0 + h + MARGIN))
+        near = (
+            (nuclei[:, 0] > x0 - MARGIN)
+            & (nuclei[:, 0] < x0 + w + MARGIN)
+            & (nuclei[:, 1] > y0 - MARGIN)
+            & (nuclei[:, 1] < y0 + h + MARGIN)
+        )
         nuclei = nuclei[near]
         if not len(nuclei):
             return layer
@@ -143,7 +157,7 @@ class SlideRenderer:
         px = (nuclei[:, 0:1] - x0 + c * u - s * v) * 4
         py = (nuclei[:, 1:2] - y0 + s * u + c * v) * 4
         polygons = np.stack([px, py], -1).round().astype(np.int32)
-        for polygon, dark in zip(polygons, nuclei[:, 5].tolist()):
+        for polygon, dark in zip(polygons, nuclei[:, 5].tolist(), strict=False):
             cv2.fillPoly(layer, [polygon], dark, lineType=cv2.LINE_8, shift=2)
         return cv2.GaussianBlur(layer, (0, 0), 0.7)
 
@@ -175,8 +189,11 @@ class SlideRenderer:
             if hema is None and extra is None:
                 channels.append(np.full((h, w), stain.glass[c], np.float32) + noise[..., c])
                 continue
-            od = np.zeros((h, w), np.float32) if hema is None else cv2.addWeighted(
-                hema, float(stain.hematoxylin[c]), eosin, float(stain.eosin[c]), 0.0)
+            od = (
+                np.zeros((h, w), np.float32)
+                if hema is None
+                else cv2.addWeighted(hema, float(stain.hematoxylin[c]), eosin, float(stain.eosin[c]), 0.0)
+            )
             if extra is not None:
                 od = cv2.scaleAdd(extra[0], float(extra[1][c]), od)
             channels.append(cv2.scaleAdd(cv2.exp(-od), float(stain.glass[c]), np.ascontiguousarray(noise[..., c])))

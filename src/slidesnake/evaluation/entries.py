@@ -8,26 +8,43 @@ import pandas as pd
 
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
 from slidesnake.evaluation.localisation import localisation
-from slidesnake.evaluation.metrics import (classification_metrics, grouped_auc_interval, grouped_interval,
-                                          mask_overlap, mean_interval, safe_auc)
+from slidesnake.evaluation.metrics import (
+    classification_metrics,
+    grouped_auc_interval,
+    grouped_interval,
+    mask_overlap,
+    mean_interval,
+    safe_auc,
+)
 from slidesnake.io.predictions import probability_columns
 from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
 
 
-def model_entry(table: pd.DataFrame, classes: list[str], truth: dict[str, np.ndarray],
-                scores: dict[str, np.ndarray], attention: dict[str, np.ndarray] | None = None) -> dict:
+def model_entry(
+    table: pd.DataFrame,
+    classes: list[str],
+    truth: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray],
+    attention: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Out-of-fold metrics of one model (its predictions table over every fold), the per-fold AUC spread and,
     with truth tumor shares of the scored boxes, the localisation of its tile scores (and attention)."""
     columns = probability_columns(classes)
     y, probabilities = table["label"].map(classes.index).to_numpy(), table[columns].to_numpy()
     oof = classification_metrics(y, probabilities)
-    oof["auc_ci"] = grouped_interval(lambda rows: classification_metrics(y[rows], probabilities[rows])["auc"],
-                                     table["patient_id"].to_numpy())
-    per_fold = [classification_metrics(g["label"].map(classes.index).to_numpy(), g[columns].to_numpy())["auc"]
-                for _, g in table.groupby("fold")]
+    oof["auc_ci"] = grouped_interval(
+        lambda rows: classification_metrics(y[rows], probabilities[rows])["auc"], table["patient_id"].to_numpy()
+    )
+    per_fold = [
+        classification_metrics(g["label"].map(classes.index).to_numpy(), g[columns].to_numpy())["auc"]
+        for _, g in table.groupby("fold")
+    ]
     per_fold = [a for a in per_fold if a is not None]
-    entry = {"oof": oof, "fold_auc_mean": float(np.mean(per_fold)) if per_fold else None,
-             "fold_auc_sd": float(np.std(per_fold)) if per_fold else None}
+    entry = {
+        "oof": oof,
+        "fold_auc_mean": float(np.mean(per_fold)) if per_fold else None,
+        "fold_auc_sd": float(np.std(per_fold)) if per_fold else None,
+    }
     if truth:
         tumor_slides = [s for s in table.loc[table["label"] == positive_class(classes), "slide_id"] if s in truth]
         entry["localisation"] = localisation(scores, truth, tumor_slides)
@@ -36,17 +53,24 @@ def model_entry(table: pd.DataFrame, classes: list[str], truth: dict[str, np.nda
     return entry
 
 
-def pu_entry(slide_scores: pd.DataFrame, prior: dict, positive: str, truth: dict[str, np.ndarray],
-             tile_scores: dict[str, dict[str, np.ndarray]], annotated: dict[str, np.ndarray | None],
-             tumor_threshold: float) -> dict:
+def pu_entry(
+    slide_scores: pd.DataFrame,
+    prior: dict,
+    positive: str,
+    truth: dict[str, np.ndarray],
+    tile_scores: dict[str, dict[str, np.ndarray]],
+    annotated: dict[str, np.ndarray | None],
+    tumor_threshold: float,
+) -> dict:
     """Slide AUC of the PU slide scores; with truth, tile AUCs of nnPU and naive (`tile_scores`: mode -> slide ->
     scores; PU_MASK -> slide -> the tumor mask) with the masks' Dice and IoU on the tumor slides, and the true
     prior of U (`annotated`: annotated tumor share of each slide's tiles)."""
     y, patients = (slide_scores["label"] == positive).to_numpy(), slide_scores["patient_id"].to_numpy()
-    entry = {"slide_auc": {m: safe_auc(y, slide_scores[f"{m}_score"].to_numpy()) for m in PU_MODES},
-             "slide_auc_ci": {m: grouped_auc_interval(y, slide_scores[f"{m}_score"].to_numpy(), patients)
-                              for m in PU_MODES},
-             "prior": prior}
+    entry = {
+        "slide_auc": {m: safe_auc(y, slide_scores[f"{m}_score"].to_numpy()) for m in PU_MODES},
+        "slide_auc_ci": {m: grouped_auc_interval(y, slide_scores[f"{m}_score"].to_numpy(), patients) for m in PU_MODES},
+        "prior": prior,
+    }
     if not truth:
         return entry
     labels = slide_scores.set_index("slide_id")["label"]
@@ -68,15 +92,24 @@ def pu_entry(slide_scores: pd.DataFrame, prior: dict, positive: str, truth: dict
     tiles_y, tile_slides = np.concatenate(tiles_y), np.concatenate(tile_slides)
     true_prior = float(np.concatenate(true_u).mean()) if true_u else None
     estimated = prior["mean_estimated_prior"]
-    entry.update({"tile_auc": {m: safe_auc(tiles_y, np.concatenate(scored[m])) for m in PU_MODES},
-                  "tile_auc_ci": {m: grouped_auc_interval(tiles_y, np.concatenate(scored[m]), tile_slides, samples=1000)
-                                  for m in PU_MODES},
-                  "true_prior_of_unlabeled": true_prior,
-                  "mask": {"slides": len(overlap),
-                           **{f"{k}_mean": float(np.mean([o[k] for o in overlap.values()])) if overlap else None
-                              for k in ("dice", "iou")},
-                           **{f"{k}_ci": mean_interval([o[k] for o in overlap.values()]) for k in ("dice", "iou")},
-                           "benign_slides_tiles_called_tumor": float(np.mean(benign_called)) if benign_called else None,
-                           "per_slide": overlap},
-                  "prior_abs_error": abs(estimated - true_prior) if true_prior is not None else None})
+    entry.update(
+        {
+            "tile_auc": {m: safe_auc(tiles_y, np.concatenate(scored[m])) for m in PU_MODES},
+            "tile_auc_ci": {
+                m: grouped_auc_interval(tiles_y, np.concatenate(scored[m]), tile_slides, samples=1000) for m in PU_MODES
+            },
+            "true_prior_of_unlabeled": true_prior,
+            "mask": {
+                "slides": len(overlap),
+                **{
+                    f"{k}_mean": float(np.mean([o[k] for o in overlap.values()])) if overlap else None
+                    for k in ("dice", "iou")
+                },
+                **{f"{k}_ci": mean_interval([o[k] for o in overlap.values()]) for k in ("dice", "iou")},
+                "benign_slides_tiles_called_tumor": float(np.mean(benign_called)) if benign_called else None,
+                "per_slide": overlap,
+            },
+            "prior_abs_error": abs(estimated - true_prior) if true_prior is not None else None,
+        }
+    )
     return entry

@@ -14,8 +14,9 @@ from slidesnake.io.tile_scores import rank_within_slide
 from slidesnake.tissue.tiling import label_fractions, mask_downsample
 
 
-def truth_tumor_fraction(truth_png: Path, tiles: TileFile, coords: np.ndarray | None = None,
-                         size0: int | None = None) -> np.ndarray:
+def truth_tumor_fraction(
+    truth_png: Path, tiles: TileFile, coords: np.ndarray | None = None, size0: int | None = None
+) -> np.ndarray:
     """The truth tumor share of each tile (truth mask with slidesnake.core.labels values, any downsample);
     `coords` and `size0` score other boxes of the same slide (HIPT's regions)."""
     truth = cv2.imread(str(truth_png), cv2.IMREAD_GRAYSCALE)
@@ -38,7 +39,11 @@ def localisation(tile_scores: dict[str, np.ndarray], truth: dict[str, np.ndarray
     if not per_slide:
         return {"mean_slide_auc": None, "pooled_ranked_auc": None, "slides": 0, "per_slide": {}}
     y, s, groups = np.concatenate(pooled_y), np.concatenate(pooled_s), np.concatenate(pooled_slide)
-    return {"mean_slide_auc": float(np.mean(list(per_slide.values()))),
-            "mean_slide_auc_ci": mean_interval(list(per_slide.values())),
-            "pooled_ranked_auc": safe_auc(y, s), "pooled_ranked_auc_ci": grouped_auc_interval(y, s, groups),
-            "slides": len(per_slide), "per_slide": per_slide}
+    return {
+        "mean_slide_auc": float(np.mean(list(per_slide.values()))),
+        "mean_slide_auc_ci": mean_interval(list(per_slide.values())),
+        "pooled_ranked_auc": safe_auc(y, s),
+        "pooled_ranked_auc_ci": grouped_auc_interval(y, s, groups),
+        "slides": len(per_slide),
+        "per_slide": per_slide,
+    }

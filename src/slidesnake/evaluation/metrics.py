@@ -13,18 +13,22 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
     labels = np.asarray(labels, int)
     predictions = probabilities.argmax(1)
     n_classes = probabilities.shape[1]
-    out = {"n": int(len(labels)),
-           "balanced_accuracy": float(balanced_accuracy_score(labels, predictions)) if len(labels) else None,
-           "f1": float(f1_score(labels, predictions, average="binary" if n_classes == 2 else "macro",
-                                zero_division=0)) if len(labels) else None}
+    out = {
+        "n": int(len(labels)),
+        "balanced_accuracy": float(balanced_accuracy_score(labels, predictions)) if len(labels) else None,
+        "f1": float(f1_score(labels, predictions, average="binary" if n_classes == 2 else "macro", zero_division=0))
+        if len(labels)
+        else None,
+    }
     present = np.unique(labels)
     if len(present) < 2:
         out["auc"] = None
     elif n_classes == 2:
         out["auc"] = float(roc_auc_score(labels, probabilities[:, POSITIVE_INDEX]))
     else:
-        out["auc"] = float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro",
-                                         labels=list(range(n_classes))))
+        out["auc"] = float(
+            roc_auc_score(labels, probabilities, multi_class="ovr", average="macro", labels=list(range(n_classes)))
+        )
     return out
 
 
@@ -37,8 +41,9 @@ BOOTSTRAP_SAMPLES = 2000
 CONFIDENCE = 0.95
 
 
-def bootstrap_interval(statistic, groups: list, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0,
-                       confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+def bootstrap_interval(
+    statistic, groups: list, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, confidence: float = CONFIDENCE
+) -> tuple[float, float] | None:
     """Percentile interval of `statistic(chosen groups)` over resamples of the groups with replacement (a
     cluster bootstrap: patients for slide AUCs, slides for tile AUCs). Resamples where the statistic is
     undefined (None, e.g. one class only) are skipped; None when fewer than half are defined."""
@@ -59,12 +64,14 @@ def grouped_interval(statistic, groups: np.ndarray, **options) -> tuple[float, f
     """Bootstrap interval of `statistic(rows)` (rows: an index array), resampling whole groups of rows."""
     groups = np.asarray(groups)
     members = {g: np.flatnonzero(groups == g) for g in np.unique(groups)}
-    return bootstrap_interval(lambda chosen: statistic(np.concatenate([members[g] for g in chosen])), list(members),
-                              **options)
+    return bootstrap_interval(
+        lambda chosen: statistic(np.concatenate([members[g] for g in chosen])), list(members), **options
+    )
 
 
-def grouped_auc_interval(y: np.ndarray, scores: np.ndarray, groups: np.ndarray, **options
-                         ) -> tuple[float, float] | None:
+def grouped_auc_interval(
+    y: np.ndarray, scores: np.ndarray, groups: np.ndarray, **options
+) -> tuple[float, float] | None:
     """Bootstrap interval of the AUC of `scores` against binary `y`, resampling whole groups (patients,
     or slides for tile AUCs)."""
     y, scores = np.asarray(y), np.asarray(scores)

@@ -26,28 +26,28 @@ class TileProblem:
     """One simulated cohort's settings (slides, tiles, features, difficulty)."""
 
     n_slides: int = 100
-    positive_share: float = 0.5        # share of slides that are positive (hold tumor tiles)
+    positive_share: float = 0.5  # share of slides that are positive (hold tumor tiles)
     tiles_per_slide: tuple[int, int] = (200, 600)
     dim: int = 512
-    signal_dims: int = 8               # feature dimensions the tumor shift lives in
-    witness_rate: float = 0.05         # share of tumor tiles in a positive slide
-    oracle_auc: float = 0.9            # sets the shift: AUC of the best linear tile classifier on true labels
-    rank: int = 16                     # correlated tissue variation
-    tissue_sd: float = 1.0             # of the low-rank variation, relative to the noise
-    slide_sd: float = 0.5              # per-slide offsets (stain, scanner), relative to the noise
-    noise_sd: float = 0.6              # per-dimension noise (random-weight CNN features: about 0.6)
-    annotated_fraction: float = 0.3    # PU: share of a positive slide's tumor tiles that are annotated
+    signal_dims: int = 8  # feature dimensions the tumor shift lives in
+    witness_rate: float = 0.05  # share of tumor tiles in a positive slide
+    oracle_auc: float = 0.9  # sets the shift: AUC of the best linear tile classifier on true labels
+    rank: int = 16  # correlated tissue variation
+    tissue_sd: float = 1.0  # of the low-rank variation, relative to the noise
+    slide_sd: float = 0.5  # per-slide offsets (stain, scanner), relative to the noise
+    noise_sd: float = 0.6  # per-dimension noise (random-weight CNN features: about 0.6)
+    annotated_fraction: float = 0.3  # PU: share of a positive slide's tumor tiles that are annotated
     seed: int = 0
 
 
 @dataclass
 class SimulatedCohort:
-    features: dict[str, np.ndarray]    # slide -> tiles x dim, float32
-    labels: dict[str, int]             # slide -> 1 positive, 0 negative
-    tumor: dict[str, np.ndarray]       # slide -> bool per tile: truth
-    annotated: dict[str, np.ndarray]   # slide -> bool per tile: annotated tumor (P), a subset of `tumor`
-    shift: float                       # length of the tumor shift vector
-    signal: np.ndarray                 # the tumor shift vector itself (dim)
+    features: dict[str, np.ndarray]  # slide -> tiles x dim, float32
+    labels: dict[str, int]  # slide -> 1 positive, 0 negative
+    tumor: dict[str, np.ndarray]  # slide -> bool per tile: truth
+    annotated: dict[str, np.ndarray]  # slide -> bool per tile: annotated tumor (P), a subset of `tumor`
+    shift: float  # length of the tumor shift vector
+    signal: np.ndarray  # the tumor shift vector itself (dim)
     expected_oracle_auc: float
     problem: TileProblem = field(repr=False, default=None)
 
@@ -83,10 +83,10 @@ def _direction(problem: TileProblem, rng: np.random.Generator) -> np.ndarray:
 def pooled_separation(problem: TileProblem, loadings: np.ndarray, direction: np.ndarray) -> float:
     """Mahalanobis length of a unit shift along `direction` under the pooled tile covariance
     (loadings loadings^T + (noise^2 + slide^2) I), by the Woodbury identity."""
-    isotropic = problem.noise_sd ** 2 + problem.slide_sd ** 2
+    isotropic = problem.noise_sd**2 + problem.slide_sd**2
     inner = np.eye(problem.rank) + loadings.T @ loadings / isotropic
     projected = loadings.T @ direction
-    quadratic = direction @ direction / isotropic - projected @ np.linalg.solve(inner, projected) / isotropic ** 2
+    quadratic = direction @ direction / isotropic - projected @ np.linalg.solve(inner, projected) / isotropic**2
     return float(math.sqrt(quadratic))
 
 
@@ -112,7 +112,9 @@ def simulate(problem: TileProblem) -> SimulatedCohort:
         annotated = np.zeros(n, bool)
         if label and problem.annotated_fraction > 0:
             hits = np.flatnonzero(tumor)
-            annotated[rng.choice(hits, max(1, int(round(problem.annotated_fraction * len(hits)))), replace=False)] = True
+            annotated[rng.choice(hits, max(1, int(round(problem.annotated_fraction * len(hits)))), replace=False)] = (
+                True
+            )
         cohort.features[slide] = x.astype(np.float32)
         cohort.labels[slide] = int(label)
         cohort.tumor[slide] = tumor

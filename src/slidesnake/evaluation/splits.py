@@ -9,8 +9,6 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from slidesnake.core.errors import ConfigError
 from slidesnake.core.partitions import PARTITIONS, TEST, TRAIN, VALIDATION
 
-
-
 VALIDATION_SHARE = 0.2  # of each fold's training patients
 
 
@@ -21,8 +19,10 @@ def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "l
     cohort; the validation part is one stratified group share of each fold's training patients.
     """
     if table["patient_id"].nunique() < k:
-        raise ConfigError("training.folds", f"{k}-fold cross-validation needs at least {k} patients; the sheet has "
-                                            f"{table['patient_id'].nunique()}")
+        raise ConfigError(
+            "training.folds",
+            f"{k}-fold cross-validation needs at least {k} patients; the sheet has {table['patient_id'].nunique()}",
+        )
     labels = table[label_column].to_numpy()
     groups = table["patient_id"].to_numpy()
     out = table[["slide_id", "patient_id", label_column]].reset_index(drop=True).copy()
@@ -30,8 +30,11 @@ def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "l
     for fold, (train_idx, test_idx) in enumerate(outer.split(np.zeros(len(table)), labels, groups)):
         column = np.full(len(table), TRAIN, dtype=object)
         column[test_idx] = TEST
-        _, val_rel = next(validation_splitter(labels[train_idx], groups[train_idx], seed + 1 + fold).split(
-            np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]))
+        _, val_rel = next(
+            validation_splitter(labels[train_idx], groups[train_idx], seed + 1 + fold).split(
+                np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]
+            )
+        )
         column[train_idx[val_rel]] = VALIDATION
         out[f"fold{fold}"] = column
     return out
@@ -43,8 +46,9 @@ def validation_splitter(labels: np.ndarray, groups: np.ndarray, seed: int):
     patients_per_label = pd.Series(groups).groupby(labels).nunique()
     n_splits = min(round(1 / VALIDATION_SHARE), len(np.unique(groups)))
     if patients_per_label.min() >= 2:
-        return StratifiedGroupKFold(n_splits=max(2, min(n_splits, patients_per_label.min())), shuffle=True,
-                                    random_state=seed)
+        return StratifiedGroupKFold(
+            n_splits=max(2, min(n_splits, patients_per_label.min())), shuffle=True, random_state=seed
+        )
     return GroupKFold(n_splits=max(2, n_splits), shuffle=True, random_state=seed)
 
 
@@ -64,7 +68,7 @@ def fold_partitions(splits: pd.DataFrame, fold: int) -> dict[str, list[str]]:
 
 
 def fold_numbers(splits: pd.DataFrame) -> list[int]:
-    return sorted(int(c[len("fold"):]) for c in splits.columns if c.startswith("fold"))
+    return sorted(int(c[len("fold") :]) for c in splits.columns if c.startswith("fold"))
 
 
 def read_splits(path) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from torch import nn
 from slidesnake.core.errors import SlidesnakeError
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-HIPT = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))        # HIPT's eval transform
+HIPT = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # HIPT's eval transform
 SLIDE_NORM = "slide"  # HistoEncoder normalises with each slide's own channel mean and std (from its tiles)
 HOPTIMUS = ((0.707223, 0.578729, 0.703617), (0.211883, 0.230117, 0.177517))
 
@@ -29,11 +29,11 @@ class EncoderError(SlidesnakeError):
 @dataclass(frozen=True)
 class EncoderSpec:
     name: str
-    build: Callable[[bool], nn.Module]       # build(pretrained) -> module returning N x dim
-    dim: int | None                          # None: found by a forward pass
+    build: Callable[[bool], nn.Module]  # build(pretrained) -> module returning N x dim
+    dim: int | None  # None: found by a forward pass
     input_size: int = 224
     norm: tuple = IMAGENET
-    hub: str = ""                            # where "hub" weights come from (for messages and docs)
+    hub: str = ""  # where "hub" weights come from (for messages and docs)
     kwargs: dict = field(default_factory=dict)
 
 
@@ -43,6 +43,7 @@ class TruncatedResNet50(nn.Module):
     def __init__(self, pretrained: bool):
         super().__init__()
         import torchvision
+
         weights = torchvision.models.ResNet50_Weights.IMAGENET1K_V1 if pretrained else None
         net = torchvision.models.resnet50(weights=weights)
         self.body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
@@ -61,7 +62,7 @@ class ClassAndMeanTokens(nn.Module):
 
     def forward(self, x):
         tokens = self.model.forward_features(x)
-        return torch.cat([tokens[:, 0], tokens[:, self.skip_tokens:].mean(1)], dim=1)
+        return torch.cat([tokens[:, 0], tokens[:, self.skip_tokens :].mean(1)], dim=1)
 
 
 class HuggingFaceClassToken(nn.Module):
@@ -77,6 +78,7 @@ class HuggingFaceClassToken(nn.Module):
 
 def torchvision_model(name: str, pretrained: bool) -> nn.Module:
     import torchvision
+
     model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained else None)
     for head in ("fc", "classifier", "heads", "head"):
         if hasattr(model, head):
@@ -87,6 +89,7 @@ def torchvision_model(name: str, pretrained: bool) -> nn.Module:
 
 def timm_model(architecture: str, hub: str | None, pretrained: bool, **kwargs) -> nn.Module:
     import timm
+
     if pretrained and hub:
         return timm.create_model(hub, pretrained=True, num_classes=0, **kwargs)
     return timm.create_model(architecture, pretrained=pretrained, num_classes=0, **kwargs)
@@ -94,13 +97,24 @@ def timm_model(architecture: str, hub: str | None, pretrained: bool, **kwargs) -
 
 def swiglu_kwargs() -> dict:
     import timm.layers
+
     return {"mlp_layer": timm.layers.SwiGLUPacked, "act_layer": torch.nn.SiLU}
 
 
 def uni2_kwargs() -> dict:
-    return {"img_size": 224, "patch_size": 14, "depth": 24, "num_heads": 24, "init_values": 1e-5,
-            "embed_dim": 1536, "mlp_ratio": 2.66667 * 2, "no_embed_class": True, "reg_tokens": 8,
-            "dynamic_img_size": True, **swiglu_kwargs()}
+    return {
+        "img_size": 224,
+        "patch_size": 14,
+        "depth": 24,
+        "num_heads": 24,
+        "init_values": 1e-5,
+        "embed_dim": 1536,
+        "mlp_ratio": 2.66667 * 2,
+        "no_embed_class": True,
+        "reg_tokens": 8,
+        "dynamic_img_size": True,
+        **swiglu_kwargs(),
+    }
 
 
 def phikon(pretrained: bool) -> nn.Module:
@@ -110,8 +124,14 @@ def phikon(pretrained: bool) -> nn.Module:
         raise EncoderError("encoder 'phikon' needs the transformers package (pip install transformers)") from error
     if pretrained:
         return HuggingFaceClassToken(transformers.ViTModel.from_pretrained("owkin/phikon", add_pooling_layer=False))
-    config = transformers.ViTConfig(image_size=224, patch_size=16, hidden_size=768, num_hidden_layers=12,
-                                    num_attention_heads=12, intermediate_size=3072)
+    config = transformers.ViTConfig(
+        image_size=224,
+        patch_size=16,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
     return HuggingFaceClassToken(transformers.ViTModel(config, add_pooling_layer=False))
 
 
@@ -124,23 +144,88 @@ def register(spec: EncoderSpec) -> None:
 
 register(EncoderSpec("resnet50_trunc", TruncatedResNet50, 1024, hub="torchvision ResNet50 IMAGENET1K_V1"))
 register(EncoderSpec("resnet18", lambda p: torchvision_model("resnet18", p), 512, hub="torchvision IMAGENET1K_V1"))
-register(EncoderSpec("hipt_vit_s16", lambda p: timm_model("vit_small_patch16_224", None, p, img_size=256), 384,
-                     input_size=256, norm=HIPT, hub="no public hub entry: point weights to HIPT's vit256_small_dino.pth"))
-register(EncoderSpec("uni", lambda p: timm_model("vit_large_patch16_224", "hf-hub:MahmoodLab/uni", p,
-                                                 init_values=1e-5, dynamic_img_size=True), 1024,
-                     hub="hf-hub:MahmoodLab/uni (gated: accept the licence, then huggingface-cli login)"))
-register(EncoderSpec("uni2", lambda p: timm_model("vit_huge_patch14_224", "hf-hub:MahmoodLab/UNI2-h", p,
-                                                  **uni2_kwargs()), 1536, hub="hf-hub:MahmoodLab/UNI2-h (gated)"))
-register(EncoderSpec("virchow2", lambda p: ClassAndMeanTokens(timm_model(
-    "vit_huge_patch14_224", "hf-hub:paige-ai/Virchow2", p, img_size=224, init_values=1e-5, reg_tokens=4,
-    mlp_ratio=5.3375, global_pool="", dynamic_img_size=True, **swiglu_kwargs()), skip_tokens=5), 2560,
-    hub="hf-hub:paige-ai/Virchow2 (gated)"))
-register(EncoderSpec("h_optimus_0", lambda p: timm_model("vit_giant_patch14_reg4_dinov2", "hf-hub:bioptimus/H-optimus-0",
-                                                         p, img_size=224, init_values=1e-5, dynamic_img_size=False),
-                     1536, norm=HOPTIMUS, hub="hf-hub:bioptimus/H-optimus-0"))
-register(EncoderSpec("h_optimus_1", lambda p: timm_model("vit_giant_patch14_reg4_dinov2", "hf-hub:bioptimus/H-optimus-1",
-                                                         p, img_size=224, init_values=1e-5, dynamic_img_size=False),
-                     1536, norm=HOPTIMUS, hub="hf-hub:bioptimus/H-optimus-1 (gated)"))
+register(
+    EncoderSpec(
+        "hipt_vit_s16",
+        lambda p: timm_model("vit_small_patch16_224", None, p, img_size=256),
+        384,
+        input_size=256,
+        norm=HIPT,
+        hub="no public hub entry: point weights to HIPT's vit256_small_dino.pth",
+    )
+)
+register(
+    EncoderSpec(
+        "uni",
+        lambda p: timm_model(
+            "vit_large_patch16_224", "hf-hub:MahmoodLab/uni", p, init_values=1e-5, dynamic_img_size=True
+        ),
+        1024,
+        hub="hf-hub:MahmoodLab/uni (gated: accept the licence, then huggingface-cli login)",
+    )
+)
+register(
+    EncoderSpec(
+        "uni2",
+        lambda p: timm_model("vit_huge_patch14_224", "hf-hub:MahmoodLab/UNI2-h", p, **uni2_kwargs()),
+        1536,
+        hub="hf-hub:MahmoodLab/UNI2-h (gated)",
+    )
+)
+register(
+    EncoderSpec(
+        "virchow2",
+        lambda p: ClassAndMeanTokens(
+            timm_model(
+                "vit_huge_patch14_224",
+                "hf-hub:paige-ai/Virchow2",
+                p,
+                img_size=224,
+                init_values=1e-5,
+                reg_tokens=4,
+                mlp_ratio=5.3375,
+                global_pool="",
+                dynamic_img_size=True,
+                **swiglu_kwargs(),
+            ),
+            skip_tokens=5,
+        ),
+        2560,
+        hub="hf-hub:paige-ai/Virchow2 (gated)",
+    )
+)
+register(
+    EncoderSpec(
+        "h_optimus_0",
+        lambda p: timm_model(
+            "vit_giant_patch14_reg4_dinov2",
+            "hf-hub:bioptimus/H-optimus-0",
+            p,
+            img_size=224,
+            init_values=1e-5,
+            dynamic_img_size=False,
+        ),
+        1536,
+        norm=HOPTIMUS,
+        hub="hf-hub:bioptimus/H-optimus-0",
+    )
+)
+register(
+    EncoderSpec(
+        "h_optimus_1",
+        lambda p: timm_model(
+            "vit_giant_patch14_reg4_dinov2",
+            "hf-hub:bioptimus/H-optimus-1",
+            p,
+            img_size=224,
+            init_values=1e-5,
+            dynamic_img_size=False,
+        ),
+        1536,
+        norm=HOPTIMUS,
+        hub="hf-hub:bioptimus/H-optimus-1 (gated)",
+    )
+)
 register(EncoderSpec("phikon", phikon, 768, hub="huggingface owkin/phikon (transformers)"))
 
 HISTOENCODER_RELEASE = "https://github.com/jopo666/HistoEncoder/releases/download/v0.0.1-state-dict"
@@ -149,16 +234,28 @@ HISTOENCODER_RELEASE = "https://github.com/jopo666/HistoEncoder/releases/downloa
 def histoencoder(architecture: str, name: str, pretrained: bool) -> nn.Module:
     """HistoEncoder (Pohjonen et al.): a timm XCiT whose published state dict is a GitHub release asset."""
     import timm
+
     model = timm.create_model(architecture, pretrained=False, num_classes=0)
     if pretrained:
-        model.load_state_dict(torch.hub.load_state_dict_from_url(f"{HISTOENCODER_RELEASE}/{name}.pth", map_location="cpu"))
+        model.load_state_dict(
+            torch.hub.load_state_dict_from_url(f"{HISTOENCODER_RELEASE}/{name}.pth", map_location="cpu")
+        )
     return model
 
 
-for _name, _architecture, _dim in (("prostate_small", "xcit_small_12_p16_224", 384),
-                                   ("prostate_medium", "xcit_medium_24_p16_224", 512)):
-    register(EncoderSpec(f"histoencoder_{_name}", lambda p, a=_architecture, n=_name: histoencoder(a, n, p), _dim,
-                         norm=SLIDE_NORM, hub=f"{HISTOENCODER_RELEASE}/{_name}.pth (HistoEncoder's published weights)"))
+for _name, _architecture, _dim in (
+    ("prostate_small", "xcit_small_12_p16_224", 384),
+    ("prostate_medium", "xcit_medium_24_p16_224", 512),
+):
+    register(
+        EncoderSpec(
+            f"histoencoder_{_name}",
+            lambda p, a=_architecture, n=_name: histoencoder(a, n, p),
+            _dim,
+            norm=SLIDE_NORM,
+            hub=f"{HISTOENCODER_RELEASE}/{_name}.pth (HistoEncoder's published weights)",
+        )
+    )
 
 
 def spec_for(name: str) -> EncoderSpec:
@@ -170,8 +267,9 @@ def spec_for(name: str) -> EncoderSpec:
         return EncoderSpec(name, lambda p: torchvision_model(model, p), None, hub=f"torchvision {model} DEFAULT")
     if kind == "timm" and model:
         return EncoderSpec(name, lambda p: timm_model(model, model, p), None, hub=f"timm {model}")
-    raise EncoderError(f"unknown encoder '{name}'; choose one of {sorted(REGISTRY)} or "
-                       "'torchvision:<model>' / 'timm:<model>'")
+    raise EncoderError(
+        f"unknown encoder '{name}'; choose one of {sorted(REGISTRY)} or 'torchvision:<model>' / 'timm:<model>'"
+    )
 
 
 def read_checkpoint(path: Path, what: str):
@@ -195,12 +293,14 @@ def load_encoder_weights(model: nn.Module, path: Path, name: str) -> None:
     own = set(target.state_dict())
     for prefix in ("module.", "backbone.", "model."):
         if state and all(k.startswith(prefix) for k in state) and not own & set(state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     missing, unexpected = target.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith(("head.", "fc.", "classifier."))]
     if missing:
-        raise EncoderError(f"encoder '{name}': checkpoint {path} lacks {len(missing)} weights "
-                           f"(first: {missing[:3]}); it does not fit this architecture")
+        raise EncoderError(
+            f"encoder '{name}': checkpoint {path} lacks {len(missing)} weights "
+            f"(first: {missing[:3]}); it does not fit this architecture"
+        )
 
 
 def build_encoder(name: str, weights: str, seed: int = 0) -> tuple[nn.Module, EncoderSpec, str]:
@@ -219,7 +319,8 @@ def build_encoder(name: str, weights: str, seed: int = 0) -> tuple[nn.Module, En
                 f"encoder '{name}': could not load hub weights from {spec.hub}: {type(error).__name__}: {error}. "
                 "Without internet access, download the checkpoint elsewhere and set the encoder's weights "
                 "to its local path (features.weights in the config); weights are never replaced by random "
-                "ones silently") from error
+                "ones silently"
+            ) from error
         source = f"hub: {spec.hub}"
     else:
         path = Path(weights).expanduser()

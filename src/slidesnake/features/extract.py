@@ -15,20 +15,21 @@ from tqdm import tqdm
 
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.features.encoders import SLIDE_NORM, EncoderSpec, build_encoder, output_dim
-from slidesnake.io.tile_reader import resolve_device, tile_stream
+from slidesnake.features.params import BF16, FP32, FeatureParams
 from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_reader import resolve_device, tile_stream
 from slidesnake.stain.methods import NONE
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import resize_tiles
-from slidesnake.features.params import BF16, FP32, FeatureParams
 
 log = logging.getLogger(__name__)
 
 
-def preprocess(tiles: torch.Tensor, spec: EncoderSpec, norm: tuple | None = None,
-               normalise_stain: StainNormaliser | None = None) -> torch.Tensor:
+def preprocess(
+    tiles: torch.Tensor, spec: EncoderSpec, norm: tuple | None = None, normalise_stain: StainNormaliser | None = None
+) -> torch.Tensor:
     """uint8 N x 3 x r x r -> the encoder's input: resized (antialiased) to its input size, stain-normalised
     there when asked (fewer pixels, same colours), scaled by mean and std. `norm` (mean, std) replaces the
     encoder's own, for encoders that normalise with each slide's statistics."""
@@ -54,10 +55,10 @@ def slide_statistics(stream_of_sample, prepare=None) -> tuple[tuple[float, ...],
     for batch in stream_of_sample:
         x = (prepare(batch) if prepare else batch).double().div(255)
         total += x.sum((0, 2, 3)).cpu()
-        total_sq += (x ** 2).sum((0, 2, 3)).cpu()
+        total_sq += (x**2).sum((0, 2, 3)).cpu()
         n += x.shape[0] * x.shape[2] * x.shape[3]
     mean = total / max(n, 1)
-    std = (total_sq / max(n, 1) - mean ** 2).clamp_min(1e-8).sqrt()
+    std = (total_sq / max(n, 1) - mean**2).clamp_min(1e-8).sqrt()
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
@@ -111,15 +112,19 @@ class LoadedEncoder:
         fp32 = self.model(x).float()
         with torch.autocast(self.device.type, dtype=torch.bfloat16):
             bf16 = self.model(x).float()
-        cosine = float(torch.nn.functional.cosine_similarity(fp32.detach(), bf16.detach(), dim=1).nan_to_num(-1.0).min())
+        cosine = float(
+            torch.nn.functional.cosine_similarity(fp32.detach(), bf16.detach(), dim=1).nan_to_num(-1.0).min()
+        )
         if cosine >= BF16_MIN_COSINE:
             self.precision = BF16
-            log.info("bf16 autocast on this CPU: features agree with fp32 on the first batch (cosine >= %.4f)",
-                     cosine)
+            log.info("bf16 autocast on this CPU: features agree with fp32 on the first batch (cosine >= %.4f)", cosine)
             return bf16
         self.precision = FP32
-        log.warning("bf16 features disagree with fp32 on the first batch (min cosine %.4f < %.2f); this job "
-                    "encodes in fp32", cosine, BF16_MIN_COSINE)
+        log.warning(
+            "bf16 features disagree with fp32 on the first batch (min cosine %.4f < %.2f); this job encodes in fp32",
+            cosine,
+            BF16_MIN_COSINE,
+        )
         return fp32
 
 
@@ -141,8 +146,9 @@ def load_normaliser(params: FeatureParams, stain_reference: Path | None) -> Stai
     return StainNormaliser(reference)
 
 
-def load_encoder(params: FeatureParams, job_threads: int = 1, stain_reference: Path | None = None,
-                 native_bf16=cpu_has_native_bf16) -> LoadedEncoder:
+def load_encoder(
+    params: FeatureParams, job_threads: int = 1, stain_reference: Path | None = None, native_bf16=cpu_has_native_bf16
+) -> LoadedEncoder:
     """Build the encoder (and its stain normaliser) once, on its device; `native_bf16` replaces the CPU's
     bf16 check (tests)."""
     normaliser = load_normaliser(params, stain_reference)
@@ -153,59 +159,116 @@ def load_encoder(params: FeatureParams, job_threads: int = 1, stain_reference: P
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return LoadedEncoder(params, model, spec, source, dim, device, normaliser,
-                         initial_precision(params.precision, device, native_bf16))
+    return LoadedEncoder(
+        params, model, spec, source, dim, device, normaliser, initial_precision(params.precision, device, native_bf16)
+    )
 
 
-def encode_slide(encoder: LoadedEncoder, slide_path: Path, tiles_h5: Path, out_h5: Path, slide_id: str,
-                 stop_after_batches: int | None = None, device_decoder=None) -> dict:
+def encode_slide(
+    encoder: LoadedEncoder,
+    slide_path: Path,
+    tiles_h5: Path,
+    out_h5: Path,
+    slide_id: str,
+    stop_after_batches: int | None = None,
+    device_decoder=None,
+) -> dict:
     """Features for every tile of `tiles_h5`, in its order, written atomically to `out_h5`.
     `stop_after_batches` simulates a killed job; `device_decoder` replaces nvJPEG (tests)."""
     params = encoder.params
     tiles = TileFile.read(tiles_h5)
     options = {} if device_decoder is None else {"decode_on_device": True, "device_decoder": device_decoder}
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
-        stream = tile_stream(slide_path, slide, tiles.coords, tiles.size0, tiles.tile_px, params.reader,
-                             encoder.device, params.batch_size, params.num_workers, **options)
+        stream = tile_stream(
+            slide_path,
+            slide,
+            tiles.coords,
+            tiles.size0,
+            tiles.tile_px,
+            params.reader,
+            encoder.device,
+            params.batch_size,
+            params.num_workers,
+            **options,
+        )
         norm = encoder.spec.norm
         stain_step = encoder.normalise_stain or (lambda x: x)
         if norm == SLIDE_NORM:
-            sample = tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))] \
-                if len(tiles) else tiles.coords
-            norm = slide_statistics(tile_stream(slide_path, slide, sample, tiles.size0, tiles.tile_px, params.reader,
-                                                encoder.device, params.batch_size, params.num_workers, **options),
-                                    prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size)))
+            sample = (
+                tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))]
+                if len(tiles)
+                else tiles.coords
+            )
+            norm = slide_statistics(
+                tile_stream(
+                    slide_path,
+                    slide,
+                    sample,
+                    tiles.size0,
+                    tiles.tile_px,
+                    params.reader,
+                    encoder.device,
+                    params.batch_size,
+                    params.num_workers,
+                    **options,
+                ),
+                prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size)),
+            )
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
     with torch.inference_mode():
-        for batch_index, batch in enumerate(tqdm(stream, desc=f"{slide_id} {params.model}", unit="batch",
-                                                 disable=None, mininterval=2)):
+        for batch_index, batch in enumerate(
+            tqdm(stream, desc=f"{slide_id} {params.model}", unit="batch", disable=None, mininterval=2)
+        ):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
                 raise KeyboardInterrupt(f"stopped after {batch_index} batches")
             x = preprocess(batch, encoder.spec, norm, encoder.normalise_stain)
             if encoder.cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             out = encoder.encode(x)
-            features[done:done + len(out)] = out.float().cpu().numpy()
+            features[done : done + len(out)] = out.float().cpu().numpy()
             done += len(out)
     seconds = time.perf_counter() - start
-    summary = {"slide": slide_id, "tiles": len(tiles), "dim": encoder.dim, "reader": stream.reader,
-               "decoder": stream.decoder, "device": str(encoder.device), "precision": encoder.precision, "seconds": round(seconds, 3),
-               "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None}
+    summary = {
+        "slide": slide_id,
+        "tiles": len(tiles),
+        "dim": encoder.dim,
+        "reader": stream.reader,
+        "decoder": stream.decoder,
+        "device": str(encoder.device),
+        "precision": encoder.precision,
+        "seconds": round(seconds, 3),
+        "tiles_per_s": round(len(tiles) / seconds, 1) if seconds > 0 else None,
+    }
     attrs = FeatureAttrs(
-        encoder=params.model, weights={WEIGHTS: encoder.source}, input_size=encoder.spec.input_size, norm=norm,
-        reader=stream.reader, decoder=stream.decoder, read_level=stream.geometry.level,
-        precision=encoder.precision or FP32, stain_normalisation=params.stain,
+        encoder=params.model,
+        weights={WEIGHTS: encoder.source},
+        input_size=encoder.spec.input_size,
+        norm=norm,
+        reader=stream.reader,
+        decoder=stream.decoder,
+        read_level=stream.geometry.level,
+        precision=encoder.precision or FP32,
+        stain_normalisation=params.stain,
         stain_reference=encoder.normalise_stain.reference.describe() if encoder.normalise_stain else "",
-        provenance=provenance_attrs(asdict(params)))
+        provenance=provenance_attrs(asdict(params)),
+    )
     write_feature_file(out_h5, features, tiles, attrs)
     log.info("%s", summary)
     return summary
 
 
-def extract_features(slide_path: Path, tiles_h5: Path, out_h5: Path, params: FeatureParams, slide_id: str,
-                     threads: int = 1, stop_after_batches: int | None = None,
-                     stain_reference: Path | None = None) -> dict:
+def extract_features(
+    slide_path: Path,
+    tiles_h5: Path,
+    out_h5: Path,
+    params: FeatureParams,
+    slide_id: str,
+    threads: int = 1,
+    stop_after_batches: int | None = None,
+    stain_reference: Path | None = None,
+) -> dict:
     """Load the encoder and encode one slide (a job of one slide; shards reuse one loaded encoder)."""
-    return encode_slide(load_encoder(params, threads, stain_reference), slide_path, tiles_h5, out_h5, slide_id,
-                        stop_after_batches)
+    return encode_slide(
+        load_encoder(params, threads, stain_reference), slide_path, tiles_h5, out_h5, slide_id, stop_after_batches
+    )

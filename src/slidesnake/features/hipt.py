@@ -23,16 +23,19 @@ class VisionTransformer4K(nn.Module):
     """HIPT's ViT-4K (vit4k_xs): patch tokens projected 384 -> 192 (phi), a [CLS] token, position embeddings
     interpolated to the token grid, 6 blocks of 6 heads, LayerNorm; returns the [CLS] token."""
 
-    def __init__(self, input_dim: int = VIT256_DIM, dim: int = VIT4K_DIM, depth: int = 6, heads: int = 6,
-                 dropout: float = 0.0):
+    def __init__(
+        self, input_dim: int = VIT256_DIM, dim: int = VIT4K_DIM, depth: int = 6, heads: int = 6, dropout: float = 0.0
+    ):
         super().__init__()
         from timm.models.vision_transformer import Block
+
         self.phi = nn.Sequential(nn.Linear(input_dim, dim), nn.GELU(), nn.Dropout(dropout))
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, PRETRAINED_GRID ** 2 + 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, PRETRAINED_GRID**2 + 1, dim))
         norm = partial(nn.LayerNorm, eps=1e-6)
-        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio=4.0, qkv_bias=True, norm_layer=norm)
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, mlp_ratio=4.0, qkv_bias=True, norm_layer=norm) for _ in range(depth)
+        )
         self.norm = norm(dim)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
@@ -77,19 +80,29 @@ def load_published(model: nn.Module, path: Path, name: str) -> None:
     Position tables of another grid are resampled (HIPT's ViT-256 checkpoint has the 224 px table)."""
     state = published_state_dict(path, name)
     own = model.state_dict()
-    if "pos_embed" in state and "pos_embed" in own and state["pos_embed"].shape != own["pos_embed"].shape \
-            and not isinstance(model, VisionTransformer4K):
+    if (
+        "pos_embed" in state
+        and "pos_embed" in own
+        and state["pos_embed"].shape != own["pos_embed"].shape
+        and not isinstance(model, VisionTransformer4K)
+    ):
         from timm.layers import resample_abs_pos_embed
+
         side = int(math.sqrt(own["pos_embed"].shape[1] - 1))
         state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], (side, side), num_prefix_tokens=1)
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or mismatched:
-        detail = "; ".join(f"{what}: {keys[:4]}{' ...' if len(keys) > 4 else ''}" for what, keys in
-                           (("missing", missing), ("unexpected", unexpected),
-                            ("shape differs", [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                                               for k in mismatched])) if keys)
+        detail = "; ".join(
+            f"{what}: {keys[:4]}{' ...' if len(keys) > 4 else ''}"
+            for what, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("shape differs", [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched]),
+            )
+            if keys
+        )
         raise EncoderError(f"{name}: checkpoint {path} does not fit ({detail})")
     model.load_state_dict(state)
 
@@ -100,8 +113,10 @@ def build_vit4k(weights: str, seed: int) -> tuple[VisionTransformer4K, str]:
     if weights == "random":
         return model.eval(), f"random (explicitly requested, seed {seed})"
     if weights == "hub":
-        raise EncoderError("ViT-4K: HIPT's weights have no hub entry; set region_features.vit4k_weights to the "
-                           "path of vit4k_xs_dino.pth (github.com/mahmoodlab/HIPT, HIPT_4K/Checkpoints)")
+        raise EncoderError(
+            "ViT-4K: HIPT's weights have no hub entry; set region_features.vit4k_weights to the "
+            "path of vit4k_xs_dino.pth (github.com/mahmoodlab/HIPT, HIPT_4K/Checkpoints)"
+        )
     path = Path(weights).expanduser()
     load_published(model, path, "ViT-4K")
     return model.eval(), f"checkpoint: {path.resolve()}"

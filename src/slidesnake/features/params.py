@@ -12,21 +12,21 @@ BF16, FP32 = "bf16", "fp32"  # the values of `precision`: bf16 autocast, or full
 
 @dataclass(frozen=True)
 class FeatureParams:
-    model: str                  # registry name or torchvision:/timm: name
-    weights: str                # hub | random | checkpoint path
+    model: str  # registry name or torchvision:/timm: name
+    weights: str  # hub | random | checkpoint path
     batch_size: int
     num_workers: int
-    reader: str                 # auto | openslide | raw_jpeg
-    precision: str              # bf16 (CUDA; CPU with native bf16, checked against fp32) | fp32
-    device: str                 # auto | cpu | cuda
-    seed: int                   # seed of random weights
-    stain: str                  # none | macenko | reinhard: normalised to the stain reference before encoding
+    reader: str  # auto | openslide | raw_jpeg
+    precision: str  # bf16 (CUDA; CPU with native bf16, checked against fp32) | fp32
+    device: str  # auto | cpu | cuda
+    seed: int  # seed of random weights
+    stain: str  # none | macenko | reinhard: normalised to the stain reference before encoding
 
 
 @dataclass(frozen=True)
 class RegionFeatureParams:
-    vit256_weights: str         # hub is not published; random or HIPT's vit256_small_dino.pth
-    vit4k_weights: str          # random or HIPT's vit4k_xs_dino.pth
+    vit256_weights: str  # hub is not published; random or HIPT's vit256_small_dino.pth
+    vit4k_weights: str  # random or HIPT's vit4k_xs_dino.pth
     regions_per_batch: int
     keep_patch_tokens: bool
     num_workers: int

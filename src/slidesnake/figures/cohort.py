@@ -23,7 +23,7 @@ def roc_figure(path, predictions: dict[str, pd.DataFrame], positive: str) -> dic
     models = list(predictions)
     figure, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.4), dpi=130, squeeze=False)
     summary = {}
-    for axis, model in zip(axes[0], models):
+    for axis, model in zip(axes[0], models, strict=False):
         table = predictions[model]
         curves, aucs = [], []
         for fold, group in table.groupby("fold"):
@@ -41,8 +41,10 @@ def roc_figure(path, predictions: dict[str, pd.DataFrame], positive: str) -> dic
         axis.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
         axis.set(title=model, xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
         axis.legend(fontsize=6, loc="lower right")
-        summary[model] = {"mean_auc": float(np.mean(aucs)) if aucs else None,
-                          "sd_auc": float(np.std(aucs)) if aucs else None}
+        summary[model] = {
+            "mean_auc": float(np.mean(aucs)) if aucs else None,
+            "sd_auc": float(np.std(aucs)) if aucs else None,
+        }
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -52,15 +54,15 @@ def roc_figure(path, predictions: dict[str, pd.DataFrame], positive: str) -> dic
 def confusion_figure(path, predictions: dict[str, pd.DataFrame], classes: list[str]) -> None:
     models = list(predictions)
     figure, axes = plt.subplots(1, len(models), figsize=(2.8 * len(models), 2.9), dpi=130, squeeze=False)
-    for axis, model in zip(axes[0], models):
+    for axis, model in zip(axes[0], models, strict=False):
         table = predictions[model]
         matrix = confusion_matrix(table["label"], table["prediction"], labels=classes)
         axis.imshow(matrix, cmap="Blues")
         for (i, j), value in np.ndenumerate(matrix):
-            axis.text(j, i, str(value), ha="center", va="center",
-                      color="white" if value > matrix.max() / 2 else "black")
-        axis.set(title=model, xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted",
-                 ylabel="true")
+            axis.text(
+                j, i, str(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black"
+            )
+        axis.set(title=model, xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
         axis.set_xticklabels(classes, fontsize=7)
         axis.set_yticklabels(classes, fontsize=7)
     figure.tight_layout()
@@ -70,12 +72,11 @@ def confusion_figure(path, predictions: dict[str, pd.DataFrame], classes: list[s
 
 def training_curves_figure(path, metrics_files: dict[str, list]) -> None:
     models = list(metrics_files)
-    figure, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.0), dpi=130, squeeze=False,
-                                sharey=True)
-    for axis, model in zip(axes[0], models):
+    figure, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.0), dpi=130, squeeze=False, sharey=True)
+    for axis, model in zip(axes[0], models, strict=False):
         for k, path_k in enumerate(metrics_files[model]):
             history = json.loads(open(path_k).read())["history"]
-            line, = axis.plot(history["epoch"], history["train_loss"], lw=1, label=f"fold {k} train")
+            (line,) = axis.plot(history["epoch"], history["train_loss"], lw=1, label=f"fold {k} train")
             axis.plot(history["epoch"], history["val_loss"], lw=1, ls="--", color=line.get_color())
             axis.axvline(history["best_epoch"], color=line.get_color(), lw=0.5, alpha=0.5)
         axis.set(title=model, xlabel="epoch", ylabel="loss (solid train, dashed validation)")
@@ -94,8 +95,9 @@ def per_slide_bars(path, table: pd.DataFrame, value: str, ylabel: str, label_col
     axis.set_xticks(range(len(table)))
     axis.set_xticklabels(table["slide_id"], rotation=90, fontsize=6)
     axis.set_ylabel(ylabel)
-    axis.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in palette.values()], labels=list(palette),
-                fontsize=7)
+    axis.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in palette.values()], labels=list(palette), fontsize=7
+    )
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

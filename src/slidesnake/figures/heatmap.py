@@ -10,11 +10,11 @@ import numpy as np
 from matplotlib import colormaps
 
 from slidesnake.core.labels import TUMOR
+from slidesnake.figures.params import HeatmapParams
 from slidesnake.figures.qc import GREEN, RED, YELLOW, draw_outline
 from slidesnake.io.geojson import feature_collection, mask_polygons
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_scores import rank_within_slide
-from slidesnake.figures.params import HeatmapParams
 
 HEATMAP_MAX_SIDE = 2048
 
@@ -23,16 +23,22 @@ def heatmap_downsample(level0_size: tuple[int, int], max_side: int = HEATMAP_MAX
     return max(1.0, max(level0_size) / max_side)
 
 
-def paint_scores(coords: np.ndarray, scores: np.ndarray, size0: int, level0_size: tuple[int, int],
-                 downsample: float, smooth_px: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def paint_scores(
+    coords: np.ndarray,
+    scores: np.ndarray,
+    size0: int,
+    level0_size: tuple[int, int],
+    downsample: float,
+    smooth_px: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(mean score per pixel, covered mask) at `downsample`; overlapping tiles are averaged."""
     width, height = (max(1, round(s / downsample)) for s in level0_size)
     total = np.zeros((height, width), np.float32)
     count = np.zeros((height, width), np.float32)
     side = max(1, round(size0 / downsample))
-    for (x, y), score in zip(np.round(coords / downsample).astype(int), scores):
-        total[y:y + side, x:x + side] += score
-        count[y:y + side, x:x + side] += 1
+    for (x, y), score in zip(np.round(coords / downsample).astype(int), scores, strict=False):
+        total[y : y + side, x : x + side] += score
+        count[y : y + side, x : x + side] += 1
     covered = count > 0
     if smooth_px > 0:  # normalised convolution: smooth inside the tissue without bleeding into glass
         total = cv2.GaussianBlur(total, (0, 0), smooth_px)
@@ -58,17 +64,26 @@ def overlay(thumbnail: np.ndarray, score: np.ndarray, covered: np.ndarray, cmap:
     return (out * (1 - blend) + colours * blend).astype(np.uint8)
 
 
-def render_heatmap(slide_path, coords: np.ndarray, scores: np.ndarray, size0: int, tissue_mask: np.ndarray | None,
-                   truth: np.ndarray | None, annotation: np.ndarray | None, params: HeatmapParams,
-                   normalisation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def render_heatmap(
+    slide_path,
+    coords: np.ndarray,
+    scores: np.ndarray,
+    size0: int,
+    tissue_mask: np.ndarray | None,
+    truth: np.ndarray | None,
+    annotation: np.ndarray | None,
+    params: HeatmapParams,
+    normalisation: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(overlay RGB, score map in [0, 1], covered mask, downsample). Outlines: tissue green, truth tumor
     red, annotated tumor yellow (label masks at any resolution)."""
     with Slide(slide_path, require_mpp=False) as slide:
         level0 = slide.dimensions
         downsample = heatmap_downsample(level0)
         thumbnail = slide.read_downsampled(downsample)
-    score, covered = paint_scores(coords, normalise(np.asarray(scores, np.float32), normalisation), size0,
-                                  level0, downsample, params.smooth_px)
+    score, covered = paint_scores(
+        coords, normalise(np.asarray(scores, np.float32), normalisation), size0, level0, downsample, params.smooth_px
+    )
     image = overlay(thumbnail, score, covered, params.cmap, params.alpha)
     if tissue_mask is not None:
         image = draw_outline(image, tissue_mask > 0, GREEN, 1)
@@ -79,8 +94,9 @@ def render_heatmap(slide_path, coords: np.ndarray, scores: np.ndarray, size0: in
     return image, score, covered, downsample
 
 
-def high_score_regions(score: np.ndarray, covered: np.ndarray, downsample: float, threshold: float,
-                       slide_id: str) -> dict:
+def high_score_regions(
+    score: np.ndarray, covered: np.ndarray, downsample: float, threshold: float, slide_id: str
+) -> dict:
     """QuPath GeoJSON of the regions whose (normalised) score reaches `threshold`, level-0 px."""
     polygons = mask_polygons(covered & (score >= threshold), (downsample, downsample))
     return feature_collection(polygons, "Tumor (predicted)", RED, {"slide_id": slide_id, "threshold": threshold})

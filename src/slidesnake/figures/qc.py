@@ -28,8 +28,14 @@ def draw_outline(rgb: np.ndarray, mask: np.ndarray, colour, thickness: int = 2) 
     return out
 
 
-def draw_tiles(rgb: np.ndarray, coords: np.ndarray, size0: int, downsample: float,
-               colours: np.ndarray | None = None, filled: bool = False) -> np.ndarray:
+def draw_tiles(
+    rgb: np.ndarray,
+    coords: np.ndarray,
+    size0: int,
+    downsample: float,
+    colours: np.ndarray | None = None,
+    filled: bool = False,
+) -> np.ndarray:
     """Tile squares (level-0 coords) drawn over a thumbnail at `downsample`, semi-transparent;
     outlines, or filled squares (one colour per tile)."""
     overlay = rgb.copy()

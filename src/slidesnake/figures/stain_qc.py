@@ -20,15 +20,16 @@ def montage(tiles: np.ndarray) -> np.ndarray:
     n, h, w, _ = tiles.shape
     out = np.full((h, n * w + (n - 1) * GAP_PX, 3), 255, np.uint8)
     for k in range(n):
-        out[:, k * (w + GAP_PX):k * (w + GAP_PX) + w] = tiles[k]
+        out[:, k * (w + GAP_PX) : k * (w + GAP_PX) + w] = tiles[k]
     return out
 
 
 def save_stain_grid(path: str | Path, rows: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> None:
     """rows: (slide id, tiles before, the same tiles after), N x H x W x 3 uint8 each; one row per slide."""
     n = max(len(before) for _, before, _ in rows)
-    figure, axes = plt.subplots(len(rows), 2, figsize=(2 * 1.25 * n + 1.0, 1.35 * len(rows) + 0.7), dpi=110,
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(rows), 2, figsize=(2 * 1.25 * n + 1.0, 1.35 * len(rows) + 0.7), dpi=110, squeeze=False
+    )
     for r, (slide, before, after) in enumerate(rows):
         for c, (tiles, name) in enumerate(((before, "before"), (after, "after"))):
             axis = axes[r, c]

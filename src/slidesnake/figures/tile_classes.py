@@ -16,9 +16,17 @@ from slidesnake.io.geojson import feature_collection, mask_polygons  # noqa: E40
 from slidesnake.io.slide import Slide  # noqa: E402
 
 # NCT-CRC-HE-100K's classes in colours a pathologist reads at a glance; other classes take tab20 colours
-KNOWN_COLOURS = {"adipose": (255, 230, 120), "background": (230, 230, 230), "debris": (140, 90, 60),
-                 "lymphocytes": (60, 60, 200), "mucus": (120, 200, 230), "muscle": (200, 80, 120),
-                 "normal": (80, 180, 80), "stroma": (240, 150, 200), "tumor": (220, 30, 30)}
+KNOWN_COLOURS = {
+    "adipose": (255, 230, 120),
+    "background": (230, 230, 230),
+    "debris": (140, 90, 60),
+    "lymphocytes": (60, 60, 200),
+    "mucus": (120, 200, 230),
+    "muscle": (200, 80, 120),
+    "normal": (80, 180, 80),
+    "stroma": (240, 150, 200),
+    "tumor": (220, 30, 30),
+}
 
 
 def class_colours(classes: list[str]) -> list[tuple[int, int, int]]:
@@ -26,23 +34,25 @@ def class_colours(classes: list[str]) -> list[tuple[int, int, int]]:
     return [KNOWN_COLOURS.get(c.lower(), tuple(int(v) for v in palette[i % 20])) for i, c in enumerate(classes)]
 
 
-def paint_classes(coords: np.ndarray, probabilities: np.ndarray, size0: int, level0: tuple[int, int],
-                  downsample: float) -> tuple[np.ndarray, np.ndarray]:
+def paint_classes(
+    coords: np.ndarray, probabilities: np.ndarray, size0: int, level0: tuple[int, int], downsample: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(class index per pixel, its mean probability) at `downsample`; -1 where no tile lies."""
     width, height = (max(1, round(s / downsample)) for s in level0)
     total = np.zeros((height, width, probabilities.shape[1]), np.float32)
     count = np.zeros((height, width), np.float32)
     side = max(1, round(size0 / downsample))
-    for (x, y), p in zip(np.round(coords / downsample).astype(int), probabilities):
-        total[y:y + side, x:x + side] += p
-        count[y:y + side, x:x + side] += 1
+    for (x, y), p in zip(np.round(coords / downsample).astype(int), probabilities, strict=False):
+        total[y : y + side, x : x + side] += p
+        count[y : y + side, x : x + side] += 1
     mean = total / np.maximum(count, 1)[..., None]
     labels = np.where(count > 0, mean.argmax(-1), -1)
     return labels, mean.max(-1)
 
 
-def render_class_map(slide_path, coords: np.ndarray, probabilities: np.ndarray, size0: int, classes: list[str],
-                     alpha: float) -> tuple[np.ndarray, np.ndarray, float]:
+def render_class_map(
+    slide_path, coords: np.ndarray, probabilities: np.ndarray, size0: int, classes: list[str], alpha: float
+) -> tuple[np.ndarray, np.ndarray, float]:
     """(thumbnail with class colours, class index map, downsample); memory bounded by the thumbnail."""
     with Slide(slide_path, require_mpp=False) as slide:
         level0 = slide.dimensions
@@ -59,7 +69,7 @@ def render_class_map(slide_path, coords: np.ndarray, probabilities: np.ndarray, 
 def class_regions(labels: np.ndarray, classes: list[str], downsample: float, slide_id: str) -> dict:
     """QuPath GeoJSON with one annotation per connected region of each predicted class (level-0 px)."""
     features = []
-    for index, (name, colour) in enumerate(zip(classes, class_colours(classes))):
+    for index, (name, colour) in enumerate(zip(classes, class_colours(classes), strict=False)):
         polygons = mask_polygons(labels == index, (downsample, downsample))
         features += feature_collection(polygons, name, colour, {"slide_id": slide_id})["features"]
     return {"type": "FeatureCollection", "features": features}
@@ -67,18 +77,22 @@ def class_regions(labels: np.ndarray, classes: list[str], downsample: float, sli
 
 def save_class_map(path, image: np.ndarray, classes: list[str], shares: np.ndarray, title: str) -> None:
     figure, axis = image_figure(image, title, 2.4)
-    handles = [Patch(color=np.array(c) / 255, label=f"{name} {100 * share:.0f}%")
-               for name, c, share in zip(classes, class_colours(classes), shares)]
-    axis.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, title="tiles",
-                title_fontsize=7)
+    handles = [
+        Patch(color=np.array(c) / 255, label=f"{name} {100 * share:.0f}%")
+        for name, c, share in zip(classes, class_colours(classes), shares, strict=False)
+    ]
+    axis.legend(
+        handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, title="tiles", title_fontsize=7
+    )
     save(figure, path, bbox_inches="tight")
 
 
 def save_gallery(path, tiles_by_class: dict[str, list[tuple[np.ndarray, float, str]]]) -> None:
     """Rows: classes; columns: their most confident tiles (image, probability, slide)."""
     columns = max(1, max(len(v) for v in tiles_by_class.values()))
-    figure, axes = plt.subplots(len(tiles_by_class), columns, figsize=(1.6 * columns, 1.75 * len(tiles_by_class)),
-                                dpi=120, squeeze=False)
+    figure, axes = plt.subplots(
+        len(tiles_by_class), columns, figsize=(1.6 * columns, 1.75 * len(tiles_by_class)), dpi=120, squeeze=False
+    )
     for row, (name, tiles) in enumerate(tiles_by_class.items()):
         for column in range(columns):
             axis = axes[row, column]
@@ -102,10 +116,22 @@ def save_confusion_and_curves(path, metrics: dict) -> None:
         matrix = np.array(report["confusion_matrix"], float)
         left.imshow(matrix / np.maximum(matrix.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
         for (i, j), value in np.ndenumerate(matrix):
-            left.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7,
-                      color="white" if value > matrix.sum(1)[i] / 2 else "black")
-        left.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true",
-                 title=f"test: accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}")
+            left.text(
+                j,
+                i,
+                f"{int(value)}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > matrix.sum(1)[i] / 2 else "black",
+            )
+        left.set(
+            xticks=range(len(classes)),
+            yticks=range(len(classes)),
+            xlabel="predicted",
+            ylabel="true",
+            title=f"test: accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}",
+        )
         left.set_xticklabels(classes, rotation=45, ha="right", fontsize=7)
         left.set_yticklabels(classes, fontsize=7)
     history = metrics["history"]

@@ -17,14 +17,18 @@ def sample_tiles(counts: list[int], max_tiles: int, seed: int) -> list[np.ndarra
     """Indices to keep per slide, at most `max_tiles` in all, spread evenly over slides."""
     rng = np.random.default_rng(seed)
     share = max_tiles / max(1, sum(counts))
-    return [np.sort(rng.choice(n, min(n, max(1, int(np.ceil(n * share)))), replace=False)) if n else
-            np.zeros(0, int) for n in counts]
+    return [
+        np.sort(rng.choice(n, min(n, max(1, int(np.ceil(n * share)))), replace=False)) if n else np.zeros(0, int)
+        for n in counts
+    ]
 
 
 def umap_embedding(features: np.ndarray, dims: int, seed: int, neighbours: int = 15) -> np.ndarray:
     import umap
-    reducer = umap.UMAP(n_components=dims, n_neighbors=min(neighbours, max(2, len(features) - 1)),
-                        min_dist=0.1, random_state=seed)
+
+    reducer = umap.UMAP(
+        n_components=dims, n_neighbors=min(neighbours, max(2, len(features) - 1)), min_dist=0.1, random_state=seed
+    )
     return reducer.fit_transform(StandardScaler().fit_transform(features))
 
 
@@ -34,8 +38,9 @@ def as_rgb(embedding: np.ndarray) -> np.ndarray:
     return (np.clip((embedding - low) / np.maximum(high - low, 1e-9), 0, 1) * 255).astype(np.uint8)
 
 
-def rgb_view(thumbnail: np.ndarray, coords: np.ndarray, colours: np.ndarray, size0: int, downsample: float
-             ) -> np.ndarray:
+def rgb_view(
+    thumbnail: np.ndarray, coords: np.ndarray, colours: np.ndarray, size0: int, downsample: float
+) -> np.ndarray:
     return draw_tiles(thumbnail, coords, size0, downsample, colours, filled=True)
 
 

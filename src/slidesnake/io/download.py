@@ -74,8 +74,10 @@ def _stream(url: str, partial: Path, timeout: float, name: str) -> bool:
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         received = offset
-        with open(partial, mode) as out, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                              desc=name, mininterval=1, disable=None) as bar:
+        with (
+            open(partial, mode) as out,
+            tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=name, mininterval=1, disable=None) as bar,
+        ):
             while block := response.read(CHUNK_BYTES):
                 out.write(block)
                 received += len(block)
@@ -85,8 +87,15 @@ def _stream(url: str, partial: Path, timeout: float, name: str) -> bool:
     return True
 
 
-def download_url(url: str, dest: Path, md5: str | None = None, retries: int = 5, backoff: float = 1.0,
-                 timeout: float = 60.0, name: str | None = None) -> None:
+def download_url(
+    url: str,
+    dest: Path,
+    md5: str | None = None,
+    retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60.0,
+    name: str | None = None,
+) -> None:
     """Download to `dest` via a partial file that survives failed attempts (resumed with Range)."""
     name = name or dest.name
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -97,9 +106,10 @@ def download_url(url: str, dest: Path, md5: str | None = None, retries: int = 5,
             break
         except RETRYABLE as error:
             if attempt == retries:
-                raise DownloadError(f"{name}: download of {url} failed after {retries + 1} attempts: {error}"
-                                    ) from error
-            wait = backoff * 2 ** attempt
+                raise DownloadError(
+                    f"{name}: download of {url} failed after {retries + 1} attempts: {error}"
+                ) from error
+            wait = backoff * 2**attempt
             log.warning("%s: attempt %d failed (%s); retrying in %.1f s", name, attempt + 1, error, wait)
             time.sleep(wait)
     try:
@@ -110,8 +120,9 @@ def download_url(url: str, dest: Path, md5: str | None = None, retries: int = 5,
     os.replace(partial, dest)
 
 
-def fetch(source: str, kind: str, dest: Path, md5: str | None = None, name: str | None = None,
-          **download_options) -> None:
+def fetch(
+    source: str, kind: str, dest: Path, md5: str | None = None, name: str | None = None, **download_options
+) -> None:
     """Bring one sheet `source` to `dest`: link local files, download URLs."""
     name = name or dest.stem
     if kind == "path":

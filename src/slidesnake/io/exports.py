@@ -54,17 +54,30 @@ def clam_attrs(tiles: TileFile, save_path: str) -> dict:
     downsample = tiles.level_downsamples[level]
     width, height = tiles.level0_size
     level_dim = [int(round(width / downsample)), int(round(height / downsample))]
-    return {"patch_size": patch_size, "patch_level": level, "downsample": [downsample, downsample],
-            "downsampled_level_dim": level_dim, "level_dim": level_dim, "name": tiles.slide_id,
-            "save_path": save_path}
+    return {
+        "patch_size": patch_size,
+        "patch_level": level,
+        "downsample": [downsample, downsample],
+        "downsampled_level_dim": level_dim,
+        "level_dim": level_dim,
+        "name": tiles.slide_id,
+        "save_path": save_path,
+    }
 
 
 def trident_attrs(tiles: TileFile, save_dir: str) -> dict:
     width, height = tiles.level0_size
-    return {"patch_size": tiles.tile_px, "patch_size_level0": tiles.size0,
-            "level0_magnification": MAGNIFICATION_UM / tiles.mpp_level0,
-            "target_magnification": MAGNIFICATION_UM / tiles.target_mpp, "overlap": tiles.overlap_px,
-            "name": tiles.slide_id, "savetodir": save_dir, "level0_width": width, "level0_height": height}
+    return {
+        "patch_size": tiles.tile_px,
+        "patch_size_level0": tiles.size0,
+        "level0_magnification": MAGNIFICATION_UM / tiles.mpp_level0,
+        "target_magnification": MAGNIFICATION_UM / tiles.target_mpp,
+        "overlap": tiles.overlap_px,
+        "name": tiles.slide_id,
+        "savetodir": save_dir,
+        "level0_width": width,
+        "level0_height": height,
+    }
 
 
 def trident_folder(tiles: TileFile) -> str:
@@ -80,13 +93,13 @@ def trident_folder(tiles: TileFile) -> str:
 # `features_{slide_to_patch_encoder_name[...]}` (trident/slide_encoder_models/load.py; mean-<name> reads
 # features_<name>, feather_uni_v2 features_uni_v2).
 TRIDENT_ENCODERS = {
-    "resnet50_trunc": "resnet50",   # ResNet50InferenceEncoder: resnet50.tv_in1k to layer3, average pool, 1024-d
-    "uni": "uni_v1",                # UNIInferenceEncoder: ViT-L/16 hf-hub:MahmoodLab/uni, class token, 1024-d
-    "uni2": "uni_v2",               # UNIv2InferenceEncoder: ViT-H/14, 8 registers, hf-hub:MahmoodLab/UNI2-h, 1536-d
-    "virchow2": "virchow2",         # Virchow2InferenceEncoder: class token + mean patch token (registers skipped)
-    "h_optimus_0": "hoptimus0",     # HOptimus0InferenceEncoder: ViT-g/14, 4 registers, 1536-d
-    "h_optimus_1": "hoptimus1",     # HOptimus1InferenceEncoder
-    "phikon": "phikon",             # PhikonInferenceEncoder: transformers ViTModel owkin/phikon, class token, 768-d
+    "resnet50_trunc": "resnet50",  # ResNet50InferenceEncoder: resnet50.tv_in1k to layer3, average pool, 1024-d
+    "uni": "uni_v1",  # UNIInferenceEncoder: ViT-L/16 hf-hub:MahmoodLab/uni, class token, 1024-d
+    "uni2": "uni_v2",  # UNIv2InferenceEncoder: ViT-H/14, 8 registers, hf-hub:MahmoodLab/UNI2-h, 1536-d
+    "virchow2": "virchow2",  # Virchow2InferenceEncoder: class token + mean patch token (registers skipped)
+    "h_optimus_0": "hoptimus0",  # HOptimus0InferenceEncoder: ViT-g/14, 4 registers, 1536-d
+    "h_optimus_1": "hoptimus1",  # HOptimus1InferenceEncoder
+    "phikon": "phikon",  # PhikonInferenceEncoder: transformers ViTModel owkin/phikon, class token, 768-d
 }
 
 

@@ -16,11 +16,36 @@ from slidesnake.core.atomic import atomic_output
 from slidesnake.io.tile_file import COORDS, TARGET_MPP, TILE_PX, TILE_PX_LEVEL0, TileFile
 
 FEATURES = "features"
-(ENCODER, WEIGHTS, VIT256_WEIGHTS, VIT4K_WEIGHTS, INPUT_SIZE, NORM_MEAN, NORM_STD, READER, DECODER, READ_LEVEL,
- PRECISION, STAIN_NORMALISATION, STAIN_REFERENCE) = OWN_ATTRIBUTES = (
-    "encoder", "weights", "vit256_weights", "vit4k_weights", "input_size", "norm_mean", "norm_std", "reader", "decoder",
-    "read_level", "precision", "stain_normalisation", "stain_reference")
-ATTRIBUTES = (*OWN_ATTRIBUTES, TILE_PX, TARGET_MPP, TILE_PX_LEVEL0)   # the last three: the tiles file's
+(
+    ENCODER,
+    WEIGHTS,
+    VIT256_WEIGHTS,
+    VIT4K_WEIGHTS,
+    INPUT_SIZE,
+    NORM_MEAN,
+    NORM_STD,
+    READER,
+    DECODER,
+    READ_LEVEL,
+    PRECISION,
+    STAIN_NORMALISATION,
+    STAIN_REFERENCE,
+) = OWN_ATTRIBUTES = (
+    "encoder",
+    "weights",
+    "vit256_weights",
+    "vit4k_weights",
+    "input_size",
+    "norm_mean",
+    "norm_std",
+    "reader",
+    "decoder",
+    "read_level",
+    "precision",
+    "stain_normalisation",
+    "stain_reference",
+)
+ATTRIBUTES = (*OWN_ATTRIBUTES, TILE_PX, TARGET_MPP, TILE_PX_LEVEL0)  # the last three: the tiles file's
 
 
 @dataclass(frozen=True)
@@ -28,27 +53,44 @@ class FeatureAttrs:
     """What made a features file: its file attributes (the tiles' size and mpp come from the tiles file)."""
 
     encoder: str
-    weights: dict[str, str]          # WEIGHTS (HIPT: VIT256_WEIGHTS and VIT4K_WEIGHTS) -> where they came from
+    weights: dict[str, str]  # WEIGHTS (HIPT: VIT256_WEIGHTS and VIT4K_WEIGHTS) -> where they came from
     input_size: int
-    norm: tuple                      # (mean, std) per channel, the 0-1 scale
+    norm: tuple  # (mean, std) per channel, the 0-1 scale
     reader: str
     decoder: str
     read_level: int
-    precision: str                   # bf16 | fp32, as the job ran
-    stain_normalisation: str         # method, or none
-    stain_reference: str             # the fitted reference's values, or empty
+    precision: str  # bf16 | fp32, as the job ran
+    stain_normalisation: str  # method, or none
+    stain_reference: str  # the fitted reference's values, or empty
     provenance: dict
 
     def for_tiles(self, tiles: TileFile) -> dict:
-        return {ENCODER: self.encoder, **self.weights, INPUT_SIZE: self.input_size, NORM_MEAN: self.norm[0],
-                NORM_STD: self.norm[1], TILE_PX: tiles.tile_px, TARGET_MPP: tiles.target_mpp,
-                TILE_PX_LEVEL0: tiles.size0, READER: self.reader, DECODER: self.decoder, READ_LEVEL: self.read_level,
-                PRECISION: self.precision, STAIN_NORMALISATION: self.stain_normalisation,
-                STAIN_REFERENCE: self.stain_reference, **self.provenance}
+        return {
+            ENCODER: self.encoder,
+            **self.weights,
+            INPUT_SIZE: self.input_size,
+            NORM_MEAN: self.norm[0],
+            NORM_STD: self.norm[1],
+            TILE_PX: tiles.tile_px,
+            TARGET_MPP: tiles.target_mpp,
+            TILE_PX_LEVEL0: tiles.size0,
+            READER: self.reader,
+            DECODER: self.decoder,
+            READ_LEVEL: self.read_level,
+            PRECISION: self.precision,
+            STAIN_NORMALISATION: self.stain_normalisation,
+            STAIN_REFERENCE: self.stain_reference,
+            **self.provenance,
+        }
 
 
-def write_feature_file(path: str | Path, features: np.ndarray, tiles: TileFile, attrs: FeatureAttrs,
-                       extra: dict[str, np.ndarray] | None = None) -> None:
+def write_feature_file(
+    path: str | Path,
+    features: np.ndarray,
+    tiles: TileFile,
+    attrs: FeatureAttrs,
+    extra: dict[str, np.ndarray] | None = None,
+) -> None:
     """Write atomically: `features` in the order of `tiles` (whose coords and attributes go along); `extra`
     datasets (region files' patch tokens) beside `features`."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:

@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 
 
-def mask_polygons(mask: np.ndarray, downsample: tuple[float, float], min_vertices: int = 3,
-                  simplify_px: float = 1.0) -> list[list[list[list[float]]]]:
+def mask_polygons(
+    mask: np.ndarray, downsample: tuple[float, float], min_vertices: int = 3, simplify_px: float = 1.0
+) -> list[list[list[list[float]]]]:
     """Polygons (outer ring then hole rings, closed, level-0 x/y) of a boolean mask."""
     contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
@@ -44,12 +45,18 @@ def mask_polygons(mask: np.ndarray, downsample: tuple[float, float], min_vertice
 
 def feature_collection(polygons, name: str, colour: tuple[int, int, int], properties: dict | None = None) -> dict:
     """One QuPath annotation feature per polygon."""
-    features = [{
-        "type": "Feature",
-        "geometry": {"type": "Polygon", "coordinates": rings},
-        "properties": {"objectType": "annotation", "classification": {"name": name, "color": list(colour)},
-                       **(properties or {})},
-    } for rings in polygons]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": rings},
+            "properties": {
+                "objectType": "annotation",
+                "classification": {"name": name, "color": list(colour)},
+                **(properties or {}),
+            },
+        }
+        for rings in polygons
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -40,9 +40,9 @@ class RegionPlan:
     """Stored tiles covering one region, and where the region sits in their stitched canvas."""
 
     tiles: list[tuple[int, int] | None]  # (offset, count) per canvas cell, row-major; None: outside
-    cells: tuple[int, int]               # canvas cells across, down
-    crop: tuple[int, int, int, int]      # x, y, w, h in canvas pixels
-    valid: tuple[int, int]               # canvas pixels inside the level (w, h); beyond reads as white
+    cells: tuple[int, int]  # canvas cells across, down
+    crop: tuple[int, int, int, int]  # x, y, w, h in canvas pixels
+    valid: tuple[int, int]  # canvas pixels inside the level (w, h); beyond reads as white
 
 
 def level_layouts(path: str | Path, level_dimensions) -> list[LevelLayout] | None:
@@ -51,17 +51,30 @@ def level_layouts(path: str | Path, level_dimensions) -> list[LevelLayout] | Non
         with tifffile.TiffFile(path) as tif:
             pages = [level.keyframe for level in tif.series[0].levels]
             layouts = []
-            for page, (width, height) in zip(pages, level_dimensions):
-                if (page.compression != JPEG or not page.is_tiled or page.samplesperpixel != 3
-                        or page.bitspersample != 8 or page.photometric not in (PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR)
-                        or (page.imagewidth, page.imagelength) != (width, height) or page.planarconfig != 1):
+            for page, (width, height) in zip(pages, level_dimensions, strict=False):
+                if (
+                    page.compression != JPEG
+                    or not page.is_tiled
+                    or page.samplesperpixel != 3
+                    or page.bitspersample != 8
+                    or page.photometric not in (PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR)
+                    or (page.imagewidth, page.imagelength) != (width, height)
+                    or page.planarconfig != 1
+                ):
                     return None
                 tables = page.jpegtables
-                layouts.append(LevelLayout(width, height, page.tilewidth, page.tilelength,
-                                           np.asarray(page.dataoffsets, np.int64),
-                                           np.asarray(page.databytecounts, np.int64),
-                                           bytes(tables) if tables is not None else None,
-                                           page.photometric == PHOTOMETRIC_RGB))
+                layouts.append(
+                    LevelLayout(
+                        width,
+                        height,
+                        page.tilewidth,
+                        page.tilelength,
+                        np.asarray(page.dataoffsets, np.int64),
+                        np.asarray(page.databytecounts, np.int64),
+                        bytes(tables) if tables is not None else None,
+                        page.photometric == PHOTOMETRIC_RGB,
+                    )
+                )
             return layouts if len(layouts) == len(level_dimensions) else None
     except (tifffile.TiffFileError, ValueError, IndexError, OSError):
         return None
@@ -81,8 +94,12 @@ def plan_region(layout: LevelLayout, x: int, y: int, w: int, h: int) -> RegionPl
             else:
                 tiles.append(None)
     origin_x, origin_y = tx0 * layout.tile_w, ty0 * layout.tile_h
-    return RegionPlan(tiles, (tx1 - tx0 + 1, ty1 - ty0 + 1), (x - origin_x, y - origin_y, w, h),
-                      (layout.width - origin_x, layout.height - origin_y))
+    return RegionPlan(
+        tiles,
+        (tx1 - tx0 + 1, ty1 - ty0 + 1),
+        (x - origin_x, y - origin_y, w, h),
+        (layout.width - origin_x, layout.height - origin_y),
+    )
 
 
 # APP14 "Adobe" segment with transform 0: tells decoders the three components are RGB, not YCbCr
@@ -119,8 +136,9 @@ def decode_many(streams: list[torch.Tensor], device: torch.device) -> list[torch
     return [decode_jpeg(s) for s in streams]
 
 
-def assemble(plan: RegionPlan, decoded: list[torch.Tensor | None], tile_w: int, tile_h: int,
-             device: torch.device) -> torch.Tensor:
+def assemble(
+    plan: RegionPlan, decoded: list[torch.Tensor | None], tile_w: int, tile_h: int, device: torch.device
+) -> torch.Tensor:
     """Stitch decoded tiles into the region (3 x h x w uint8); outside the level is white."""
     cols, rows = plan.cells
     canvas = torch.full((3, rows * tile_h, cols * tile_w), 255, dtype=torch.uint8, device=device)
@@ -128,9 +146,9 @@ def assemble(plan: RegionPlan, decoded: list[torch.Tensor | None], tile_w: int, 
         if tile is None:
             continue
         r, c = divmod(index, cols)
-        canvas[:, r * tile_h:(r + 1) * tile_h, c * tile_w:(c + 1) * tile_w] = tile[:, :tile_h, :tile_w]
+        canvas[:, r * tile_h : (r + 1) * tile_h, c * tile_w : (c + 1) * tile_w] = tile[:, :tile_h, :tile_w]
     valid_w, valid_h = plan.valid
-    canvas[:, :, max(valid_w, 0):] = 255
-    canvas[:, max(valid_h, 0):, :] = 255
+    canvas[:, :, max(valid_w, 0) :] = 255
+    canvas[:, max(valid_h, 0) :, :] = 255
     x, y, w, h = plan.crop
-    return canvas[:, y:y + h, x:x + w]
+    return canvas[:, y : y + h, x : x + w]

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from slidesnake.core.atomic import atomic_output
 
-SLIDE_COLUMNS = ("slide_id", "patient_id", "slide", "mask", "mask_info", "thumbnail", "tiles", "annotation",
-                 "truth")
+SLIDE_COLUMNS = ("slide_id", "patient_id", "slide", "mask", "mask_info", "thumbnail", "tiles", "annotation", "truth")
 FEATURE_COLUMNS = ("slide_id", "features", "tiles", "dim")
 
 

@@ -14,19 +14,19 @@ from slidesnake.core.atomic import atomic_output
 @dataclass(frozen=True)
 class MaskInfo:
     slide_id: str
-    vendor: str | None                  # OpenSlide's vendor name of the slide file
+    vendor: str | None  # OpenSlide's vendor name of the slide file
     level0_width: int
     level0_height: int
-    mpp: float                          # microns per level-0 pixel ...
-    mpp_source: str                     # ... and where it came from (file, sample sheet, config default_mpp)
-    level_downsamples: list[float]      # the slide's pyramid
-    mask_downsample: list[float]        # level-0 pixels per mask pixel, x and y
-    mask_mpp: float                     # microns per mask pixel
-    threshold: float                    # the tissue threshold (0-255) on the mask channel
-    tissue_fraction: float              # share of the mask that is tissue
+    mpp: float  # microns per level-0 pixel ...
+    mpp_source: str  # ... and where it came from (file, sample sheet, config default_mpp)
+    level_downsamples: list[float]  # the slide's pyramid
+    mask_downsample: list[float]  # level-0 pixels per mask pixel, x and y
+    mask_mpp: float  # microns per mask pixel
+    threshold: float  # the tissue threshold (0-255) on the mask channel
+    tissue_fraction: float  # share of the mask that is tissue
     tissue_area_mm2: float
-    pen_fraction: float                 # share of the mask removed as pen marks
-    provenance: dict                    # slidesnake_version, code_hash, params_json
+    pen_fraction: float  # share of the mask removed as pen marks
+    provenance: dict  # slidesnake_version, code_hash, params_json
 
     @property
     def level0_size(self) -> tuple[int, int]:
@@ -41,5 +41,4 @@ class MaskInfo:
     def read(cls, path: str | Path) -> "MaskInfo":
         values = json.loads(Path(path).read_text())
         names = [f.name for f in fields(cls) if f.name != "provenance"]
-        return cls(**{k: values[k] for k in names},
-                   provenance={k: v for k, v in values.items() if k not in names})
+        return cls(**{k: values[k] for k in names}, provenance={k: v for k, v in values.items() if k not in names})

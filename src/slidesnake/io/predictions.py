@@ -25,15 +25,27 @@ def probability_columns(classes: list[str]) -> list[str]:
     return [probability_column(c) for c in classes]
 
 
-def prediction_table(slides: list[str], patients: list[str], classes: list[str], probabilities: np.ndarray,
-                     labels: list[str] | None = None, fold: int | None = None) -> pd.DataFrame:
+def prediction_table(
+    slides: list[str],
+    patients: list[str],
+    classes: list[str],
+    probabilities: np.ndarray,
+    labels: list[str] | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
     """One row per slide with its class probabilities (slides x classes) and the argmax prediction."""
     known = {} if labels is None else {"label": labels}
     if fold is not None:
         known["fold"] = fold
-    return pd.DataFrame({"slide_id": slides, "patient_id": patients, **known,
-                         **{column: probabilities[:, i] for i, column in enumerate(probability_columns(classes))},
-                         "prediction": [classes[i] for i in probabilities.argmax(1)]})
+    return pd.DataFrame(
+        {
+            "slide_id": slides,
+            "patient_id": patients,
+            **known,
+            **{column: probabilities[:, i] for i, column in enumerate(probability_columns(classes))},
+            "prediction": [classes[i] for i in probabilities.argmax(1)],
+        }
+    )
 
 
 def write_predictions(path: str | Path, table: pd.DataFrame) -> None:

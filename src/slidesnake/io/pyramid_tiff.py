@@ -35,8 +35,15 @@ def encode_jpeg_tile(rgb: np.ndarray, tile: int, quality: int, fill: int = 255) 
 class PyramidTiffWriter:
     """Write a pyramid whose level sizes are given up front; call write_tile for every tile, then close."""
 
-    def __init__(self, path: str | Path, level_sizes: list[tuple[int, int]], mpp: float, tile: int = 256,
-                 description: str = "", bigtiff: bool | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        level_sizes: list[tuple[int, int]],
+        mpp: float,
+        tile: int = 256,
+        description: str = "",
+        bigtiff: bool | None = None,
+    ):
         self.level_sizes = level_sizes
         self.tile = tile
         self.mpp = mpp
@@ -69,17 +76,22 @@ class PyramidTiffWriter:
         resolution = (round(pixels_per_cm * 1000), 1000)
         offset_type = LONG8 if self.bigtiff else LONG
         entries = [
-            (254, LONG, [0 if level == 0 else 1]),       # NewSubfileType: reduced resolution
-            (256, LONG, [width]), (257, LONG, [height]),
-            (258, SHORT, [8, 8, 8]), (259, SHORT, [7]),  # 8-bit, JPEG
-            (262, SHORT, [6]),                           # YCbCr
+            (254, LONG, [0 if level == 0 else 1]),  # NewSubfileType: reduced resolution
+            (256, LONG, [width]),
+            (257, LONG, [height]),
+            (258, SHORT, [8, 8, 8]),
+            (259, SHORT, [7]),  # 8-bit, JPEG
+            (262, SHORT, [6]),  # YCbCr
             (277, SHORT, [3]),
-            (282, RATIONAL, [resolution]), (283, RATIONAL, [resolution]),
-            (284, SHORT, [1]), (296, SHORT, [3]),        # chunky, centimetre
-            (322, LONG, [self.tile]), (323, LONG, [self.tile]),
+            (282, RATIONAL, [resolution]),
+            (283, RATIONAL, [resolution]),
+            (284, SHORT, [1]),
+            (296, SHORT, [3]),  # chunky, centimetre
+            (322, LONG, [self.tile]),
+            (323, LONG, [self.tile]),
             (324, offset_type, self.offsets[level].tolist()),
             (325, offset_type, self.counts[level].tolist()),
-            (530, SHORT, [2, 2]),                        # YCbCr 4:2:0
+            (530, SHORT, [2, 2]),  # YCbCr 4:2:0
         ]
         if level == 0 and self.description:
             entries.insert(5, (270, ASCII, self.description))

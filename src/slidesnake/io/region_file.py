@@ -20,9 +20,9 @@ PATCH_TISSUE = "patch_tissue"
 class PatchLayout:
     """The patch grid inside every region."""
 
-    patch_px: int               # patch side at the target mpp
-    patch_px_level0: int        # patch side in level-0 pixels
-    patches_per_side: int       # k: a region is k x k patches
+    patch_px: int  # patch side at the target mpp
+    patch_px_level0: int  # patch side in level-0 pixels
+    patches_per_side: int  # k: a region is k x k patches
 
     @classmethod
     def of(cls, regions: TileFile) -> "PatchLayout":
@@ -34,8 +34,13 @@ REGION_ATTRIBUTES = tuple(f.name for f in fields(PatchLayout))
 
 def write_region_file(path: Path, regions: TileFile, layout: PatchLayout, patch_tissue: np.ndarray) -> None:
     """`regions` with the tiles file's attributes; the layout's attributes are added to them."""
-    TileFile(regions.coords, {**regions.attrs, **asdict(layout)}, regions.tissue_fraction, regions.grid_row_col,
-             regions.annotation_fraction).write(path, {PATCH_TISSUE: np.asarray(patch_tissue, np.float32)})
+    TileFile(
+        regions.coords,
+        {**regions.attrs, **asdict(layout)},
+        regions.tissue_fraction,
+        regions.grid_row_col,
+        regions.annotation_fraction,
+    ).write(path, {PATCH_TISSUE: np.asarray(patch_tissue, np.float32)})
 
 
 def read_patch_tissue(path: Path) -> np.ndarray:

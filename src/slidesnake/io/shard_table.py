@@ -28,8 +28,13 @@ def write_shard_table(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def run_shard(slides: dict[str, dict], process: Callable[[str, dict], tuple[int, float]], output: str,
-              shard_table: Path, what: str) -> list[dict]:
+def run_shard(
+    slides: dict[str, dict],
+    process: Callable[[str, dict], tuple[int, float]],
+    output: str,
+    shard_table: Path,
+    what: str,
+) -> list[dict]:
     """Run `process(slide_id, files)` for every slide of a shard: it writes `files[output]` and returns its item
     count and the seconds of its encoding loop. A slide that fails is logged and recorded with its error while
     the others go on. Writes the shard table and returns its rows."""
@@ -37,16 +42,37 @@ def run_shard(slides: dict[str, dict], process: Callable[[str, dict], tuple[int,
     for slide_id, files in slides.items():
         try:
             count, seconds = process(slide_id, files)
-            rows.append({"slide_id": slide_id, "status": OK, "features": files[output], "tiles": count,
-                         "seconds": seconds, "error": ""})
+            rows.append(
+                {
+                    "slide_id": slide_id,
+                    "status": OK,
+                    "features": files[output],
+                    "tiles": count,
+                    "seconds": seconds,
+                    "error": "",
+                }
+            )
         except (SlidesnakeError, OSError) as error:  # the slide's fault; anything else is a bug and ends the job
             log.error("slide '%s' failed: %s", slide_id, error)
-            rows.append({"slide_id": slide_id, "status": FAILED, "features": "", "tiles": "", "seconds": "",
-                         "error": f"{type(error).__name__}: {error}"})
+            rows.append(
+                {
+                    "slide_id": slide_id,
+                    "status": FAILED,
+                    "features": "",
+                    "tiles": "",
+                    "seconds": "",
+                    "error": f"{type(error).__name__}: {error}",
+                }
+            )
     write_shard_table(shard_table, rows)
     failed = [r["slide_id"] for r in rows if r["status"] == FAILED]
-    log.info("%s: %d of %d slides done%s", what, len(rows) - len(failed), len(rows),
-             f"; failed: {', '.join(failed)}" if failed else "")
+    log.info(
+        "%s: %d of %d slides done%s",
+        what,
+        len(rows) - len(failed),
+        len(rows),
+        f"; failed: {', '.join(failed)}" if failed else "",
+    )
     return rows
 
 

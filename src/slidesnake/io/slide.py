@@ -38,9 +38,13 @@ def check_readable(path: Path, slide_id: str, source: str | None = None) -> dict
             level = handle.level_count - 1
             width, height = handle.level_dimensions[level]
             np.asarray(handle.read_region((0, 0), level, (min(64, width), min(64, height))))
-            return {"slide": slide_id, "vendor": handle.properties.get(openslide.PROPERTY_NAME_VENDOR),
-                    "dimensions": handle.dimensions, "levels": handle.level_count,
-                    "mpp": handle.properties.get(openslide.PROPERTY_NAME_MPP_X)}
+            return {
+                "slide": slide_id,
+                "vendor": handle.properties.get(openslide.PROPERTY_NAME_VENDOR),
+                "dimensions": handle.dimensions,
+                "levels": handle.level_count,
+                "mpp": handle.properties.get(openslide.PROPERTY_NAME_MPP_X),
+            }
     except (openslide.OpenSlideError, OSError) as error:
         raise SlideError(slide_id, f"OpenSlide cannot read {describe_file(path, source)}: {error}") from error
 
@@ -53,8 +57,14 @@ class Slide:
     require_mpp=False.
     """
 
-    def __init__(self, path: str | Path, slide_id: str | None = None, mpp: float | None = None,
-                 default_mpp: float | None = None, require_mpp: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        slide_id: str | None = None,
+        mpp: float | None = None,
+        default_mpp: float | None = None,
+        require_mpp: bool = True,
+    ):
         self.path = Path(path)
         self.slide_id = slide_id or self.path.stem
         try:
@@ -108,8 +118,7 @@ class Slide:
                 best = level
         return best
 
-    def read_region(self, x: int, y: int, size0: int | tuple[int, int], out_size: int | tuple[int, int]
-                    ) -> np.ndarray:
+    def read_region(self, x: int, y: int, size0: int | tuple[int, int], out_size: int | tuple[int, int]) -> np.ndarray:
         """RGB uint8 of the level-0 box (x, y, size0) resampled to `out_size`, read from the best level."""
         w0, h0 = (size0, size0) if isinstance(size0, int) else size0
         out_w, out_h = (out_size, out_size) if isinstance(out_size, int) else out_size

@@ -14,8 +14,9 @@ from slidesnake.io.tile_file import COORDS
 PROBABILITIES = "probabilities"
 
 
-def write_tile_classes(path: Path, coords: np.ndarray, probabilities: np.ndarray, classes: list[str],
-                       attrs: dict) -> None:
+def write_tile_classes(
+    path: Path, coords: np.ndarray, probabilities: np.ndarray, classes: list[str], attrs: dict
+) -> None:
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset(COORDS, data=np.asarray(coords, np.int64).reshape(-1, 2))
         h5.create_dataset(PROBABILITIES, data=np.asarray(probabilities, np.float32).reshape(len(coords), len(classes)))

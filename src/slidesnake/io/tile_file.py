@@ -32,21 +32,71 @@ COORDS = "coords"
 TISSUE_FRACTION = "tissue_fraction"
 GRID_ROW_COL = "grid_row_col"
 ANNOTATION_FRACTION = "annotation_fraction"
-(SLIDE_ID, TILE_PX, TILE_PX_LEVEL0, STRIDE_LEVEL0, OVERLAP_PX, TARGET_MPP, MPP_LEVEL0, MPP_SOURCE, LEVEL0_WIDTH,
- LEVEL0_HEIGHT, LEVEL_DOWNSAMPLES, MIN_TISSUE, MASK_THRESHOLD, GRID_ROWS, GRID_COLS) = ATTRIBUTES = (
-    "slide_id", "tile_px", "tile_px_level0", "stride_level0", "overlap_px", "target_mpp", "mpp_level0", "mpp_source",
-    "level0_width", "level0_height", "level_downsamples", "min_tissue", "mask_threshold", "grid_rows", "grid_cols")
+(
+    SLIDE_ID,
+    TILE_PX,
+    TILE_PX_LEVEL0,
+    STRIDE_LEVEL0,
+    OVERLAP_PX,
+    TARGET_MPP,
+    MPP_LEVEL0,
+    MPP_SOURCE,
+    LEVEL0_WIDTH,
+    LEVEL0_HEIGHT,
+    LEVEL_DOWNSAMPLES,
+    MIN_TISSUE,
+    MASK_THRESHOLD,
+    GRID_ROWS,
+    GRID_COLS,
+) = ATTRIBUTES = (
+    "slide_id",
+    "tile_px",
+    "tile_px_level0",
+    "stride_level0",
+    "overlap_px",
+    "target_mpp",
+    "mpp_level0",
+    "mpp_source",
+    "level0_width",
+    "level0_height",
+    "level_downsamples",
+    "min_tissue",
+    "mask_threshold",
+    "grid_rows",
+    "grid_cols",
+)
 
 
-def tile_attrs(mask: MaskInfo, *, tile_px: int, tile_px_level0: int, stride_level0: int, overlap_px: int,
-               target_mpp: float, min_tissue: float, grid_shape: tuple[int, int]) -> dict:
+def tile_attrs(
+    mask: MaskInfo,
+    *,
+    tile_px: int,
+    tile_px_level0: int,
+    stride_level0: int,
+    overlap_px: int,
+    target_mpp: float,
+    min_tissue: float,
+    grid_shape: tuple[int, int],
+) -> dict:
     """The attributes of a tiles file (or of a regions file, whose tiles are regions) cut from a slide whose
     tissue mask `mask` describes."""
-    return {SLIDE_ID: mask.slide_id, TILE_PX: tile_px, TILE_PX_LEVEL0: tile_px_level0, STRIDE_LEVEL0: stride_level0,
-            OVERLAP_PX: overlap_px, TARGET_MPP: target_mpp, MPP_LEVEL0: mask.mpp, MPP_SOURCE: mask.mpp_source,
-            LEVEL0_WIDTH: mask.level0_width, LEVEL0_HEIGHT: mask.level0_height,
-            LEVEL_DOWNSAMPLES: mask.level_downsamples, MIN_TISSUE: min_tissue, MASK_THRESHOLD: mask.threshold,
-            GRID_ROWS: grid_shape[0], GRID_COLS: grid_shape[1]}
+    return {
+        SLIDE_ID: mask.slide_id,
+        TILE_PX: tile_px,
+        TILE_PX_LEVEL0: tile_px_level0,
+        STRIDE_LEVEL0: stride_level0,
+        OVERLAP_PX: overlap_px,
+        TARGET_MPP: target_mpp,
+        MPP_LEVEL0: mask.mpp,
+        MPP_SOURCE: mask.mpp_source,
+        LEVEL0_WIDTH: mask.level0_width,
+        LEVEL0_HEIGHT: mask.level0_height,
+        LEVEL_DOWNSAMPLES: mask.level_downsamples,
+        MIN_TISSUE: min_tissue,
+        MASK_THRESHOLD: mask.threshold,
+        GRID_ROWS: grid_shape[0],
+        GRID_COLS: grid_shape[1],
+    }
 
 
 @dataclass
@@ -106,10 +156,17 @@ class TileFile:
     @classmethod
     def read(cls, path: str | Path) -> "TileFile":
         with h5py.File(path, "r") as h5:
+
             def optional(name):
                 return h5[name][:] if name in h5 else None
-            return cls(h5[COORDS][:], dict(h5.attrs), optional(TISSUE_FRACTION), optional(GRID_ROW_COL),
-                       optional(ANNOTATION_FRACTION))
+
+            return cls(
+                h5[COORDS][:],
+                dict(h5.attrs),
+                optional(TISSUE_FRACTION),
+                optional(GRID_ROW_COL),
+                optional(ANNOTATION_FRACTION),
+            )
 
     @staticmethod
     def count(path: str | Path) -> int:

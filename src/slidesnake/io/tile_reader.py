@@ -45,8 +45,9 @@ class TileDataset(Dataset):
     items are the tiles' JPEG streams and their region plan, decoded in batches on the GPU.
     """
 
-    def __init__(self, slide_path: Path, coords: np.ndarray, geometry: ReadGeometry, reader: str,
-                 decode: str = "worker"):
+    def __init__(
+        self, slide_path: Path, coords: np.ndarray, geometry: ReadGeometry, reader: str, decode: str = "worker"
+    ):
         self.slide_path, self.coords, self.geometry = slide_path, coords, geometry
         self.reader, self.decode = reader, decode
         self._handle = self._file = self._layout = None
@@ -74,14 +75,20 @@ class TileDataset(Dataset):
         if self.reader == "openslide":
             rgba = np.asarray(self._handle.read_region((x, y), g.level, (g.read_px, g.read_px)))
             return torch.from_numpy(composite_on_white(rgba)).permute(2, 0, 1).contiguous()
-        plan = plan_region(self._layout, int(x // g.level_downsample), int(y // g.level_downsample),
-                           g.read_px, g.read_px)
+        plan = plan_region(
+            self._layout, int(x // g.level_downsample), int(y // g.level_downsample), g.read_px, g.read_px
+        )
         streams = read_tile_bytes(self._file, plan, self._layout)
         if self.decode == "device":
             return streams, plan
         decoded = iter(decode_many([s for s in streams if s is not None], torch.device("cpu")))
-        return assemble(plan, [None if s is None else next(decoded) for s in streams], self._layout.tile_w,
-                        self._layout.tile_h, torch.device("cpu")).contiguous()
+        return assemble(
+            plan,
+            [None if s is None else next(decoded) for s in streams],
+            self._layout.tile_w,
+            self._layout.tile_h,
+            torch.device("cpu"),
+        ).contiguous()
 
 
 def keep_lists(batch):
@@ -94,8 +101,11 @@ def decode_batch_on_device(batch, layout, device, decoder=decode_many) -> torch.
     decoded = iter(decoder(streams, device))
     tiles = []
     for item_streams, plan in batch:
-        tiles.append(assemble(plan, [None if s is None else next(decoded) for s in item_streams],
-                              layout.tile_w, layout.tile_h, device))
+        tiles.append(
+            assemble(
+                plan, [None if s is None else next(decoded) for s in item_streams], layout.tile_w, layout.tile_h, device
+            )
+        )
     return torch.stack(tiles)
 
 
@@ -108,8 +118,11 @@ def choose_reader(requested: str, slide_path: Path, slide: Slide, geometry: Read
     layouts = level_layouts(slide_path, slide.level_dimensions)
     if layouts is None:
         if requested == "raw_jpeg":
-            raise ConfigError("features.reader", f"'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not "
-                                                 "one (auto falls back to OpenSlide)")
+            raise ConfigError(
+                "features.reader",
+                f"'raw_jpeg' needs a JPEG-tiled TIFF/SVS pyramid; {slide_path.name} is not "
+                "one (auto falls back to OpenSlide)",
+            )
         return "openslide", None
     return "raw_jpeg", layouts[geometry.level]
 
@@ -122,12 +135,11 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-DECODE_CHECK_TILES = 4           # stored tiles decoded both ways on the first batch
-DECODE_TOLERANCE = 4.0           # mean absolute grey-level difference allowed between GPU and CPU decodes
+DECODE_CHECK_TILES = 4  # stored tiles decoded both ways on the first batch
+DECODE_TOLERANCE = 4.0  # mean absolute grey-level difference allowed between GPU and CPU decodes
 
 
-def check_device_decoder(streams: list[torch.Tensor], device: torch.device, device_decoder=decode_many
-                         ) -> str | None:
+def check_device_decoder(streams: list[torch.Tensor], device: torch.device, device_decoder=decode_many) -> str | None:
     """None when the device decodes a few stored tiles like libjpeg-turbo on the CPU does (within JPEG
     decoder tolerance: IDCT and upsampling differ a little), else the reason not to use it."""
     sample = [s for s in streams if s is not None][:DECODE_CHECK_TILES]
@@ -137,7 +149,7 @@ def check_device_decoder(streams: list[torch.Tensor], device: torch.device, devi
         on_device = [t.cpu() for t in device_decoder(sample, device)]
     except Exception as error:  # nvJPEG failing on a file must not fail the job: there is a CPU path
         return f"the device decoder failed: {type(error).__name__}: {error}"
-    for gpu, cpu in zip(on_device, decode_many(sample, torch.device("cpu"))):
+    for gpu, cpu in zip(on_device, decode_many(sample, torch.device("cpu")), strict=False):
         if gpu.shape != cpu.shape:
             return f"the device decoder returned {tuple(gpu.shape)} instead of {tuple(cpu.shape)}"
         error = (gpu.float() - cpu.float()).abs().mean().item()
@@ -171,8 +183,7 @@ class TileStream:
                 continue
             if not checked:
                 checked = True
-                reason = check_device_decoder([s for item, _ in batch for s in item], self.device,
-                                              self.device_decoder)
+                reason = check_device_decoder([s for item, _ in batch for s in item], self.device, self.device_decoder)
                 if reason:
                     log.warning("%s; decoding JPEG tiles on the CPU for this slide", reason)
                     self.decoder = f"libjpeg-turbo on the CPU (device decoder rejected: {reason})"
@@ -186,9 +197,19 @@ class TileStream:
         return len(self.loader)
 
 
-def tile_stream(slide_path: Path, slide: Slide, coords: np.ndarray, size0: int, tile_px: int, reader: str,
-                device: torch.device, batch_size: int, num_workers: int, decode_on_device: bool | None = None,
-                device_decoder=decode_many) -> TileStream:
+def tile_stream(
+    slide_path: Path,
+    slide: Slide,
+    coords: np.ndarray,
+    size0: int,
+    tile_px: int,
+    reader: str,
+    device: torch.device,
+    batch_size: int,
+    num_workers: int,
+    decode_on_device: bool | None = None,
+    device_decoder=decode_many,
+) -> TileStream:
     """The batches of tiles a stage encodes: read the fast way the file allows, in spatial order. Raw JPEG
     tiles are decoded on the device when it is CUDA (`decode_on_device` overrides, for tests)."""
     geometry = read_geometry(slide, size0, tile_px)
@@ -197,9 +218,19 @@ def tile_stream(slide_path: Path, slide: Slide, coords: np.ndarray, size0: int, 
     on_device = cuda if decode_on_device is None else decode_on_device
     decode = "device" if chosen == "raw_jpeg" and on_device else "worker"
     dataset = TileDataset(slide_path, coords, geometry, chosen, decode)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        pin_memory=cuda and decode == "worker", collate_fn=keep_lists if decode == "device" else None,
-                        prefetch_factor=4 if num_workers else None, persistent_workers=False)
-    decoder = {"openslide": "OpenSlide", "worker": "libjpeg-turbo in the DataLoader workers",
-               "device": f"nvJPEG on {device}"}["openslide" if chosen == "openslide" else decode]
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=cuda and decode == "worker",
+        collate_fn=keep_lists if decode == "device" else None,
+        prefetch_factor=4 if num_workers else None,
+        persistent_workers=False,
+    )
+    decoder = {
+        "openslide": "OpenSlide",
+        "worker": "libjpeg-turbo in the DataLoader workers",
+        "device": f"nvJPEG on {device}",
+    }["openslide" if chosen == "openslide" else decode]
     return TileStream(loader, decode, layout, device, chosen, geometry, device_decoder, decoder)

@@ -2,7 +2,8 @@
 
 Score names: `score` (a MIL model's per-tile evidence for the positive class), `attention` (attention
 models' attention weights), `nnpu` and `naive` (tumor probabilities of the PU tile classifier and of its
-naive baseline), `tumor_mask` (PU: 1 where nnPU's probability reaches the fold's mask threshold). File attributes (ATTRIBUTES): `score_kinds` (JSON) says what each MIL score is, and
+naive baseline), `tumor_mask` (PU: 1 where nnPU's probability reaches the fold's mask threshold). File
+attributes (ATTRIBUTES): `score_kinds` (JSON) says what each MIL score is, and
 `tile_px_level0` the level-0 side of the scored boxes (tiles, or HIPT's regions); the writer's other attributes
 (model, task, fold, provenance) describe what made the scores.
 """
@@ -28,8 +29,14 @@ SCORE_KINDS = "score_kinds"
 ATTRIBUTES = (SCORE_KINDS, TILE_PX_LEVEL0)
 
 
-def write_tile_scores(path: Path, scores: dict[str, dict[str, np.ndarray]], coords: dict[str, np.ndarray],
-                      attrs: dict, score_kinds: dict[str, str] | None = None, box_size0: int | None = None) -> None:
+def write_tile_scores(
+    path: Path,
+    scores: dict[str, dict[str, np.ndarray]],
+    coords: dict[str, np.ndarray],
+    attrs: dict,
+    score_kinds: dict[str, str] | None = None,
+    box_size0: int | None = None,
+) -> None:
     """slide -> score name -> values, with the slides' coords; `score_kinds` (score name -> what it is) and
     `box_size0` (level-0 side of the scored boxes; 0 when no slide was scored) are recorded when given."""
     owned = {} if score_kinds is None else {SCORE_KINDS: json.dumps(score_kinds)}

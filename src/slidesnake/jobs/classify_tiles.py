@@ -10,25 +10,31 @@ import torch
 from slidesnake.classifier.model import load_classifier
 from slidesnake.classifier.predict import classify_slide
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.io.tile_reader import resolve_device
 from slidesnake.io.shard_table import run_shard
 from slidesnake.io.tile_classes import write_tile_classes
+from slidesnake.io.tile_reader import resolve_device
 
 
-def run(model_path: Path, slides: dict[str, dict], batch_size: int, num_workers: int, shard_table: Path,
-        threads: int) -> list[dict]:
+def run(
+    model_path: Path, slides: dict[str, dict], batch_size: int, num_workers: int, shard_table: Path, threads: int
+) -> list[dict]:
     """Classify the slides of one shard (slide -> {"slide", "tiles", "classes"} paths); write the shard table."""
     torch.set_num_threads(max(1, threads))
     device = resolve_device("auto")
     net, spec, checkpoint = load_classifier(model_path)
     net.to(device)
-    attrs = {"classifier": checkpoint["model"], "backbone_weights": checkpoint["backbone_weights"],
-             "patch_mpp": checkpoint["patch_mpp"], "patch_px": checkpoint["patch_px"],
-             **provenance_attrs({"model": str(model_path)})}
+    attrs = {
+        "classifier": checkpoint["model"],
+        "backbone_weights": checkpoint["backbone_weights"],
+        "patch_mpp": checkpoint["patch_mpp"],
+        "patch_px": checkpoint["patch_px"],
+        **provenance_attrs({"model": str(model_path)}),
+    }
 
     def classify(slide_id: str, files: dict) -> tuple[int, float]:
-        coords, probabilities, summary = classify_slide(net, spec, checkpoint, Path(files["slide"]),
-                                                        Path(files["tiles"]), slide_id, device, batch_size, num_workers)
+        coords, probabilities, summary = classify_slide(
+            net, spec, checkpoint, Path(files["slide"]), Path(files["tiles"]), slide_id, device, batch_size, num_workers
+        )
         write_tile_classes(Path(files["classes"]), coords, probabilities, checkpoint["classes"], attrs)
         return summary["tiles"], summary["seconds"]
 

@@ -15,8 +15,14 @@ from slidesnake.io.predictions import read_predictions
 from slidesnake.io.tile_file import TileFile
 
 
-def run(classes: list[str], predictions: dict[str, list[Path]], metrics: dict[str, list[Path]], slide_manifest: Path,
-        labels: dict[str, str], outputs: dict[str, Path]) -> dict:
+def run(
+    classes: list[str],
+    predictions: dict[str, list[Path]],
+    metrics: dict[str, list[Path]],
+    slide_manifest: Path,
+    labels: dict[str, str],
+    outputs: dict[str, Path],
+) -> dict:
     """Write the five cohort figures named in `outputs` (roc, confusion, training_curves, tiles_per_slide,
     tissue_area); returns each model's fold AUC mean and spread."""
     tables = {m: read_predictions(files) for m, files in predictions.items()}
@@ -28,8 +34,14 @@ def run(classes: list[str], predictions: dict[str, list[Path]], metrics: dict[st
         cohort.training_curves_figure(tmp, metrics)
     per_slide = []
     for slide, row in read_manifest(slide_manifest).items():
-        per_slide.append({"slide_id": slide, "tiles": TileFile.count(row["tiles"]),
-                          "tissue_mm2": MaskInfo.read(row["mask_info"]).tissue_area_mm2, "label": labels.get(slide)})
+        per_slide.append(
+            {
+                "slide_id": slide,
+                "tiles": TileFile.count(row["tiles"]),
+                "tissue_mm2": MaskInfo.read(row["mask_info"]).tissue_area_mm2,
+                "label": labels.get(slide),
+            }
+        )
     table = pd.DataFrame(per_slide)
     with atomic_output(outputs["tiles_per_slide"]) as tmp:
         cohort.per_slide_bars(tmp, table, "tiles", "tiles")

@@ -22,7 +22,9 @@ def run(out_dir: Path, per_class: int, seed: int) -> dict:
             folder.mkdir(parents=True, exist_ok=True)
             rng = np.random.default_rng([seed, index, 0 if split == TRAIN else 1])
             for k in range(n):
-                cv2.imwrite(str(folder / f"{name}_{k:04d}.png"),
-                            cv2.cvtColor(render_patch(name, rng, PATCH_PX), cv2.COLOR_RGB2BGR))
+                cv2.imwrite(
+                    str(folder / f"{name}_{k:04d}.png"),
+                    cv2.cvtColor(render_patch(name, rng, PATCH_PX), cv2.COLOR_RGB2BGR),
+                )
             counts[f"{split}/{name}"] = n
     return counts

@@ -21,8 +21,14 @@ from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
 log = logging.getLogger(__name__)
 
 
-def run(model_paths: list[Path], feature_manifest: Path, patients: dict[str, str], slide_csv: Path,
-        patient_csv: Path, tile_scores_path: Path) -> pd.DataFrame:
+def run(
+    model_paths: list[Path],
+    feature_manifest: Path,
+    patients: dict[str, str],
+    slide_csv: Path,
+    patient_csv: Path,
+    tile_scores_path: Path,
+) -> pd.DataFrame:
     """Predict every new slide with each fold's model; the ensemble is the mean of the fold probabilities
     (tile scores: the mean of the folds' scores). Slides without tiles are skipped with a warning."""
     features = {s: Path(row["features"]) for s, row in read_manifest(feature_manifest).items()}
@@ -45,10 +51,14 @@ def run(model_paths: list[Path], feature_manifest: Path, patients: dict[str, str
         table[probability_column(positive_class(classes), fold)] = probabilities[:, POSITIVE_INDEX]
     write_prediction_tables(table, classes, slide_csv, patient_csv)
     kinds = score_kinds(checkpoint["model"])
-    ensemble_scores = {s: {name: np.mean([fold[name] for fold in scores[s]], axis=0) for name in kinds}
-                       for s in slides}
-    write_tile_scores(tile_scores_path, ensemble_scores, {s: bags[s][1] for s in slides},
-                      {"ensemble_of_folds": len(model_paths)}, kinds,
-                      tile_size_level0(features[slides[0]]) if slides else 0)
+    ensemble_scores = {s: {name: np.mean([fold[name] for fold in scores[s]], axis=0) for name in kinds} for s in slides}
+    write_tile_scores(
+        tile_scores_path,
+        ensemble_scores,
+        {s: bags[s][1] for s in slides},
+        {"ensemble_of_folds": len(model_paths)},
+        kinds,
+        tile_size_level0(features[slides[0]]) if slides else 0,
+    )
     log.info("predicted %d new slides with %d fold models", len(slides), len(model_paths))
     return table

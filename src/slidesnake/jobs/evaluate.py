@@ -18,8 +18,15 @@ from slidesnake.evaluation.report import markdown_report
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import read_predictions
 from slidesnake.io.tile_file import TileFile
-from slidesnake.io.tile_scores import (MIL_ATTENTION, MIL_SCORE, PU_MASK, PU_MODES, read_tile_scores, score_names,
-                                      scored_box_size)
+from slidesnake.io.tile_scores import (
+    MIL_ATTENTION,
+    MIL_SCORE,
+    PU_MASK,
+    PU_MODES,
+    read_tile_scores,
+    score_names,
+    scored_box_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +35,32 @@ def read_scores(paths: list[Path], name: str) -> dict[str, np.ndarray]:
     return {slide: scores for slide, (_, scores) in read_tile_scores(paths, name).items()}
 
 
-def truth_of_boxes(score_files: list[Path], manifest: dict, tiles: dict, truth: dict[str, np.ndarray]
-                   ) -> dict[str, np.ndarray]:
+def truth_of_boxes(
+    score_files: list[Path], manifest: dict, tiles: dict, truth: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Truth tumor shares of the boxes a model scored: its tiles', or, for region models, its regions'."""
     size0 = scored_box_size(score_files[0])
     if size0 is None or all(size0 == tiles[s].size0 for s in truth):
         return truth
     boxes = read_tile_scores(score_files, MIL_SCORE)
-    return {s: truth_tumor_fraction(Path(manifest[s]["truth"]), tiles[s], coords, size0)
-            for s, (coords, _) in boxes.items() if s in truth}
+    return {
+        s: truth_tumor_fraction(Path(manifest[s]["truth"]), tiles[s], coords, size0)
+        for s, (coords, _) in boxes.items()
+        if s in truth
+    }
 
 
-def run(task: str, classes: list[str], predictions: dict[str, list[Path]], tile_scores: dict[str, list[Path]],
-        slide_manifest: Path, pu: dict[str, Path] | None, tumor_threshold: float, out_json: Path,
-        out_md: Path) -> dict:
+def run(
+    task: str,
+    classes: list[str],
+    predictions: dict[str, list[Path]],
+    tile_scores: dict[str, list[Path]],
+    slide_manifest: Path,
+    pu: dict[str, Path] | None,
+    tumor_threshold: float,
+    out_json: Path,
+    out_md: Path,
+) -> dict:
     """Evaluate every model's out-of-fold predictions (and PU learning when `pu` names its outputs); tile
     scores are compared with the truth masks the slide manifest lists. Writes JSON and Markdown."""
     manifest = read_manifest(slide_manifest)
@@ -52,13 +71,21 @@ def run(task: str, classes: list[str], predictions: dict[str, list[Path]], tile_
         files = tile_scores[model]
         boxes_truth = truth_of_boxes(files, manifest, tiles, truth) if truth else truth
         scores = read_scores(files, MIL_SCORE) if boxes_truth else {}
-        attention = read_scores(files, MIL_ATTENTION) if boxes_truth and MIL_ATTENTION in score_names(files[0]) else None
+        attention = (
+            read_scores(files, MIL_ATTENTION) if boxes_truth and MIL_ATTENTION in score_names(files[0]) else None
+        )
         report["models"][model] = model_entry(read_predictions(paths), classes, boxes_truth, scores, attention)
     if pu:
         pu_scores = {m: read_scores([pu["tile_scores"]], m) for m in (*PU_MODES, PU_MASK)} if truth else {}
-        report["pu"] = pu_entry(pd.read_csv(pu["slide_scores"]), json.loads(Path(pu["prior"]).read_text()),
-                                positive_class(classes), truth, pu_scores,
-                                {s: t.annotated_tumor() for s, t in tiles.items()}, tumor_threshold)
+        report["pu"] = pu_entry(
+            pd.read_csv(pu["slide_scores"]),
+            json.loads(Path(pu["prior"]).read_text()),
+            positive_class(classes),
+            truth,
+            pu_scores,
+            {s: t.annotated_tumor() for s, t in tiles.items()},
+            tumor_threshold,
+        )
     with atomic_output(out_json) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
     with atomic_output(out_md) as tmp:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from slidesnake.features.extract import encode_slide, load_encoder
-from slidesnake.io.shard_table import run_shard
 from slidesnake.features.params import FeatureParams
+from slidesnake.io.shard_table import run_shard
 
 
-def run(slides: dict[str, dict], params: FeatureParams, shard_table: Path, threads: int,
-        stain_reference: Path | None = None) -> list[dict]:
+def run(
+    slides: dict[str, dict], params: FeatureParams, shard_table: Path, threads: int, stain_reference: Path | None = None
+) -> list[dict]:
     """Encode the slides of one shard (slide -> {"slide", "tiles", "features"} paths); write the shard table.
     `stain_reference`: the reference file of an encoder that normalises stain."""
     encoder = load_encoder(params, threads, stain_reference)

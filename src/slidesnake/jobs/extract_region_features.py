@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from slidesnake.features.params import RegionFeatureParams
 from slidesnake.features.regions import encode_regions, load_region_encoder
 from slidesnake.io.shard_table import run_shard
-from slidesnake.features.params import RegionFeatureParams
 
 
 def run(slides: dict[str, dict], params: RegionFeatureParams, shard_table: Path, threads: int) -> list[dict]:
@@ -15,8 +15,9 @@ def run(slides: dict[str, dict], params: RegionFeatureParams, shard_table: Path,
     encoder = load_region_encoder(params, threads)
 
     def encode(slide_id: str, files: dict) -> tuple[int, float]:
-        summary = encode_regions(encoder, Path(files["slide"]), Path(files["regions"]), Path(files["features"]),
-                                 slide_id)
+        summary = encode_regions(
+            encoder, Path(files["slide"]), Path(files["regions"]), Path(files["features"]), slide_id
+        )
         return summary["regions"], summary["seconds"]
 
     return run_shard(slides, encode, "features", shard_table, "region features")

@@ -14,11 +14,15 @@ log = logging.getLogger(__name__)
 
 def run(features: dict[str, str], tiles: dict[str, str], out: Path) -> None:
     """Write the feature manifest of the slides in `features` (slide -> features file), with their dimension."""
-    rows = [{"slide_id": s, "features": path, "tiles": tiles[s], "dim": feature_shape(path)[1]}
-            for s, path in features.items()]
+    rows = [
+        {"slide_id": s, "features": path, "tiles": tiles[s], "dim": feature_shape(path)[1]}
+        for s, path in features.items()
+    ]
     dims = {row["dim"] for row in rows if row["dim"]}
     if len(dims) > 1:
-        raise SlidesnakeError(f"the feature files in {out} differ in dimension {sorted(dims)}: some were made by another "
-                              "encoder; rerun rule extract_features (--forcerun extract_features)")
+        raise SlidesnakeError(
+            f"the feature files in {out} differ in dimension {sorted(dims)}: some were made by another "
+            "encoder; rerun rule extract_features (--forcerun extract_features)"
+        )
     write_manifest(out, rows, FEATURE_COLUMNS)
     log.info("%d feature files in %s", len(rows), out)

@@ -10,5 +10,12 @@ from slidesnake.io.params import DownloadParams
 
 def run(source: str, kind: str, dest: Path, slide_id: str, params: DownloadParams) -> None:
     """Bring the annotation mask of `slide_id` to `dest`."""
-    fetch(source, kind, dest, name=f"{slide_id} annotation", retries=params.retries, backoff=params.backoff_s,
-          timeout=params.timeout_s)
+    fetch(
+        source,
+        kind,
+        dest,
+        name=f"{slide_id} annotation",
+        retries=params.retries,
+        backoff=params.backoff_s,
+        timeout=params.timeout_s,
+    )

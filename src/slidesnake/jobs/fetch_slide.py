@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from slidesnake.io.download import fetch
-from slidesnake.io.slide import check_readable
 from slidesnake.io.params import DownloadParams
+from slidesnake.io.slide import check_readable
 
 
 def run(source: str, kind: str, dest: Path, slide_id: str, md5: str | None, params: DownloadParams) -> dict:
     """Bring the slide to `dest` and open it; errors name the slide and the user's source file."""
-    fetch(source, kind, dest, md5=md5, name=slide_id, retries=params.retries, backoff=params.backoff_s,
-          timeout=params.timeout_s)
+    fetch(
+        source,
+        kind,
+        dest,
+        md5=md5,
+        name=slide_id,
+        retries=params.retries,
+        backoff=params.backoff_s,
+        timeout=params.timeout_s,
+    )
     return check_readable(dest, slide_id, source)

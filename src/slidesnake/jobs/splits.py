@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 
 def run(labels: dict[str, str], patients: dict[str, str], folds: int, seed: int, out_csv: Path) -> pd.DataFrame:
     """Write one row per slide with its fold0..fold{k-1} partitions (train / val / test)."""
-    table = pd.DataFrame({"slide_id": list(labels), "patient_id": [patients[s] for s in labels],
-                          "label": list(labels.values())})
+    table = pd.DataFrame(
+        {"slide_id": list(labels), "patient_id": [patients[s] for s in labels], "label": list(labels.values())}
+    )
     splits = patient_folds(table, folds, seed)
     check_no_leakage(splits)
     with atomic_output(out_csv) as tmp:

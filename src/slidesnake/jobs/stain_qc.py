@@ -10,12 +10,12 @@ import torch
 from slidesnake.core.errors import ConfigError
 from slidesnake.figures.stain_qc import save_stain_grid
 from slidesnake.stain.normalise import StainNormaliser, StainReference
-from slidesnake.stain.sample import sample_tiles
 from slidesnake.stain.params import StainParams
+from slidesnake.stain.sample import sample_tiles
 
 log = logging.getLogger(__name__)
-QC_TILES = 4         # tiles per slide in the grid
-QC_SEED_OFFSET = 1   # other tiles than the reference was fitted on
+QC_TILES = 4  # tiles per slide in the grid
+QC_SEED_OFFSET = 1  # other tiles than the reference was fitted on
 
 
 def as_images(tiles: torch.Tensor):
@@ -28,8 +28,9 @@ def run(reference_json: Path, params: StainParams, slides: dict[str, dict], out_
     normalise = StainNormaliser(reference)
     rows = []
     for slide, files in slides.items():
-        tiles = sample_tiles(files["slide"], files["tiles"], slide, QC_TILES, params.fit_px,
-                             params.seed + QC_SEED_OFFSET)
+        tiles = sample_tiles(
+            files["slide"], files["tiles"], slide, QC_TILES, params.fit_px, params.seed + QC_SEED_OFFSET
+        )
         if len(tiles):
             rows.append((slide, as_images(tiles), as_images(normalise(tiles))))
     if not rows:

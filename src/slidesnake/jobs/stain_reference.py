@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from slidesnake.core.errors import ConfigError
 from slidesnake.stain.normalise import fit_reference
-from slidesnake.stain.sample import sample_tiles
 from slidesnake.stain.params import StainParams
+from slidesnake.stain.sample import sample_tiles
 
 log = logging.getLogger(__name__)
 COHORT = "cohort"
@@ -32,18 +32,22 @@ def image_tiles(path: Path, size: int) -> torch.Tensor:
     x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float()[None]
     if h < size or w < size:
         return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
-    crops = x.unfold(2, size, size).unfold(3, size, size)                # 1 x 3 x rows x cols x size x size
+    crops = x.unfold(2, size, size).unfold(3, size, size)  # 1 x 3 x rows x cols x size x size
     return crops.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, size, size)
 
 
 def run(method: str, params: StainParams, slides: dict[str, dict], out_json: Path) -> None:
     """Fit `method` to the reference (slides: slide -> {"slide", "tiles"}, for a cohort reference) and write it."""
     if params.reference == COHORT:
-        batches = [sample_tiles(files["slide"], files["tiles"], slide, params.tiles_per_slide, params.fit_px,
-                                params.seed) for slide, files in tqdm(slides.items(), desc="reference tiles", disable=None)]
+        batches = [
+            sample_tiles(files["slide"], files["tiles"], slide, params.tiles_per_slide, params.fit_px, params.seed)
+            for slide, files in tqdm(slides.items(), desc="reference tiles", disable=None)
+        ]
         tiles = torch.cat(batches) if batches else torch.empty(0, 3, params.fit_px, params.fit_px)
-        source = f"cohort: {len(tiles)} tiles of {len(slides)} slides ({', '.join(list(slides)[:5])}" \
-                 f"{', ...' if len(slides) > 5 else ''})"
+        source = (
+            f"cohort: {len(tiles)} tiles of {len(slides)} slides ({', '.join(list(slides)[:5])}"
+            f"{', ...' if len(slides) > 5 else ''})"
+        )
         if len(tiles) == 0:
             raise ConfigError("stain.reference", f"the {len(slides)} reference slides have no tiles to fit {method} to")
     else:
@@ -52,5 +56,11 @@ def run(method: str, params: StainParams, slides: dict[str, dict], out_json: Pat
     reference = fit_reference(method, tiles, source)
     reference.extra = {"slides": list(slides), "tiles_offered": len(tiles)}
     reference.write(out_json)
-    log.info("%s reference from %s: %d of %d tiles had enough stain; %s", method, source, reference.tiles,
-             len(tiles), reference.values)
+    log.info(
+        "%s reference from %s: %d of %d tiles had enough stain; %s",
+        method,
+        source,
+        reference.tiles,
+        len(tiles),
+        reference.values,
+    )

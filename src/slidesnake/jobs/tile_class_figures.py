@@ -10,8 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.figures.tile_classes import (class_regions, render_class_map, save_class_map, save_confusion_and_curves,
-                                             save_gallery)
+from slidesnake.figures.tile_classes import (
+    class_regions,
+    render_class_map,
+    save_class_map,
+    save_confusion_and_curves,
+    save_gallery,
+)
 from slidesnake.io.geojson import write_geojson
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.slide import Slide
@@ -33,8 +38,9 @@ def run(tile_classes: dict[str, str], slide_manifests: list[str], metrics_json: 
     for slide, path in tile_classes.items():
         coords, probabilities, classes = read_tile_classes(Path(path))
         size0 = TileFile.read(manifest[slide]["tiles"]).size0
-        image, labels, downsample = render_class_map(manifest[slide]["slide"], coords, probabilities, size0, classes,
-                                                     MAP_ALPHA)
+        image, labels, downsample = render_class_map(
+            manifest[slide]["slide"], coords, probabilities, size0, classes, MAP_ALPHA
+        )
         shares = np.bincount(probabilities.argmax(1), minlength=len(classes)) / max(1, len(probabilities))
         files = {k: paths.in_folder(out_dir, name, slide=slide) for k, name in paths.TILE_CLASS_MAP_FILES.items()}
         with atomic_output(files["map"]) as tmp:

@@ -13,8 +13,8 @@ from slidesnake.core.provenance import provenance_attrs
 from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.region_file import PatchLayout, write_region_file
 from slidesnake.io.tile_file import TileFile, tile_attrs
-from slidesnake.tissue.regions import make_region_grid
 from slidesnake.tissue.params import RegionParams
+from slidesnake.tissue.regions import make_region_grid
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +25,37 @@ def run(slide_id: str, mask_png: Path, mask_json: Path, params: RegionParams, ti
     info = MaskInfo.read(mask_json)
     mask = cv2.imread(str(mask_png), cv2.IMREAD_GRAYSCALE) > 127
     mpp = params.mpp or tiling_mpp
-    grid = make_region_grid(mask, tuple(info.mask_downsample), info.level0_size, info.mpp, params.patch_px,
-                            params.patches_per_side, mpp, params.min_tissue)
+    grid = make_region_grid(
+        mask,
+        tuple(info.mask_downsample),
+        info.level0_size,
+        info.mpp,
+        params.patch_px,
+        params.patches_per_side,
+        mpp,
+        params.min_tissue,
+    )
     region_px = params.patch_px * params.patches_per_side
-    attrs = {**tile_attrs(info, tile_px=region_px, tile_px_level0=grid.size0, stride_level0=grid.size0, overlap_px=0,
-                          target_mpp=mpp, min_tissue=params.min_tissue, grid_shape=grid.grid_shape),
-             **provenance_attrs(asdict(params))}
+    attrs = {
+        **tile_attrs(
+            info,
+            tile_px=region_px,
+            tile_px_level0=grid.size0,
+            stride_level0=grid.size0,
+            overlap_px=0,
+            target_mpp=mpp,
+            min_tissue=params.min_tissue,
+            grid_shape=grid.grid_shape,
+        ),
+        **provenance_attrs(asdict(params)),
+    }
     layout = PatchLayout(params.patch_px, grid.patch_size0, params.patches_per_side)
     write_region_file(out, TileFile(grid.coords, attrs, grid.tissue_fraction, grid.row_col), layout, grid.patch_tissue)
-    log.info("slide '%s': %d regions of %d px (%d level-0 px) at %.3f um/px", slide_id, len(grid.coords), region_px,
-             grid.size0, mpp)
+    log.info(
+        "slide '%s': %d regions of %d px (%d level-0 px) at %.3f um/px",
+        slide_id,
+        len(grid.coords),
+        region_px,
+        grid.size0,
+        mpp,
+    )

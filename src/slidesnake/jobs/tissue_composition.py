@@ -19,8 +19,13 @@ from slidesnake.io.tile_file import TileFile
 log = logging.getLogger(__name__)
 
 
-def run(tile_classes: dict[str, str], slide_manifests: list[str], tumor_class: str, composition_csv: Path,
-        localisation_json: Path) -> dict:
+def run(
+    tile_classes: dict[str, str],
+    slide_manifests: list[str],
+    tumor_class: str,
+    composition_csv: Path,
+    localisation_json: Path,
+) -> dict:
     """Write the cohort's tissue composition (argmax shares and mean probabilities per class) and the tumor
     class's localisation against truth (tile AUC per slide, its mean with a bootstrap interval)."""
     manifest = {s: row for path in slide_manifests for s, row in read_manifest(path).items()}
@@ -29,21 +34,36 @@ def run(tile_classes: dict[str, str], slide_manifests: list[str], tumor_class: s
     for slide, path in tile_classes.items():
         coords, probabilities, classes = read_tile_classes(Path(path))
         predicted = probabilities.argmax(1) if len(probabilities) else np.zeros(0, int)
-        rows.append({"slide_id": slide, "tiles": len(coords),
-                     **{f"share_{c}": float((predicted == i).mean()) if len(predicted) else 0.0
-                        for i, c in enumerate(classes)},
-                     **{f"mean_p_{c}": float(probabilities[:, i].mean()) if len(predicted) else 0.0
-                        for i, c in enumerate(classes)}})
+        rows.append(
+            {
+                "slide_id": slide,
+                "tiles": len(coords),
+                **{
+                    f"share_{c}": float((predicted == i).mean()) if len(predicted) else 0.0
+                    for i, c in enumerate(classes)
+                },
+                **{
+                    f"mean_p_{c}": float(probabilities[:, i].mean()) if len(predicted) else 0.0
+                    for i, c in enumerate(classes)
+                },
+            }
+        )
         if tumor_class in classes and manifest.get(slide, {}).get("truth"):
             tumor_scores[slide] = probabilities[:, classes.index(tumor_class)]
             truth[slide] = truth_tumor_fraction(Path(manifest[slide]["truth"]), TileFile.read(manifest[slide]["tiles"]))
     with atomic_output(composition_csv) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    summary = {"tumor_class": tumor_class, "classes": classes,
-               "localisation": localisation(tumor_scores, truth, list(truth)) if truth else None}
+    summary = {
+        "tumor_class": tumor_class,
+        "classes": classes,
+        "localisation": localisation(tumor_scores, truth, list(truth)) if truth else None,
+    }
     with atomic_output(localisation_json) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     if summary["localisation"]:
-        log.info("tumor class localises truth tumor: tile AUC %.3f (mean per slide, %d slides)",
-                 summary["localisation"]["mean_slide_auc"], summary["localisation"]["slides"])
+        log.info(
+            "tumor class localises truth tumor: tile AUC %.3f (mean per slide, %d slides)",
+            summary["localisation"]["mean_slide_auc"],
+            summary["localisation"]["slides"],
+        )
     return summary

@@ -29,8 +29,18 @@ def qc_image(slide: Slide, mask_rgb: np.ndarray) -> np.ndarray:
     return slide.read_downsampled(max(1.0, max(slide.dimensions) / QC_MAX_SIDE))
 
 
-def run(slide_path: Path, slide_id: str, sheet_mpp: float | None, default_mpp: float | None, params: MaskParams,
-        mask_png: Path, mask_json: Path, geojson_path: Path, thumbnail_jpg: Path, qc_jpg: Path) -> MaskInfo:
+def run(
+    slide_path: Path,
+    slide_id: str,
+    sheet_mpp: float | None,
+    default_mpp: float | None,
+    params: MaskParams,
+    mask_png: Path,
+    mask_json: Path,
+    geojson_path: Path,
+    thumbnail_jpg: Path,
+    qc_jpg: Path,
+) -> MaskInfo:
     """Mask one slide at `params.mpp`; write the mask, its info JSON, QuPath GeoJSON, and a thumbnail and QC
     image at a readable size (up to QC_MAX_SIDE px, from a pyramid level)."""
     with Slide(slide_path, slide_id, mpp=sheet_mpp, default_mpp=default_mpp) as slide:
@@ -43,15 +53,30 @@ def run(slide_path: Path, slide_id: str, sheet_mpp: float | None, default_mpp: f
     ds = (level0[0] / width, level0[1] / height)
     pixel_um = mpp * (ds[0] + ds[1]) / 2
     mask, threshold, pen = tissue_mask(rgb, pixel_um, params)
-    tissue_um2 = float(mask.sum()) * ds[0] * ds[1] * mpp ** 2
-    info = MaskInfo(slide_id=slide_id, vendor=vendor, level0_width=level0[0], level0_height=level0[1], mpp=mpp,
-                    mpp_source=mpp_source, level_downsamples=level_downsamples, mask_downsample=list(ds),
-                    mask_mpp=pixel_um, threshold=threshold, tissue_fraction=float(mask.mean()),
-                    tissue_area_mm2=tissue_um2 / 1e6, pen_fraction=float(pen.mean()),
-                    provenance=provenance_attrs(asdict(params)))
+    tissue_um2 = float(mask.sum()) * ds[0] * ds[1] * mpp**2
+    info = MaskInfo(
+        slide_id=slide_id,
+        vendor=vendor,
+        level0_width=level0[0],
+        level0_height=level0[1],
+        mpp=mpp,
+        mpp_source=mpp_source,
+        level_downsamples=level_downsamples,
+        mask_downsample=list(ds),
+        mask_mpp=pixel_um,
+        threshold=threshold,
+        tissue_fraction=float(mask.mean()),
+        tissue_area_mm2=tissue_um2 / 1e6,
+        pen_fraction=float(pen.mean()),
+        provenance=provenance_attrs(asdict(params)),
+    )
     if not mask.any():
-        log.warning("slide '%s': no tissue found (threshold %.0f on %s); its tile file will be empty",
-                    slide_id, threshold, params.channel)
+        log.warning(
+            "slide '%s': no tissue found (threshold %.0f on %s); its tile file will be empty",
+            slide_id,
+            threshold,
+            params.channel,
+        )
     polygons = mask_polygons(mask, ds)
     del rgb
     qc = draw_outline(thumbnail, mask, GREEN)
@@ -66,6 +91,12 @@ def run(slide_path: Path, slide_id: str, sheet_mpp: float | None, default_mpp: f
     with atomic_output(geojson_path) as tmp:
         write_geojson(tmp, feature_collection(polygons, "Tissue", GREEN, {"slide_id": slide_id}))
     info.write(mask_json)
-    log.info("slide '%s': tissue %.1f%% of the slide (%.1f mm2), %d polygons, threshold %.0f",
-             slide_id, 100 * info.tissue_fraction, info.tissue_area_mm2, len(polygons), threshold)
+    log.info(
+        "slide '%s': tissue %.1f%% of the slide (%.1f mm2), %d polygons, threshold %.0f",
+        slide_id,
+        100 * info.tissue_fraction,
+        info.tissue_area_mm2,
+        len(polygons),
+        threshold,
+    )
     return info

@@ -13,12 +13,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from slidesnake.classifier.model import build_classifier, save_classifier
+from slidesnake.classifier.params import ClassifierParams
 from slidesnake.classifier.patches import TEST, assign_splits, read_patch_set
 from slidesnake.classifier.train import PatchDataset, classification_report, predict_patches, train_tile_classifier
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.partitions import PARTITIONS
 from slidesnake.io.tile_reader import resolve_device
-from slidesnake.classifier.params import ClassifierParams
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,12 @@ def run(patch_dir: Path, params: ClassifierParams, model_path: Path, metrics_pat
     splits = assign_splits(patches, params.validation_share, params.test_share, params.seed)
     device = resolve_device("auto")
     net, spec, source = build_classifier(params.model, params.weights, len(patches.classes), params.seed)
-    log.info("%d patches of %d classes: %s", len(patches), len(patches.classes),
-             {s: int((splits == s).sum()) for s in PARTITIONS})
+    log.info(
+        "%d patches of %d classes: %s",
+        len(patches),
+        len(patches.classes),
+        {s: int((splits == s).sum()) for s in PARTITIONS},
+    )
     history = train_tile_classifier(net, spec, patches, splits, params, device)
     test_rows = np.flatnonzero(splits == TEST)
     report = None
@@ -46,10 +50,16 @@ def run(patch_dir: Path, params: ClassifierParams, model_path: Path, metrics_pat
         loader = DataLoader(PatchDataset(patches, test_rows, spec.input_size), batch_size=params.batch_size)
         probabilities, labels = predict_patches(net, spec, loader, device)
         report = classification_report(probabilities, labels, patches.classes, params.top_k)
-    save_classifier(model_path, net.cpu(), params.model, patches.classes, params.patch_mpp,
-                    native_patch_px(patches.paths), source)
-    metrics = {"classes": patches.classes, "test": report, "history": history, "backbone_weights": source,
-               "splits": {s: int((splits == s).sum()) for s in PARTITIONS}}
+    save_classifier(
+        model_path, net.cpu(), params.model, patches.classes, params.patch_mpp, native_patch_px(patches.paths), source
+    )
+    metrics = {
+        "classes": patches.classes,
+        "test": report,
+        "history": history,
+        "backbone_weights": source,
+        "splits": {s: int((splits == s).sum()) for s in PARTITIONS},
+    }
     with atomic_output(metrics_path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     log.info("test: %s", {k: v for k, v in (report or {}).items() if k not in ("per_class", "confusion_matrix")})

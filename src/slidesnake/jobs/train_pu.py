@@ -31,16 +31,28 @@ def load_tiles(slide_id: str, feature_path: Path, tiles_path: Path) -> tuple[Sli
     return SlideTiles(features, tiles.annotated_tumor()), coords
 
 
-def run(task: str, positive_class: str, splits_csv: Path, feature_manifest: Path, params: PUParams,
-        tile_scores_path: Path, slide_scores_path: Path, prior_path: Path) -> dict:
+def run(
+    task: str,
+    positive_class: str,
+    splits_csv: Path,
+    feature_manifest: Path,
+    params: PUParams,
+    tile_scores_path: Path,
+    slide_scores_path: Path,
+    prior_path: Path,
+) -> dict:
     """PU learning on every fold of the task's splits; writes the test slides' tile scores, their slide scores
     and the per-fold prior estimates."""
     splits = read_splits(splits_csv)
     manifest = read_manifest(feature_manifest)
     loaded = {s: load_tiles(s, Path(manifest[s]["features"]), Path(manifest[s]["tiles"])) for s in splits["slide_id"]}
     result = cross_validate_pu(task, positive_class, splits, {s: tiles for s, (tiles, _) in loaded.items()}, params)
-    write_tile_scores(tile_scores_path, result.tile_scores, {s: loaded[s][1] for s in result.tile_scores},
-                      {"task": task, "positive_class": positive_class, **provenance_attrs(asdict(params))})
+    write_tile_scores(
+        tile_scores_path,
+        result.tile_scores,
+        {s: loaded[s][1] for s in result.tile_scores},
+        {"task": task, "positive_class": positive_class, **provenance_attrs(asdict(params))},
+    )
     with atomic_output(slide_scores_path) as tmp:
         pd.DataFrame(result.slide_rows).to_csv(tmp, index=False)
     summary = result.summary(task)

@@ -17,7 +17,6 @@ from torch import nn
 from slidesnake.core.labels import POSITIVE_INDEX
 from slidesnake.io.tile_scores import MIL_ATTENTION, MIL_SCORE
 
-
 EVIDENCE, ATTENTION = MIL_SCORE, MIL_ATTENTION
 # Dropout on the tile embeddings of the pooling and gated-attention models: 0.5 with training.tile_dropout 0.5
 # lifted ABMIL on the real-tissue benchmark from slide AUC 0.84 / evidence localisation 0.76 to 0.90 / 0.89
@@ -37,8 +36,9 @@ class MILModel(nn.Module):
     def forward(self, bag: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
-    def forward_with_aux(self, bag: torch.Tensor, label: int
-                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
+    def forward_with_aux(
+        self, bag: torch.Tensor, label: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
         """Training forward: logits, tile scores and an extra loss (CLAM's instance clustering) or None."""
         logits, scores = self(bag)
         return logits, scores, None
@@ -61,7 +61,10 @@ class MeanPool(MILModel):
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = TILE_MODEL_DROPOUT):
         super().__init__()
-        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(embedded_dim(in_dim, hidden), n_classes)
+        self.embed, self.classifier = (
+            tile_embedding(in_dim, hidden, dropout),
+            nn.Linear(embedded_dim(in_dim, hidden), n_classes),
+        )
 
     def forward(self, bag):
         h = self.embed(bag)
@@ -75,7 +78,10 @@ class MaxPool(MILModel):
 
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = TILE_MODEL_DROPOUT):
         super().__init__()
-        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(embedded_dim(in_dim, hidden), n_classes)
+        self.embed, self.classifier = (
+            tile_embedding(in_dim, hidden, dropout),
+            nn.Linear(embedded_dim(in_dim, hidden), n_classes),
+        )
 
     def forward(self, bag):
         tile_logits = self.classifier(self.embed(bag))
@@ -88,10 +94,19 @@ class TopKPool(MILModel):
     most evidence for the positive class (at least one tile). Between max pooling (top-1, which learns from
     one noisy tile per bag) and mean pooling (which dilutes a small tumor in its slide's benign tiles)."""
 
-    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = TILE_MODEL_DROPOUT,
-                 top_share: float = 0.1):
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int,
+        hidden: int = 256,
+        dropout: float = TILE_MODEL_DROPOUT,
+        top_share: float = 0.1,
+    ):
         super().__init__()
-        self.embed, self.classifier = tile_embedding(in_dim, hidden, dropout), nn.Linear(embedded_dim(in_dim, hidden), n_classes)
+        self.embed, self.classifier = (
+            tile_embedding(in_dim, hidden, dropout),
+            nn.Linear(embedded_dim(in_dim, hidden), n_classes),
+        )
         self.top_share = top_share
 
     def forward(self, bag):
@@ -117,8 +132,14 @@ class GatedAttention(nn.Module):
 class ABMIL(MILModel):
     """Gated attention MIL (Ilse et al. 2018). Tile scores: evidence and attention weight."""
 
-    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
-                 dropout: float = TILE_MODEL_DROPOUT):
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int,
+        hidden: int = 256,
+        attention_dim: int = 128,
+        dropout: float = TILE_MODEL_DROPOUT,
+    ):
         super().__init__()
         self.embed = tile_embedding(in_dim, hidden, dropout)
         self.attention = GatedAttention(embedded_dim(in_dim, hidden), attention_dim, dropout)
@@ -134,8 +155,16 @@ class CLAMSingleBranch(MILModel):
     """CLAM-SB (Lu et al. 2021): gated attention plus per-class instance classifiers trained on the
     top-k / bottom-k attended tiles (pseudo-labels) as an auxiliary clustering loss."""
 
-    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, attention_dim: int = 128,
-                 dropout: float = TILE_MODEL_DROPOUT, k_sample: int = 8, subtyping: bool = False):
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int,
+        hidden: int = 256,
+        attention_dim: int = 128,
+        dropout: float = TILE_MODEL_DROPOUT,
+        k_sample: int = 8,
+        subtyping: bool = False,
+    ):
         super().__init__()
         self.embed = tile_embedding(in_dim, hidden, dropout)
         self.attention = GatedAttention(embedded_dim(in_dim, hidden), attention_dim, dropout)
@@ -221,13 +250,16 @@ class TransMIL(MILModel):
         n = len(bag)
         h = self.embed(bag)[None]
         side = math.ceil(math.sqrt(n))
-        h = torch.cat([h, h[:, :side * side - n]], dim=1) if side * side > n else h  # pad by repetition
+        h = torch.cat([h, h[:, : side * side - n]], dim=1) if side * side > n else h  # pad by repetition
         x = torch.cat([self.cls_token, h], dim=1)
         x, _ = self.layer1(x)
         x = self.ppeg(x, side)
         x, weights = self.layer2(x, need_weights=True)
         tokens = self.norm(x)[0]
-        tile_scores = {EVIDENCE: positive_evidence(self.classifier(tokens[1:n + 1])), ATTENTION: weights[0, 0, 1:n + 1]}
+        tile_scores = {
+            EVIDENCE: positive_evidence(self.classifier(tokens[1 : n + 1])),
+            ATTENTION: weights[0, 0, 1 : n + 1],
+        }
         return self.classifier(tokens[0]), tile_scores
 
 
@@ -236,12 +268,21 @@ class HIPTGlobal(MILModel):
     region embeddings through a linear layer, an optional 2-layer transformer over the regions, gated
     attention pooling, rho, classifier. Tile scores: region evidence and attention."""
 
-    def __init__(self, in_dim: int, n_classes: int, hidden: int = 192, dropout: float = 0.25, transformer: bool = True,
-                 heads: int = 3):
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int,
+        hidden: int = 192,
+        dropout: float = 0.25,
+        transformer: bool = True,
+        heads: int = 3,
+    ):
         super().__init__()
         self.embed = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
         layer = nn.TransformerEncoderLayer(hidden, heads, dim_feedforward=hidden, dropout=dropout, batch_first=True)
-        self.transformer = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False) if transformer else None
+        self.transformer = (
+            nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False) if transformer else None
+        )
         self.attention = GatedAttention(hidden, hidden, dropout)
         self.rho = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.classifier = nn.Linear(hidden, n_classes)
@@ -251,8 +292,10 @@ class HIPTGlobal(MILModel):
         if self.transformer is not None:
             h = self.transformer(h[None])[0]
         a = torch.softmax(self.attention(h)[:, 0], dim=0)
-        return self.classifier(self.rho(a @ h)), {EVIDENCE: positive_evidence(self.classifier(self.rho(h))),
-                                                   ATTENTION: a}
+        return self.classifier(self.rho(a @ h)), {
+            EVIDENCE: positive_evidence(self.classifier(self.rho(h))),
+            ATTENTION: a,
+        }
 
 
 class Standardized(MILModel):
@@ -272,10 +315,24 @@ class Standardized(MILModel):
         return self.inner.forward_with_aux((bag - self.mean) / self.std, label)
 
 
-MIL_MODELS = {"mean_pool": MeanPool, "max_pool": MaxPool, "topk_pool": TopKPool, "abmil": ABMIL, "clam_sb": CLAMSingleBranch,
-              "transmil": TransMIL, "hipt": HIPTGlobal}
-ATTENTION_KINDS = {"mean_pool": None, "max_pool": None, "topk_pool": None, "abmil": "gated attention", "clam_sb": "gated attention",
-                   "transmil": "class-token attention", "hipt": "region attention"}
+MIL_MODELS = {
+    "mean_pool": MeanPool,
+    "max_pool": MaxPool,
+    "topk_pool": TopKPool,
+    "abmil": ABMIL,
+    "clam_sb": CLAMSingleBranch,
+    "transmil": TransMIL,
+    "hipt": HIPTGlobal,
+}
+ATTENTION_KINDS = {
+    "mean_pool": None,
+    "max_pool": None,
+    "topk_pool": None,
+    "abmil": "gated attention",
+    "clam_sb": "gated attention",
+    "transmil": "class-token attention",
+    "hipt": "region attention",
+}
 EVIDENCE_KIND = "tile evidence (positive-class logit margin)"
 
 
@@ -287,8 +344,9 @@ def score_kinds(name: str) -> dict[str, str]:
     return kinds
 
 
-def build_mil_model(name: str, in_dim: int, n_classes: int, mean: torch.Tensor | None = None,
-                    std: torch.Tensor | None = None, **kwargs) -> Standardized:
+def build_mil_model(
+    name: str, in_dim: int, n_classes: int, mean: torch.Tensor | None = None, std: torch.Tensor | None = None, **kwargs
+) -> Standardized:
     """Registry model behind feature standardisation (identity until statistics are given or loaded)."""
     if name not in MIL_MODELS:
         raise ValueError(f"unknown MIL model '{name}'; choose one of {sorted(MIL_MODELS)}")

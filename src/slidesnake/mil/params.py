@@ -11,16 +11,16 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int
-    patience: int               # epochs without improvement of the smoothed validation loss before stopping
+    patience: int  # epochs without improvement of the smoothed validation loss before stopping
     min_validation_slides: int  # fewer (or a class missing): no early stopping, train + validation for all epochs
-    lr: float                   # peak learning rate (linear warm-up, cosine decay)
-    model_lr: dict              # model name -> its peak learning rate, in place of lr
+    lr: float  # peak learning rate (linear warm-up, cosine decay)
+    model_lr: dict  # model name -> its peak learning rate, in place of lr
     weight_decay: float
-    max_tiles: int              # bags above this are randomly subsampled during training
-    tile_dropout: float         # share of a training bag's tiles dropped each time it is seen
+    max_tiles: int  # bags above this are randomly subsampled during training
+    tile_dropout: float  # share of a training bag's tiles dropped each time it is seen
     class_weighting: bool
-    clam_bag_weight: float      # CLAM: share of the bag loss against the instance loss
-    instance_weight: float      # weight of the loss on annotated tiles' evidence (0: slide labels only)
+    clam_bag_weight: float  # CLAM: share of the bag loss against the instance loss
+    instance_weight: float  # weight of the loss on annotated tiles' evidence (0: slide labels only)
     seed: int
     device: str
     model_kwargs: dict

@@ -47,9 +47,9 @@ class Bags:
         total, total_sq, n = 0.0, 0.0, 0
         for slide in slides:
             features = self[slide][0].double()
-            total, total_sq, n = total + features.sum(0), total_sq + (features ** 2).sum(0), n + len(features)
+            total, total_sq, n = total + features.sum(0), total_sq + (features**2).sum(0), n + len(features)
         mean = total / max(n, 1)
-        return mean.float(), (total_sq / max(n, 1) - mean ** 2).clamp_min(0).sqrt().float()
+        return mean.float(), (total_sq / max(n, 1) - mean**2).clamp_min(0).sqrt().float()
 
     def dim(self) -> int:
         if self.cache:
@@ -64,8 +64,9 @@ def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def predict(model: MILModel, bags: Bags, slides: list[str], device
-            ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+def predict(
+    model: MILModel, bags: Bags, slides: list[str], device
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
     """Class probabilities per slide (rows in `slides` order) and tile scores per slide (name -> array)."""
     model.eval()
     probabilities, tile_scores = [], {}
@@ -86,13 +87,12 @@ def evaluate_loss(model: MILModel, bags: Bags, slides: list[str], labels: dict[s
     with torch.inference_mode():
         for slide in slides:
             logits, _ = model(bags[slide][0].to(device))
-            total += float(F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device),
-                                           weight=weights))
+            total += float(F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device), weight=weights))
     return total / max(1, len(slides))
 
 
-WARMUP_SHARE = 0.05   # of all optimiser steps: linear learning-rate warm-up, then cosine decay
-SMOOTHING = 0.5       # weight of the newest validation loss in its exponential moving average
+WARMUP_SHARE = 0.05  # of all optimiser steps: linear learning-rate warm-up, then cosine decay
+SMOOTHING = 0.5  # weight of the newest validation loss in its exponential moving average
 
 
 def warmup_cosine(total_steps: int):
@@ -149,9 +149,17 @@ def can_stop_early(val: list[str], labels: dict[str, int], n_classes: int, param
     return len(val) >= params.min_validation_slides and len({labels[s] for s in val}) == n_classes
 
 
-def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[str], val: list[str],
-               n_classes: int, params: TrainParams, desc: str = "",
-               instance_labels: dict[str, np.ndarray] | None = None) -> tuple[MILModel, dict]:
+def train_fold(
+    model_name: str,
+    bags: Bags,
+    labels: dict[str, int],
+    train: list[str],
+    val: list[str],
+    n_classes: int,
+    params: TrainParams,
+    desc: str = "",
+    instance_labels: dict[str, np.ndarray] | None = None,
+) -> tuple[MILModel, dict]:
     """Train on `train` for `params.epochs` (AdamW, warm-up and cosine decay, one bag per step), keeping the
     epoch with the lowest smoothed validation loss and stopping after `patience` epochs without improvement.
     When `val` is too small to judge (see can_stop_early), train on train + val for the whole budget and
@@ -170,8 +178,9 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
     lr = params.model_lr.get(model_name, params.lr)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(params.epochs * len(train)))
-    weights = (class_weights([labels[s] for s in train], n_classes) if params.class_weighting
-               else torch.ones(n_classes)).to(device)
+    weights = (
+        class_weights([labels[s] for s in train], n_classes) if params.class_weighting else torch.ones(n_classes)
+    ).to(device)
     history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auc": [], "early_stopping": early}
     stopping, smoothed = EarlyStopping(model, params.patience, step=-1), None
     for epoch in tqdm(range(params.epochs), desc=desc or model_name, unit="epoch", disable=None, mininterval=2):
@@ -209,23 +218,36 @@ def train_fold(model_name: str, bags: Bags, labels: dict[str, int], train: list[
         if stopping.check(smoothed, epoch):
             break
     if early and not stopping.restore():
-        raise InputFileError(desc or model_name, "the validation loss was never finite; check the features "
-                             "(NaN or infinite values) and that the training slides hold both classes")
+        raise InputFileError(
+            desc or model_name,
+            "the validation loss was never finite; check the features "
+            "(NaN or infinite values) and that the training slides hold both classes",
+        )
     history["best_epoch"] = stopping.step if early else history["epoch"][-1]
     return model, history
 
 
-def save_mil_checkpoint(path: Path, model: MILModel, model_name: str, in_dim: int, classes: list[str],
-                    params: TrainParams) -> None:
+def save_mil_checkpoint(
+    path: Path, model: MILModel, model_name: str, in_dim: int, classes: list[str], params: TrainParams
+) -> None:
     """state_dict plus what is needed to rebuild the model; loadable with weights_only=True."""
-    torch.save({"state_dict": model.state_dict(), "model": model_name, "in_dim": in_dim, "classes": list(classes),
-                "params": {k: v for k, v in asdict(params).items() if k != "model_kwargs"},
-                "model_kwargs": dict(params.model_kwargs)}, path)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "model": model_name,
+            "in_dim": in_dim,
+            "classes": list(classes),
+            "params": {k: v for k, v in asdict(params).items() if k != "model_kwargs"},
+            "model_kwargs": dict(params.model_kwargs),
+        },
+        path,
+    )
 
 
 def load_mil_checkpoint(path: Path, device="cpu") -> tuple[MILModel, dict]:
     checkpoint = torch.load(path, map_location=device, weights_only=True)
-    model = build_mil_model(checkpoint["model"], checkpoint["in_dim"], len(checkpoint["classes"]),
-                            **checkpoint["model_kwargs"])
+    model = build_mil_model(
+        checkpoint["model"], checkpoint["in_dim"], len(checkpoint["classes"]), **checkpoint["model_kwargs"]
+    )
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), checkpoint

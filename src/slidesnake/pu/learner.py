@@ -48,8 +48,14 @@ def sigmoid_loss(scores: torch.Tensor, sign: float) -> torch.Tensor:
 LOSSES = {"logistic": logistic_loss, "sigmoid": sigmoid_loss}
 
 
-def nnpu_risk(scores_p: torch.Tensor, scores_u: torch.Tensor, prior: float, loss=logistic_loss, beta: float = 0.0,
-              gamma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def nnpu_risk(
+    scores_p: torch.Tensor,
+    scores_u: torch.Tensor,
+    prior: float,
+    loss=logistic_loss,
+    beta: float = 0.0,
+    gamma: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(objective to minimise, non-negative risk). When the estimated negative risk falls below -beta the
     objective is -gamma times it: a step that pushes it back up (Kiryo et al., Algorithm 1)."""
     positive = prior * loss(scores_p, +1).mean()
@@ -60,8 +66,9 @@ def nnpu_risk(scores_p: torch.Tensor, scores_u: torch.Tensor, prior: float, loss
     return positive + negative, risk
 
 
-def pnu_risk(scores_p, scores_u, scores_n, prior: float, eta: float, loss=logistic_loss
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+def pnu_risk(
+    scores_p, scores_u, scores_n, prior: float, eta: float, loss=logistic_loss
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(1 - eta) * PN risk + eta * nnPU risk (Sakai et al. 2017), with known negatives N."""
     objective_pu, risk_pu = nnpu_risk(scores_p, scores_u, prior, loss)
     risk_pn = prior * loss(scores_p, +1).mean() + (1 - prior) * loss(scores_n, -1).mean()
@@ -94,8 +101,9 @@ class TileClassifier(nn.Module):
     def __init__(self, in_dim: int, hidden: int, dropout: float):
         super().__init__()
         if hidden:
-            self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                     nn.Linear(hidden, 1))
+            self.net = nn.Sequential(
+                nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
+            )
         else:
             self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, 1))
 
@@ -125,22 +133,27 @@ class Objective:
     def __call__(self, sp, su, sn) -> tuple[torch.Tensor, torch.Tensor]:
         """(objective, risk): the risk is what validation minimises."""
         if self.mode == NNPU:
-            return pnu_risk(sp, su, sn, self.prior, self.eta, self.loss) if sn is not None else \
-                nnpu_risk(sp, su, self.prior, self.loss)
+            return (
+                pnu_risk(sp, su, sn, self.prior, self.eta, self.loss)
+                if sn is not None
+                else nnpu_risk(sp, su, self.prior, self.loss)
+            )
         risk = naive_risk(sp, su if sn is None else torch.cat([su, sn]), self.loss)
         return risk, risk
 
 
-def train_tile_classifier(p: np.ndarray, u: np.ndarray, n: np.ndarray | None, prior: float, params: PUParams,
-                          mode: str) -> tuple[TileClassifier, StandardScaler, dict]:
+def train_tile_classifier(
+    p: np.ndarray, u: np.ndarray, n: np.ndarray | None, prior: float, params: PUParams, mode: str
+) -> tuple[TileClassifier, StandardScaler, dict]:
     """mode "nnpu": the nnPU (or, with `n`, PNU) risk; mode "naive": U (and N) treated as negative.
     Returns the model at the selected step, its feature scaler and the training history."""
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
     scaler = StandardScaler().fit(np.concatenate([a for a in (p, u, n) if a is not None and len(a)]))
     sets = {"p": p, "u": u, "n": n if n is not None and len(n) else None}
-    tensors = {k: None if a is None else torch.from_numpy(scaler.transform(a).astype(np.float32))
-               for k, a in sets.items()}
+    tensors = {
+        k: None if a is None else torch.from_numpy(scaler.transform(a).astype(np.float32)) for k, a in sets.items()
+    }
     select = len(p) * params.validation_share >= MIN_VALIDATION_POSITIVES
     train, valid = {}, {}
     for key, t in tensors.items():

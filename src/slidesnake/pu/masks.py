@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 THRESHOLD_GRID = np.linspace(0.005, 0.995, 199)
 
 
@@ -37,15 +36,20 @@ def mask_threshold(unlabeled_probabilities: np.ndarray, prior: float) -> float:
 MASK_UPSAMPLE = 4  # label-image pixels per tile side: outlines follow tile edges, not tile centres
 
 
-def tumor_mask_image(coords: np.ndarray, stride0: float, level0_size: tuple[int, int], called: np.ndarray,
-                     ) -> tuple[np.ndarray, float]:
+def tumor_mask_image(
+    coords: np.ndarray,
+    stride0: float,
+    level0_size: tuple[int, int],
+    called: np.ndarray,
+) -> tuple[np.ndarray, float]:
     """A label image of the tile grid (PANDA values: 0 no tile, 1 tissue tile, 2 tumor tile), MASK_UPSAMPLE
     pixels per grid step, and its downsample (level-0 px per pixel). Overlapping tiles: the later one wins."""
     from slidesnake.core.labels import BACKGROUND, TISSUE, TUMOR
+
     step = stride0 / MASK_UPSAMPLE
     shape = (int(np.ceil(level0_size[1] / step)), int(np.ceil(level0_size[0] / step)))
     image = np.full(shape, BACKGROUND, np.uint8)
     cells = np.round(np.asarray(coords) / step).astype(int)
-    for (x, y), tumor in zip(cells, np.asarray(called, bool)):
-        image[y:y + MASK_UPSAMPLE, x:x + MASK_UPSAMPLE] = TUMOR if tumor else TISSUE
+    for (x, y), tumor in zip(cells, np.asarray(called, bool), strict=False):
+        image[y : y + MASK_UPSAMPLE, x : x + MASK_UPSAMPLE] = TUMOR if tumor else TISSUE
     return image, step

@@ -20,9 +20,9 @@ def hed_jitter(rgb: torch.Tensor, sigma: float, generator: torch.Generator | Non
     """N x 3 x H x W images (uint8 or float 0-255) with their H, E and D concentrations each multiplied by
     1 + U(-sigma, sigma) and shifted by U(-sigma, sigma) (one draw per image and stain); returns float 0-255."""
     n = rgb.shape[0]
-    matrix = stain_matrix(rgb.device)                                    # 3 stains x 3 channels
-    od = optical_density(rgb).permute(0, 2, 3, 1)                              # N x H x W x 3
-    concentrations = od @ torch.linalg.inv(matrix)                       # N x H x W x 3 stains
+    matrix = stain_matrix(rgb.device)  # 3 stains x 3 channels
+    od = optical_density(rgb).permute(0, 2, 3, 1)  # N x H x W x 3
+    concentrations = od @ torch.linalg.inv(matrix)  # N x H x W x 3 stains
     scale = 1 + (torch.rand(n, 1, 1, 3, generator=generator) * 2 - 1).to(rgb.device) * sigma
     shift = (torch.rand(n, 1, 1, 3, generator=generator) * 2 - 1).to(rgb.device) * sigma
     od = (concentrations * scale + shift) @ matrix

@@ -20,10 +20,10 @@ from slidesnake.core.errors import ConfigError
 from slidesnake.stain.methods import MACENKO, METHODS, REINHARD
 from slidesnake.stain.optical_density import optical_density
 
-OD_THRESHOLD = 0.15        # Macenko et al.'s beta: lower optical density is glass or noise
-MIN_STAINED_SHARE = 0.05   # tiles with fewer stained pixels pass through unchanged
-FIT_PIXELS = 16384         # pixels of a tile used to fit it (an even subsample); every pixel is transformed
-PERCENTILE = 0.01          # Macenko's robust extreme angles and maximum concentrations (1st / 99th)
+OD_THRESHOLD = 0.15  # Macenko et al.'s beta: lower optical density is glass or noise
+MIN_STAINED_SHARE = 0.05  # tiles with fewer stained pixels pass through unchanged
+FIT_PIXELS = 16384  # pixels of a tile used to fit it (an even subsample); every pixel is transformed
+PERCENTILE = 0.01  # Macenko's robust extreme angles and maximum concentrations (1st / 99th)
 
 
 def fit_pixels(tiles: torch.Tensor) -> torch.Tensor:
@@ -51,6 +51,7 @@ DEFAULT_STAIN_MATRIX = torch.nn.functional.normalize(torch.tensor([[0.65, 0.07],
 
 # --- Macenko ---------------------------------------------------------------------------------------
 
+
 def macenko_fit(tiles: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Per tile: stain matrix (N x 3 x 2, unit OD vectors of haematoxylin then eosin) and the 99th
     percentile concentration of each stain (N x 2); and which tiles have enough stain to be fitted."""
@@ -65,15 +66,15 @@ def macenko_fit(tiles: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Ten
     covariance = centred.transpose(1, 2) @ centred / (denominator - 1)[:, None, None]
     covariance = covariance + torch.eye(3, dtype=od.dtype, device=od.device) * 1e-9
     _, vectors = torch.linalg.eigh(covariance)
-    plane = vectors[:, :, 1:]                                              # two largest eigenvalues
+    plane = vectors[:, :, 1:]  # two largest eigenvalues
     plane = plane * torch.where(plane.sum(1, keepdim=True) < 0, -1.0, 1.0)  # point into positive OD
-    projected = od @ plane                                                 # N x P x 2
+    projected = od @ plane  # N x P x 2
     angles = torch.atan2(projected[..., 1], projected[..., 0])
     low = masked_quantile(angles, mask, PERCENTILE)
     high = masked_quantile(angles, mask, 1 - PERCENTILE)
     ends = [plane @ torch.stack([torch.cos(a), torch.sin(a)], -1)[..., None] for a in (low, high)]
-    first, second = (e[..., 0] for e in ends)                              # N x 3
-    haematoxylin_first = (first[:, 0] >= second[:, 0])[:, None]            # haematoxylin absorbs more red
+    first, second = (e[..., 0] for e in ends)  # N x 3
+    haematoxylin_first = (first[:, 0] >= second[:, 0])[:, None]  # haematoxylin absorbs more red
     haematoxylin = torch.where(haematoxylin_first, first, second)
     eosin = torch.where(haematoxylin_first, second, first)
     matrix = torch.stack([haematoxylin, eosin], -1)
@@ -81,7 +82,7 @@ def macenko_fit(tiles: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Ten
     valid &= torch.isfinite(matrix).all((1, 2)) & (matrix >= -0.05).all((1, 2))
     valid &= torch.linalg.matrix_rank(torch.nan_to_num(matrix)) == 2
     matrix = torch.where(valid[:, None, None], matrix, DEFAULT_STAIN_MATRIX.to(matrix))  # keeps pinv finite
-    concentrations = od @ torch.linalg.pinv(matrix).transpose(1, 2)        # N x P x 2
+    concentrations = od @ torch.linalg.pinv(matrix).transpose(1, 2)  # N x P x 2
     max_concentration = masked_quantile(concentrations, mask, 1 - PERCENTILE)
     valid &= torch.isfinite(max_concentration).all(1) & (max_concentration > 1e-3).all(1)
     return {"stain_matrix": matrix.float(), "max_concentration": max_concentration.float()}, valid
@@ -90,14 +91,19 @@ def macenko_fit(tiles: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Ten
 def macenko_apply(tiles: torch.Tensor, fitted: dict, reference: dict) -> torch.Tensor:
     """Every pixel's stain concentrations, scaled to the reference's maxima and re-mixed with its vectors:
     one 3 x 3 map of optical density per tile (unmixing, scaling and mixing composed)."""
-    scale = reference["max_concentration"].to(tiles) / fitted["max_concentration"]           # N x 2
-    unmix = torch.linalg.pinv(fitted["stain_matrix"])                                        # N x 2 x 3
-    od_map = reference["stain_matrix"].to(tiles) @ (scale[..., None] * unmix)                # N x 3 x 3
+    scale = reference["max_concentration"].to(tiles) / fitted["max_concentration"]  # N x 2
+    unmix = torch.linalg.pinv(fitted["stain_matrix"])  # N x 2 x 3
+    od_map = reference["stain_matrix"].to(tiles) @ (scale[..., None] * unmix)  # N x 3 x 3
     return map_channels(tiles, od_map)
 
 
-def map_channels(tiles: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor | None = None,
-                 before: torch.Tensor | None = None, after: torch.Tensor | None = None) -> torch.Tensor:
+def map_channels(
+    tiles: torch.Tensor,
+    matrix: torch.Tensor,
+    offset: torch.Tensor | None = None,
+    before: torch.Tensor | None = None,
+    after: torch.Tensor | None = None,
+) -> torch.Tensor:
     """rgb -> (before) -> optical density -> matrix, offset -> back from optical density -> (after): the
     shape both normalisers share, over N x 3 x HW channel-first pixels."""
     n, _, h, w = tiles.shape
@@ -118,8 +124,9 @@ def map_channels(tiles: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor
 # Reinhard et al. 2001: colour statistics in the decorrelated l-alpha-beta space of log cone responses.
 
 _RGB_TO_LMS = torch.tensor([[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]])
-_LMS_TO_LAB = torch.diag(torch.tensor([3 ** -0.5, 6 ** -0.5, 2 ** -0.5])) @ torch.tensor(
-    [[1.0, 1.0, 1.0], [1.0, 1.0, -2.0], [1.0, -1.0, 0.0]])
+_LMS_TO_LAB = torch.diag(torch.tensor([3**-0.5, 6**-0.5, 2**-0.5])) @ torch.tensor(
+    [[1.0, 1.0, 1.0], [1.0, 1.0, -2.0], [1.0, -1.0, 0.0]]
+)
 
 
 def lalphabeta(pixels: torch.Tensor) -> torch.Tensor:
@@ -145,11 +152,11 @@ def reinhard_fit(tiles: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Te
 def reinhard_apply(tiles: torch.Tensor, fitted: dict, reference: dict) -> torch.Tensor:
     """Every pixel's l-alpha-beta moved from the tile's mean / spread to the reference's: one affine map of
     log cone responses per tile."""
-    ratio = (reference["lab_std"].to(tiles) / fitted["lab_std"]).clamp(0.25, 4.0)            # N x 3
+    ratio = (reference["lab_std"].to(tiles) / fitted["lab_std"]).clamp(0.25, 4.0)  # N x 3
     to_lab, rgb_to_lms = _LMS_TO_LAB.to(tiles), _RGB_TO_LMS.to(tiles)
     from_lab = torch.linalg.inv(to_lab)
-    matrix = from_lab @ (ratio[..., None] * to_lab)                                         # N x 3 x 3
-    offset = ((reference["lab_mean"].to(tiles) - ratio * fitted["lab_mean"]) @ from_lab.T)  # N x 3
+    matrix = from_lab @ (ratio[..., None] * to_lab)  # N x 3 x 3
+    offset = (reference["lab_mean"].to(tiles) - ratio * fitted["lab_mean"]) @ from_lab.T  # N x 3
     return map_channels(tiles, matrix, offset, before=rgb_to_lms, after=torch.linalg.inv(rgb_to_lms))
 
 
@@ -158,6 +165,7 @@ APPLY = {MACENKO: macenko_apply, REINHARD: reinhard_apply}
 
 
 # --- references ------------------------------------------------------------------------------------
+
 
 @dataclass
 class StainReference:
@@ -178,15 +186,31 @@ class StainReference:
 
     def write(self, path: str | Path) -> None:
         with atomic_output(path) as tmp:
-            Path(tmp).write_text(json.dumps({"method": self.method, "values": self.values, "source": self.source,
-                                             "tiles": self.tiles, **self.extra}, indent=2) + "\n")
+            Path(tmp).write_text(
+                json.dumps(
+                    {
+                        "method": self.method,
+                        "values": self.values,
+                        "source": self.source,
+                        "tiles": self.tiles,
+                        **self.extra,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
 
     @classmethod
     def read(cls, path: str | Path) -> "StainReference":
         data = json.loads(Path(path).read_text())
         known = {"method", "values", "source", "tiles"}
-        return cls(data["method"], data["values"], data["source"], data["tiles"],
-                   {k: v for k, v in data.items() if k not in known})
+        return cls(
+            data["method"],
+            data["values"],
+            data["source"],
+            data["tiles"],
+            {k: v for k, v in data.items() if k not in known},
+        )
 
 
 def check_method(method: str) -> None:
@@ -199,8 +223,11 @@ def fit_reference(method: str, tiles: torch.Tensor, source: str) -> StainReferen
     check_method(method)
     fitted, valid = FIT[method](tiles)
     if not valid.any():
-        raise ConfigError("stain.reference", f"no tile of the stain reference ({source}) has enough stain to fit "
-                                             f"{method}; choose other reference slides or an image")
+        raise ConfigError(
+            "stain.reference",
+            f"no tile of the stain reference ({source}) has enough stain to fit "
+            f"{method}; choose other reference slides or an image",
+        )
     values = {}
     for name, value in fitted.items():
         median = value[valid].median(0).values

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StainParams:
-    reference: str              # cohort | path of a reference image
-    reference_slides: int       # cohort reference: slides sampled (evenly over the sample sheet)
-    tiles_per_slide: int        # tiles of each slide the reference (and the QC grid) is fitted on
-    fit_px: int                 # tiles are fitted and normalised at this size (the encoders' input size)
-    qc_slides: int              # slides (rows) of the before / after QC grid
+    reference: str  # cohort | path of a reference image
+    reference_slides: int  # cohort reference: slides sampled (evenly over the sample sheet)
+    tiles_per_slide: int  # tiles of each slide the reference (and the QC grid) is fitted on
+    fit_px: int  # tiles are fitted and normalised at this size (the encoders' input size)
+    qc_slides: int  # slides (rows) of the before / after QC grid
     seed: int

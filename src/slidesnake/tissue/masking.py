@@ -69,7 +69,7 @@ def tissue_mask(rgb: np.ndarray, pixel_um: float, params: MaskParams) -> tuple[n
     if radius > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
-    pixel_area = pixel_um ** 2
+    pixel_area = pixel_um**2
     mask = fill_small_holes(mask, int(params.min_hole_area_um2 / pixel_area))
     mask = drop_small_components(mask, int(params.min_tissue_area_um2 / pixel_area))
     return mask, threshold, pen

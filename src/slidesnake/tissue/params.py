@@ -10,27 +10,27 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class MaskParams:
-    mpp: float                  # resolution the mask is computed at
-    channel: str                # saturation | od (optical density) | grey
-    median_um: float            # median blur before thresholding
-    threshold_floor: int        # never threshold below this (0-255): blank glass finds no tissue
-    closing_um: float           # morphological closing radius
+    mpp: float  # resolution the mask is computed at
+    channel: str  # saturation | od (optical density) | grey
+    median_um: float  # median blur before thresholding
+    threshold_floor: int  # never threshold below this (0-255): blank glass finds no tissue
+    closing_um: float  # morphological closing radius
     min_tissue_area_um2: float  # drop smaller tissue pieces
-    min_hole_area_um2: float    # fill smaller holes
+    min_hole_area_um2: float  # fill smaller holes
     remove_pen: bool
 
 
 @dataclass(frozen=True)
 class TilingParams:
-    tile_px: int                # tile size at the target resolution
-    mpp: float                  # target microns per pixel
-    overlap_px: int             # overlap between neighbours, at the target resolution
-    min_tissue: float           # keep tiles with at least this tissue fraction
+    tile_px: int  # tile size at the target resolution
+    mpp: float  # target microns per pixel
+    overlap_px: int  # overlap between neighbours, at the target resolution
+    min_tissue: float  # keep tiles with at least this tissue fraction
 
 
 @dataclass(frozen=True)
 class RegionParams:
-    patch_px: int               # HIPT patch side at the target mpp (256)
-    patches_per_side: int       # patches along a region side (16: 4096 px regions)
-    mpp: float | None           # target microns per pixel (None: tiling.mpp)
-    min_tissue: float           # keep regions with at least this tissue share
+    patch_px: int  # HIPT patch side at the target mpp (256)
+    patches_per_side: int  # patches along a region side (16: 4096 px regions)
+    mpp: float | None  # target microns per pixel (None: tiling.mpp)
+    min_tissue: float  # keep regions with at least this tissue share

@@ -22,8 +22,9 @@ def _interp_columns(cumulative: np.ndarray, positions: np.ndarray) -> np.ndarray
     return cumulative[:, left] * (1 - frac) + cumulative[:, np.minimum(left + 1, width)] * frac
 
 
-def box_coverage(mask: np.ndarray, downsample: tuple[float, float], xs: np.ndarray, ys: np.ndarray,
-                 size0: float) -> np.ndarray:
+def box_coverage(
+    mask: np.ndarray, downsample: tuple[float, float], xs: np.ndarray, ys: np.ndarray, size0: float
+) -> np.ndarray:
     """Mean of `mask` over every level-0 box (x, y, size0) of the grid xs x ys, as ny x nx.
 
     The integral of the piecewise-constant mask is piecewise bilinear, so interpolating its
@@ -37,10 +38,10 @@ def box_coverage(mask: np.ndarray, downsample: tuple[float, float], xs: np.ndarr
     # per mask row: coverage of each tile column span
     spans = np.empty((h, len(xs)), np.float64)
     for r in range(0, h, ROW_BLOCK):
-        block = mask[r:r + ROW_BLOCK].astype(np.float64)
+        block = mask[r : r + ROW_BLOCK].astype(np.float64)
         cumulative = np.zeros((block.shape[0], block.shape[1] + 1))
         np.cumsum(block, axis=1, out=cumulative[:, 1:])
-        spans[r:r + ROW_BLOCK] = _interp_columns(cumulative, x1) - _interp_columns(cumulative, x0)
+        spans[r : r + ROW_BLOCK] = _interp_columns(cumulative, x1) - _interp_columns(cumulative, x0)
     down = np.zeros((len(xs), h + 1))
     np.cumsum(spans.T, axis=1, out=down[:, 1:])
     totals = (_interp_columns(down, y1) - _interp_columns(down, y0)).T
@@ -49,12 +50,12 @@ def box_coverage(mask: np.ndarray, downsample: tuple[float, float], xs: np.ndarr
 
 @dataclass
 class TileGrid:
-    coords: np.ndarray          # N x 2 int64, level-0 x, y of the top-left corner
+    coords: np.ndarray  # N x 2 int64, level-0 x, y of the top-left corner
     tissue_fraction: np.ndarray  # N float32
-    size0: int                  # tile side at level 0
-    stride0: float              # grid step at level 0
+    size0: int  # tile side at level 0
+    stride0: float  # grid step at level 0
     grid_shape: tuple[int, int]  # rows, columns of the full grid before filtering
-    row_col: np.ndarray         # N x 2 grid row, column of each kept tile
+    row_col: np.ndarray  # N x 2 grid row, column of each kept tile
 
 
 def level0_tile_size(mpp0: float, params: TilingParams) -> tuple[int, float]:
@@ -65,8 +66,13 @@ def level0_tile_size(mpp0: float, params: TilingParams) -> tuple[int, float]:
     return int(round(params.tile_px * scale)), (params.tile_px - params.overlap_px) * scale
 
 
-def make_grid(mask: np.ndarray, mask_downsample: tuple[float, float], level0_size: tuple[int, int],
-              mpp0: float, params: TilingParams) -> TileGrid:
+def make_grid(
+    mask: np.ndarray,
+    mask_downsample: tuple[float, float],
+    level0_size: tuple[int, int],
+    mpp0: float,
+    params: TilingParams,
+) -> TileGrid:
     """Tiles on a regular grid from the slide origin whose tissue fraction reaches `min_tissue`.
 
     Every tile starts inside the slide; tiles on the right and bottom border may extend past it
@@ -80,12 +86,19 @@ def make_grid(mask: np.ndarray, mask_downsample: tuple[float, float], level0_siz
     coverage = box_coverage(mask, mask_downsample, xs.astype(np.float64), ys.astype(np.float64), size0)
     rows, cols = np.nonzero(coverage >= params.min_tissue - 1e-9)
     coords = np.stack([xs[cols], ys[rows]], axis=1).astype(np.int64)
-    return TileGrid(coords, coverage[rows, cols].astype(np.float32), size0, stride0, (len(ys), len(xs)),
-                    np.stack([rows, cols], axis=1).astype(np.int64))
+    return TileGrid(
+        coords,
+        coverage[rows, cols].astype(np.float32),
+        size0,
+        stride0,
+        (len(ys), len(xs)),
+        np.stack([rows, cols], axis=1).astype(np.int64),
+    )
 
 
-def label_fractions(labels: np.ndarray, label_downsample: tuple[float, float], coords: np.ndarray,
-                    size0: int, classes: tuple[int, ...]) -> np.ndarray:
+def label_fractions(
+    labels: np.ndarray, label_downsample: tuple[float, float], coords: np.ndarray, size0: int, classes: tuple[int, ...]
+) -> np.ndarray:
     """N x len(classes) share of each tile covered by each label value (outside the mask: none)."""
     out = np.zeros((len(coords), len(classes)), np.float32)
     if not len(coords):
@@ -93,18 +106,21 @@ def label_fractions(labels: np.ndarray, label_downsample: tuple[float, float], c
     xs, x_index = np.unique(coords[:, 0], return_inverse=True)
     ys, y_index = np.unique(coords[:, 1], return_inverse=True)
     for k, value in enumerate(classes):
-        coverage = box_coverage(labels == value, label_downsample, xs.astype(np.float64), ys.astype(np.float64),
-                                size0)
+        coverage = box_coverage(labels == value, label_downsample, xs.astype(np.float64), ys.astype(np.float64), size0)
         out[:, k] = coverage[y_index, x_index]
     return out
 
 
-def mask_downsample(mask_shape: tuple[int, int], level0_size: tuple[int, int], what: str,
-                    tolerance: float = 0.02) -> tuple[float, float]:
+def mask_downsample(
+    mask_shape: tuple[int, int], level0_size: tuple[int, int], what: str, tolerance: float = 0.02
+) -> tuple[float, float]:
     """Level-0 pixels per mask pixel along x and y; a mask whose aspect does not match is an error."""
     height, width = mask_shape[:2]
     sx, sy = level0_size[0] / width, level0_size[1] / height
     if not math.isclose(sx, sy, rel_tol=tolerance) and abs(sx - sy) > 1.0:
-        raise InputFileError(what, f"{width} x {height} px, which does not match the slide's "
-                         f"{level0_size[0]} x {level0_size[1]} px (downsample {sx:.2f} along x, {sy:.2f} along y)")
+        raise InputFileError(
+            what,
+            f"{width} x {height} px, which does not match the slide's "
+            f"{level0_size[0]} x {level0_size[1]} px (downsample {sx:.2f} along x, {sy:.2f} along y)",
+        )
     return sx, sy

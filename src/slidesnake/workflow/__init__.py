@@ -1,5 +1,6 @@
 """What Snakemake needs while it builds the DAG: config checks, parameter objects built from the config, the
-sample sheet, the cohort and every output path. Light by design: nothing here imports openslide, OpenCV, torch or pandas."""
+sample sheet, the cohort and every output path. Light by design: nothing here imports openslide, OpenCV, torch or
+pandas."""
 
 import os
 

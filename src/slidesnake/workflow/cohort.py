@@ -16,8 +16,9 @@ NEW_SEED_OFFSET = 1000  # the demo's new slides: same settings, other seeds
 NEW_PREFIX = "new"
 
 
-def demo_plans(demo_config: dict, n_slides: int, seed_offset: int = 0, prefix: str = "demo"
-               ) -> dict[str, DemoSlidePlan]:
+def demo_plans(
+    demo_config: dict, n_slides: int, seed_offset: int = 0, prefix: str = "demo"
+) -> dict[str, DemoSlidePlan]:
     """Plans of `n_slides` demo slides by id; another prefix and seed offset plan the new slides."""
     return {plan.slide_id: plan for plan in plan_cohort(demo_config, n_slides, seed_offset, prefix)}
 
@@ -26,10 +27,16 @@ def demo_record(plan: DemoSlidePlan, row: int, labelled: bool) -> SlideRecord:
     """A demo slide as a sheet row: its files are written by the demo rules, so none exist yet.
     New slides come without labels, as new slides would."""
     return SlideRecord(
-        slide_id=plan.slide_id, source=paths.fill(paths.DEMO_SLIDE, slide=plan.slide_id), source_kind="path",
-        ext="tiff", patient_id=plan.patient_id, row=row,
-        annotation=paths.fill(paths.DEMO_ANNOTATION, slide=plan.slide_id), annotation_kind="path",
-        columns={DEMO_LABEL_COLUMN: plan.label if labelled else None})
+        slide_id=plan.slide_id,
+        source=paths.fill(paths.DEMO_SLIDE, slide=plan.slide_id),
+        source_kind="path",
+        ext="tiff",
+        patient_id=plan.patient_id,
+        row=row,
+        annotation=paths.fill(paths.DEMO_ANNOTATION, slide=plan.slide_id),
+        annotation_kind="path",
+        columns={DEMO_LABEL_COLUMN: plan.label if labelled else None},
+    )
 
 
 @dataclass
@@ -39,13 +46,14 @@ class Cohort:
     train: dict[str, SlideRecord]
     new: dict[str, SlideRecord] = field(default_factory=dict)
     demo_plans: dict[str, DemoSlidePlan] = field(default_factory=dict)
-    sheet: str | None = None          # the user's sheet the training slides came from (None: demo)
+    sheet: str | None = None  # the user's sheet the training slides came from (None: demo)
 
     def __post_init__(self):
         shared = self.train.keys() & self.new.keys()
         if shared:
-            raise ConfigError("deploy.samples", f"slide_id(s) in both the sample sheet and the deploy sheet: "
-                                                f"{sorted(shared)}")
+            raise ConfigError(
+                "deploy.samples", f"slide_id(s) in both the sample sheet and the deploy sheet: {sorted(shared)}"
+            )
         self.records = {**self.train, **self.new}
 
     @property
@@ -64,7 +72,7 @@ class Cohort:
     def shards(self, per_job: int) -> dict[str, list[str]]:
         """Slides in sheet order cut into shards of `per_job` (training slides first, then new ones)."""
         slides = self.slides()
-        return {f"shard{k // per_job:05d}": slides[k:k + per_job] for k in range(0, len(slides), per_job)}
+        return {f"shard{k // per_job:05d}": slides[k : k + per_job] for k in range(0, len(slides), per_job)}
 
     def labels(self, task: dict) -> dict[str, str]:
         """Checked labels of the training slides for a task ({label_column, classes})."""
@@ -107,7 +115,10 @@ def load_cohort(config: dict) -> Cohort:
         new = {}
     if config["deploy"]["samples"] is not None:
         if config["samples"] == DEMO:
-            raise ConfigError("deploy.samples", "the demo cohort brings its own new slides (demo.new_slides); "
-                                                "set deploy.samples only with your own sample sheet")
+            raise ConfigError(
+                "deploy.samples",
+                "the demo cohort brings its own new slides (demo.new_slides); "
+                "set deploy.samples only with your own sample sheet",
+            )
         new = read_sheet(config["deploy"]["samples"])
     return Cohort(train, new, plans, sheet)

@@ -31,7 +31,7 @@ def fill_defaults(schema: dict, instance: dict) -> dict:
             fill_defaults(sub, instance[key])
         entries = sub.get("additionalProperties")
         if isinstance(instance.get(key), dict) and isinstance(entries, dict) and "properties" in entries:
-            for value in instance[key].values():     # a map of named entries (features.encoders)
+            for value in instance[key].values():  # a map of named entries (features.encoders)
                 if isinstance(value, dict):
                     fill_defaults(entries, value)
     return instance
@@ -84,30 +84,43 @@ def check_config(config: dict) -> dict:
     pu = config["pu"]
     if pu["enabled"] and tasks:
         if pu["task"] not in tasks:
-            raise ConfigError("pu.task", f"'{pu['task']}' is not one of the tasks {list(tasks)} (or set pu.enabled: false)")
+            raise ConfigError(
+                "pu.task", f"'{pu['task']}' is not one of the tasks {list(tasks)} (or set pu.enabled: false)"
+            )
         if pu["positive_class"] not in tasks[pu["task"]]["classes"]:
-            raise ConfigError("pu.positive_class", f"'{pu['positive_class']}' is not a class of task "
-                                                   f"'{pu['task']}' {tasks[pu['task']]['classes']}")
+            raise ConfigError(
+                "pu.positive_class",
+                f"'{pu['positive_class']}' is not a class of task '{pu['task']}' {tasks[pu['task']]['classes']}",
+            )
     if REGION_ENCODER in encoders:
-        raise ConfigError("features.encoders", f"'{REGION_ENCODER}' names the region features; call the encoder otherwise")
+        raise ConfigError(
+            "features.encoders", f"'{REGION_ENCODER}' names the region features; call the encoder otherwise"
+        )
     region_models = [m for m in training["models"] if m in REGION_MODELS]
     if region_models and not config["regions"]["enabled"]:
         raise ConfigError("training.models", f"{region_models} train on region features: set regions.enabled: true")
     if config["regions"]["enabled"]:
         for key in ("vit256_weights", "vit4k_weights"):
             if config["region_features"][key] is None:
-                raise ConfigError(f"region_features.{key}", "regions are enabled but the weights are not set: random, "
-                                                            "or the path of HIPT's published checkpoint")
+                raise ConfigError(
+                    f"region_features.{key}",
+                    "regions are enabled but the weights are not set: random, "
+                    "or the path of HIPT's published checkpoint",
+                )
     classifier = config["classifier"]
     if classifier["enabled"]:
-        for key, meaning in (("patches", "a patch-set folder, a .zip/.tar path or URL, or demo"),
-                             ("weights", "hub, a local checkpoint path, or random")):
+        for key, meaning in (
+            ("patches", "a patch-set folder, a .zip/.tar path or URL, or demo"),
+            ("weights", "hub, a local checkpoint path, or random"),
+        ):
             if classifier[key] is None:
                 raise ConfigError(f"classifier.{key}", f"the classifier is enabled but has no {key}: set {meaning}")
     for source in config["figures"]["heatmap_sources"]:
         if source != PU_SOURCE and source not in training["models"]:
-            raise ConfigError("figures.heatmap_sources", f"'{source}' is neither a model of training.models "
-                                                         f"{training['models']} nor '{PU_SOURCE}'")
+            raise ConfigError(
+                "figures.heatmap_sources",
+                f"'{source}' is neither a model of training.models {training['models']} nor '{PU_SOURCE}'",
+            )
     return config
 
 
@@ -124,13 +137,15 @@ def train_encoder(config: dict) -> str | None:
 
 def encoder_defaults() -> dict:
     """The defaults of one entry of features.encoders (its stain normalisation)."""
-    return fill_defaults(load_schema("config")["properties"]["features"]["properties"]["encoders"]
-                         ["additionalProperties"], {})
+    return fill_defaults(
+        load_schema("config")["properties"]["features"]["properties"]["encoders"]["additionalProperties"], {}
+    )
 
 
 def default_params(cls, section: str, **changes):
     """Parameter object `cls` with the schema's defaults of `section` (tests, benchmarks), some values changed;
     feature parameters also take an encoder entry's defaults."""
     from slidesnake.workflow.params import section_params
+
     entry = encoder_defaults() if section == "features" else {}
     return cls(**section_params(cls, {**entry, **default_config()[section], **changes}))

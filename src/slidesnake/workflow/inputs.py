@@ -22,8 +22,8 @@ from slidesnake.workflow.config import train_encoder
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import source_kind
 
-COHORT_REFERENCE = "cohort"     # stain.reference: fitted to the cohort's own slides
-DEMO_PATCHES = "demo"           # classifier.patches: the demo's patch set
+COHORT_REFERENCE = "cohort"  # stain.reference: fitted to the cohort's own slides
+DEMO_PATCHES = "demo"  # classifier.patches: the demo's patch set
 SHARD_INPUTS = {"tiles": paths.TILES, "regions": paths.REGIONS}  # what a shard job reads besides the slide
 
 
@@ -31,7 +31,10 @@ def expand(template: str, **values) -> list[str]:
     """The template filled with every combination of the values (lists, or one string)."""
     names = list(values)
     lists = [[v] if isinstance(v, str) else list(v) for v in values.values()]
-    return [paths.fill_some(template, **dict(zip(names, combination))) for combination in itertools.product(*lists)]
+    return [
+        paths.fill_some(template, **dict(zip(names, combination, strict=True)))
+        for combination in itertools.product(*lists)
+    ]
 
 
 def nested_paths(item) -> list[str]:
@@ -82,8 +85,11 @@ class RuleInputs:
 
         def local_file(wildcards):
             record = self.cohort.record(wildcards.slide)
-            kind, location = ((record.source_kind, record.source) if column == "source"
-                              else (record.annotation_kind, record.annotation))
+            kind, location = (
+                (record.source_kind, record.source)
+                if column == "source"
+                else (record.annotation_kind, record.annotation)
+            )
             return [location] if kind == "path" else []
 
         return local_file
@@ -123,21 +129,30 @@ class RuleInputs:
 
         def files(wildcards):
             filled = {**dict(wildcards.items()), **fixed}
-            return {s: {"slide": self.slide_file(s), reads: paths.fill(SHARD_INPUTS[reads], slide=s),
-                        writes: paths.fill(template, **{**filled, "slide": s})}
-                    for s in self.shards[wildcards.shard]}
+            return {
+                s: {
+                    "slide": self.slide_file(s),
+                    reads: paths.fill(SHARD_INPUTS[reads], slide=s),
+                    writes: paths.fill(template, **{**filled, "slide": s}),
+                }
+                for s in self.shards[wildcards.shard]
+            }
 
         return files
 
     def shard_inputs(self, reads: str):
         """Input function: the slide and `reads` (tiles or regions) files of every slide of the shard."""
-        return lambda wildcards: [f for s in self.shards[wildcards.shard]
-                                  for f in (self.slide_file(s), paths.fill(SHARD_INPUTS[reads], slide=s))]
+        return lambda wildcards: [
+            f
+            for s in self.shards[wildcards.shard]
+            for f in (self.slide_file(s), paths.fill(SHARD_INPUTS[reads], slide=s))
+        ]
 
     def shard_of_slide(self, template: str, **fixed):
         """Input function: the shard table (`template`) of the shard that holds the wildcards' slide."""
-        return lambda wildcards: paths.fill(template, **{**dict(wildcards.items()), **fixed},
-                                            shard=self.shard_of[wildcards.slide])
+        return lambda wildcards: paths.fill(
+            template, **{**dict(wildcards.items()), **fixed}, shard=self.shard_of[wildcards.slide]
+        )
 
     # ---- features, stain, the tile classifier ------------------------------------------------------
 
@@ -149,13 +164,20 @@ class RuleInputs:
     def feature_params(self, wildcards) -> dict:
         """Model and weights of one configured encoder, with the shared extraction settings."""
         encoder = self.config["features"]["encoders"][wildcards.encoder]
-        return section_params(FeatureParams, self.config["features"], model=encoder.get("model", wildcards.encoder),
-                              weights=encoder["weights"], stain=encoder["stain"])
+        return section_params(
+            FeatureParams,
+            self.config["features"],
+            model=encoder.get("model", wildcards.encoder),
+            weights=encoder["weights"],
+            stain=encoder["stain"],
+        )
 
     def stain_slide_files(self, count: int) -> dict[str, dict]:
         """Slide -> {slide, tiles} of `count` training slides spread over the sample sheet."""
-        return {s: {"slide": self.slide_file(s), "tiles": paths.fill(paths.TILES, slide=s)}
-                for s in spread(self.train_slides, count)}
+        return {
+            s: {"slide": self.slide_file(s), "tiles": paths.fill(paths.TILES, slide=s)}
+            for s in spread(self.train_slides, count)
+        }
 
     def stain_reference_slides(self, wildcards) -> dict[str, dict]:
         """Slide -> {slide, tiles} of the cohort reference (none for a reference image)."""
@@ -183,29 +205,43 @@ class RuleInputs:
 
     def tile_class_files(self, wildcards) -> dict[str, str]:
         """Every slide's tile-class file (training and new slides)."""
-        return {s: paths.fill(paths.TILE_CLASSES, classifier=wildcards.classifier, slide=s)
-                for s in self.cohort.slides()}
+        return {
+            s: paths.fill(paths.TILE_CLASSES, classifier=wildcards.classifier, slide=s) for s in self.cohort.slides()
+        }
 
     # ---- cohorts -------------------------------------------------------------------------------------
 
     def slide_manifest_rows(self, wildcards) -> list[dict]:
         """Every file of every slide of a cohort, one row per slide (slidesnake.io.manifest)."""
-        return [{"slide_id": slide, "patient_id": self.cohort.record(slide).patient_id,
-                 "slide": self.slide_file(slide), "mask": paths.fill(paths.MASK, slide=slide),
-                 "mask_info": paths.fill(paths.MASK_INFO, slide=slide),
-                 "thumbnail": paths.fill(paths.THUMBNAIL, slide=slide), "tiles": paths.fill(paths.TILES, slide=slide),
-                 "annotation": self.annotation_file(slide), "truth": self.truth_file(slide)}
-                for slide in self.cohort.slides(wildcards.cohort)]
+        return [
+            {
+                "slide_id": slide,
+                "patient_id": self.cohort.record(slide).patient_id,
+                "slide": self.slide_file(slide),
+                "mask": paths.fill(paths.MASK, slide=slide),
+                "mask_info": paths.fill(paths.MASK_INFO, slide=slide),
+                "thumbnail": paths.fill(paths.THUMBNAIL, slide=slide),
+                "tiles": paths.fill(paths.TILES, slide=slide),
+                "annotation": self.annotation_file(slide),
+                "truth": self.truth_file(slide),
+            }
+            for slide in self.cohort.slides(wildcards.cohort)
+        ]
 
     def slide_manifest_files(self, wildcards) -> list[str]:
-        return [path for row in self.slide_manifest_rows(wildcards) for key, path in row.items()
-                if key not in ("slide_id", "patient_id") and path]
+        return [
+            path
+            for row in self.slide_manifest_rows(wildcards)
+            for key, path in row.items()
+            if key not in ("slide_id", "patient_id") and path
+        ]
 
     def cohort_features(self, wildcards) -> dict[str, str]:
         """Every slide's features file of one encoder (region features for the region encoder)."""
         template = paths.REGION_FEATURES if wildcards.encoder == paths.REGION_ENCODER else paths.FEATURES
-        return {s: paths.fill(template, encoder=wildcards.encoder, slide=s)
-                for s in self.cohort.slides(wildcards.cohort)}
+        return {
+            s: paths.fill(template, encoder=wildcards.encoder, slide=s) for s in self.cohort.slides(wildcards.cohort)
+        }
 
     def cohort_tiles(self, wildcards) -> dict[str, str]:
         """Every slide's tiles file (regions file for the region encoder)."""
@@ -221,7 +257,8 @@ class RuleInputs:
     def mil_manifest(self, cohort: str):
         """Input function: the feature manifest a MIL model trains or predicts on (region models: regions)."""
         return lambda wildcards: self.feature_manifest(
-            cohort, paths.REGION_ENCODER if wildcards.model in REGION_MODELS else None)
+            cohort, paths.REGION_ENCODER if wildcards.model in REGION_MODELS else None
+        )
 
     def export_tiles(self, wildcards) -> dict[str, str]:
         """Every slide's tiles file (training and new slides)."""
@@ -229,8 +266,9 @@ class RuleInputs:
 
     def export_features(self, wildcards) -> dict[str, dict[str, str]]:
         """Every encoder's features file of every slide: encoder -> slide -> path."""
-        return {e: {s: paths.fill(paths.FEATURES, encoder=e, slide=s) for s in self.cohort.slides()}
-                for e in self.encoders}
+        return {
+            e: {s: paths.fill(paths.FEATURES, encoder=e, slide=s) for s in self.cohort.slides()} for e in self.encoders
+        }
 
     def export_files(self, wildcards) -> dict:
         return {"tiles": self.export_tiles(wildcards), "features": self.export_features(wildcards)}
@@ -254,19 +292,25 @@ class RuleInputs:
     def pu_files(self, task: str) -> dict[str, str] | None:
         if not self.pu_runs(task):
             return None
-        return {"slide_scores": paths.fill(paths.PU_SLIDE_SCORES, task=task),
-                "tile_scores": paths.fill(paths.PU_TILE_SCORES, task=task),
-                "prior": paths.fill(paths.PU_PRIOR, task=task)}
+        return {
+            "slide_scores": paths.fill(paths.PU_SLIDE_SCORES, task=task),
+            "tile_scores": paths.fill(paths.PU_TILE_SCORES, task=task),
+            "prior": paths.fill(paths.PU_PRIOR, task=task),
+        }
 
     def evaluation_files(self, wildcards) -> dict:
         """What the evaluation of a task reads: fold predictions and tile scores per model, PU outputs."""
-        return {"predictions": self.per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
-                "tile_scores": self.per_model_fold_files(paths.FOLD_TILE_SCORES, wildcards.task),
-                "pu": self.pu_files(wildcards.task)}
+        return {
+            "predictions": self.per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
+            "tile_scores": self.per_model_fold_files(paths.FOLD_TILE_SCORES, wildcards.task),
+            "pu": self.pu_files(wildcards.task),
+        }
 
     def cohort_figure_files(self, wildcards) -> dict:
-        return {"predictions": self.per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
-                "metrics": self.per_model_fold_files(paths.METRICS, wildcards.task)}
+        return {
+            "predictions": self.per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
+            "metrics": self.per_model_fold_files(paths.METRICS, wildcards.task),
+        }
 
     @staticmethod
     def flat_files(function):
@@ -341,17 +385,27 @@ class RuleInputs:
     def training_tasks(self) -> list[str]:
         """The tasks, once it is checked that there is an encoder to train on."""
         if self.tasks and self.train_encoder is None:
-            raise ConfigError("features.encoders", "training, predictions and figures need an encoder "
-                                                   "(or set tasks: {} to stop after features)")
+            raise ConfigError(
+                "features.encoders",
+                "training, predictions and figures need an encoder (or set tasks: {} to stop after features)",
+            )
         return list(self.tasks)
 
     def stages(self) -> dict:
         """Target rule -> the function listing its files (for every slide, task and model)."""
-        return {"download": self.download_targets, "masks": lambda: expand(paths.MASK_GEOJSON, slide=self.cohort.slides()),
-                "tiles": lambda: expand(paths.TILES, slide=self.cohort.slides()), "features": self.features_targets,
-                "regions": self.regions_targets, "region_features": self.region_features_targets,
-                "export": lambda: expand(paths.EXPORT_DIR, tool=paths.EXPORT_TOOLS), "classify": self.classify_targets,
-                "train": self.train_targets, "predict": self.predict_targets, "figures": self.figures_targets}
+        return {
+            "download": self.download_targets,
+            "masks": lambda: expand(paths.MASK_GEOJSON, slide=self.cohort.slides()),
+            "tiles": lambda: expand(paths.TILES, slide=self.cohort.slides()),
+            "features": self.features_targets,
+            "regions": self.regions_targets,
+            "region_features": self.region_features_targets,
+            "export": lambda: expand(paths.EXPORT_DIR, tool=paths.EXPORT_TOOLS),
+            "classify": self.classify_targets,
+            "train": self.train_targets,
+            "predict": self.predict_targets,
+            "figures": self.figures_targets,
+        }
 
     def stage_input(self, stage: str):
         """Input function of a target rule: its stage's files (evaluated only when the target is asked for)."""
@@ -367,8 +421,9 @@ class RuleInputs:
         return demo + [self.slide_file(s) for s in every] + [a for a in map(self.annotation_file, every) if a]
 
     def features_targets(self) -> list[str]:
-        return (expand(paths.FEATURES, encoder=self.encoders, slide=self.cohort.slides())
-                + expand(paths.STAIN_QC, method=self.stain_methods))
+        return expand(paths.FEATURES, encoder=self.encoders, slide=self.cohort.slides()) + expand(
+            paths.STAIN_QC, method=self.stain_methods
+        )
 
     def regions_targets(self) -> list[str]:
         return expand(paths.REGIONS, slide=self.cohort.slides()) if self.config["regions"]["enabled"] else []
@@ -386,9 +441,11 @@ class RuleInputs:
 
     def train_targets(self) -> list[str]:
         tasks = self.training_tasks()
-        return (expand(paths.MODEL, task=tasks, model=self.models, fold=range(self.folds))
-                + expand(paths.EVALUATION_MD, task=tasks)
-                + [paths.fill(paths.PU_SLIDE_SCORES, task=t) for t in tasks if self.pu_runs(t)])
+        return (
+            expand(paths.MODEL, task=tasks, model=self.models, fold=range(self.folds))
+            + expand(paths.EVALUATION_MD, task=tasks)
+            + [paths.fill(paths.PU_SLIDE_SCORES, task=t) for t in tasks if self.pu_runs(t)]
+        )
 
     def predict_targets(self) -> list[str]:
         tasks = self.training_tasks()

@@ -30,7 +30,7 @@ MASK_QC = f"{RESULTS}/masks/{{slide}}_qc.jpg"
 TILES = f"{RESULTS}/tiles/{{slide}}.h5"
 TILES_QC = f"{RESULTS}/tiles/{{slide}}_qc.jpg"
 FEATURES = f"{RESULTS}/features/{{encoder}}/{{slide}}.h5"
-FEATURE_SHARD = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}.tsv"   # slides encoded by one job
+FEATURE_SHARD = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}.tsv"  # slides encoded by one job
 FEATURE_SHARD_FILE = f"{RESULTS}/features/{{encoder}}/shards/{{shard}}/{{slide}}.h5"
 STAIN_REFERENCE = f"{RESULTS}/stain/{{method}}/reference.json"  # what encoders with this stain method normalise to
 STAIN_QC = f"{RESULTS}/figures/stain/{{method}}.jpg"
@@ -128,6 +128,7 @@ def benchmark(rule: str, name: str = "") -> str:
 def in_folder(folder, name: str, **wildcards):
     """A per-slide file inside a folder output (heatmaps, UMAP views)."""
     from pathlib import Path
+
     return Path(folder) / name.format(**wildcards)
 
 

@@ -19,7 +19,18 @@ from slidesnake.workflow.config import load_schema
 
 URL_SCHEMES = ("http", "https", "file")
 SLIDE_EXTENSIONS = (
-    "svs", "tif", "tiff", "ndpi", "vms", "vmu", "scn", "mrxs", "svslide", "bif", "dcm", "czi",
+    "svs",
+    "tif",
+    "tiff",
+    "ndpi",
+    "vms",
+    "vmu",
+    "scn",
+    "mrxs",
+    "svslide",
+    "bif",
+    "dcm",
+    "czi",
 )
 ANNOTATION_EXTENSIONS = ("png", "tif", "tiff")
 KNOWN_COLUMNS = ("slide_id", "source", "md5", "patient_id", "annotation", "mpp")
@@ -30,9 +41,9 @@ class SlideRecord:
     """One checked sheet row."""
 
     slide_id: str
-    source: str                  # URL, or absolute local path
-    source_kind: str             # "url" | "path"
-    ext: str                     # slide file extension (tells OpenSlide the format)
+    source: str  # URL, or absolute local path
+    source_kind: str  # "url" | "path"
+    ext: str  # slide file extension (tells OpenSlide the format)
     patient_id: str
     row: int
     md5: str | None = None
@@ -63,7 +74,7 @@ def url_scheme(value: str) -> str | None:
 
 
 def source_kind(value: str) -> str:
-    """"url" for a source fetched over the network, "path" for a local file (a path or a file:// URL)."""
+    """ "url" for a source fetched over the network, "path" for a local file (a path or a file:// URL)."""
     return "url" if url_scheme(value) not in (None, "file") else "path"
 
 
@@ -73,7 +84,8 @@ def classify_source(value: str, base_dir: Path, row: int, column: str) -> tuple[
     if scheme is not None:
         if scheme not in URL_SCHEMES:
             raise SampleSheetError(
-                f"unsupported URL scheme '{scheme}://' in '{value}' (use http, https, file or a path)", row, column)
+                f"unsupported URL scheme '{scheme}://' in '{value}' (use http, https, file or a path)", row, column
+            )
         if source_kind(value) == "url":
             return "url", value
         path = Path(unquote(urlparse(value).path))
@@ -91,8 +103,11 @@ def file_extension(location: str, row: int, column: str, allowed: tuple[str, ...
     name = Path(unquote(urlparse(location).path) if "://" in location else location).name
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in allowed:
-        raise SampleSheetError(f"cannot tell the {what} format from '{name}'; the file name must end in one of "
-                               f".{', .'.join(allowed)}", row, column)
+        raise SampleSheetError(
+            f"cannot tell the {what} format from '{name}'; the file name must end in one of .{', .'.join(allowed)}",
+            row,
+            column,
+        )
     return suffix
 
 
@@ -103,17 +118,23 @@ def check_row(raw: dict, row: int, base_dir: Path, validator) -> SlideRecord:
             record["mpp"] = float(record["mpp"])
         except ValueError:
             raise SampleSheetError(f"'{record['mpp']}' is not a number", row, "mpp") from None
-    errors = sorted(validator.iter_errors({k: v for k, v in record.items() if v is not None or k in KNOWN_COLUMNS}),
-                    key=lambda e: list(e.path))
+    errors = sorted(
+        validator.iter_errors({k: v for k, v in record.items() if v is not None or k in KNOWN_COLUMNS}),
+        key=lambda e: list(e.path),
+    )
     if errors:
         error = errors[0]
         column = error.path[0] if error.path else None
         if error.validator == "required":
             raise SampleSheetError("value is empty", row, re.findall(r"'(\w+)'", error.message)[0])
         if error.validator == "pattern":
-            raise SampleSheetError(f"'{error.instance}' may only use letters, digits, '.', '_' and '-'"
-                                   if column in ("slide_id", "patient_id") else
-                                   f"'{error.instance}' is not a 32-digit hexadecimal md5", row, column)
+            raise SampleSheetError(
+                f"'{error.instance}' may only use letters, digits, '.', '_' and '-'"
+                if column in ("slide_id", "patient_id")
+                else f"'{error.instance}' is not a 32-digit hexadecimal md5",
+                row,
+                column,
+            )
         raise SampleSheetError(error.message, row, column)
     source_kind, source = classify_source(record["source"], base_dir, row, "source")
     annotation_kind = annotation = None
@@ -121,12 +142,18 @@ def check_row(raw: dict, row: int, base_dir: Path, validator) -> SlideRecord:
         annotation_kind, annotation = classify_source(record["annotation"], base_dir, row, "annotation")
         file_extension(annotation, row, "annotation", ANNOTATION_EXTENSIONS, "annotation mask")
     return SlideRecord(
-        slide_id=record["slide_id"], source=source, source_kind=source_kind,
+        slide_id=record["slide_id"],
+        source=source,
+        source_kind=source_kind,
         ext=file_extension(source, row, "source", SLIDE_EXTENSIONS, "slide"),
-        patient_id=record.get("patient_id") or record["slide_id"], row=row,
+        patient_id=record.get("patient_id") or record["slide_id"],
+        row=row,
         md5=record["md5"].lower() if record.get("md5") else None,
-        annotation=annotation, annotation_kind=annotation_kind, mpp=record.get("mpp"),
-        columns={k: v for k, v in record.items() if k not in KNOWN_COLUMNS})
+        annotation=annotation,
+        annotation_kind=annotation_kind,
+        mpp=record.get("mpp"),
+        columns={k: v for k, v in record.items() if k not in KNOWN_COLUMNS},
+    )
 
 
 def check_rows(rows: list[dict], base_dir: Path) -> dict[str, SlideRecord]:
@@ -142,8 +169,11 @@ def check_rows(rows: list[dict], base_dir: Path) -> dict[str, SlideRecord]:
     for index, raw in enumerate(rows, start=1):
         record = check_row(raw, index, base_dir, validator)
         if record.slide_id in records:
-            raise SampleSheetError(f"duplicate slide_id '{record.slide_id}' (first in row "
-                                   f"{records[record.slide_id].row})", index, "slide_id")
+            raise SampleSheetError(
+                f"duplicate slide_id '{record.slide_id}' (first in row {records[record.slide_id].row})",
+                index,
+                "slide_id",
+            )
         records[record.slide_id] = record
     return records
 
@@ -169,11 +199,16 @@ def check_labels(records: dict[str, SlideRecord], column: str, classes: list[str
     for slide, record in records.items():
         value = record.value(column)
         if value is None:
-            raise SampleSheetError(f"slide '{slide}' has no label, and a training task needs one (or run targets "
-                                   "that need no labels: download, masks, tiles, features, export)",
-                                   record.row, column, sheet)
+            raise SampleSheetError(
+                f"slide '{slide}' has no label, and a training task needs one (or run targets "
+                "that need no labels: download, masks, tiles, features, export)",
+                record.row,
+                column,
+                sheet,
+            )
         if value not in classes:
-            raise SampleSheetError(f"label '{value}' of slide '{slide}' is not one of {classes}", record.row, column,
-                                   sheet)
+            raise SampleSheetError(
+                f"label '{value}' of slide '{slide}' is not one of {classes}", record.row, column, sheet
+            )
         labels[slide] = value
     return labels
