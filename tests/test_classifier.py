@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_tiles, run_at_sizes
+from helpers import make_tiles, run_at_sizes
 from slidesnake.classifier.model import load_classifier, save_classifier
 from slidesnake.classifier.params import ClassifierParams
 from slidesnake.classifier.patches import PatchSetError, assign_splits, read_image, read_patch_set, unpack

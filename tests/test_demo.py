@@ -11,7 +11,7 @@ import numpy as np
 import openslide
 import pytest
 
-from conftest import demo_config, package_env, small_plan, write_small_slide
+from helpers import demo_config, package_env, small_plan, write_small_slide
 from slidesnake.core.labels import TUMOR
 from slidesnake.demo.cohort import level_sizes, partial_annotation
 from slidesnake.demo.plan import plan_cohort

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 
 PACKAGE = REPO / "src" / "slidesnake"
 # import name -> conda / pip package name

@@ -7,7 +7,7 @@ import openslide
 import pytest
 import torch
 
-from conftest import make_tiles, tiling_params, write_small_slide
+from helpers import make_tiles, tiling_params, write_small_slide
 from slidesnake.io.exports import TRIDENT_ENCODERS, clam_level, trident_encoder_names
 from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide, composite_on_white

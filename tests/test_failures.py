@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO, config_arg, snakemake_bin
+from helpers import REPO, config_arg, snakemake_bin
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.logs import job_logging
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import feature_params, make_tiles, mask_params, write_small_slide
+from helpers import feature_params, make_tiles, mask_params, write_small_slide
 from slidesnake.core.errors import ConfigError
 from slidesnake.features.encoders import REGISTRY, EncoderError, build_encoder, output_dim, spec_for
 from slidesnake.features.extract import (

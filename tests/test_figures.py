@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import heatmap_params, run_at_sizes, tiling_params
+from helpers import heatmap_params, run_at_sizes, tiling_params
 from slidesnake.figures.cohort import confusion_figure, roc_figure
 from slidesnake.figures.heatmap import high_score_regions, paint_scores, render_heatmap
 from slidesnake.figures.umap_view import as_rgb, sample_tiles

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import pu_params
+from helpers import pu_params
 from slidesnake.core.errors import ConfigError, SlideError
 from slidesnake.evaluation.entries import model_entry, pu_entry
 from slidesnake.evaluation.splits import TEST, fold_partitions, patient_folds

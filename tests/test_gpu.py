@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_tiles
+from helpers import make_tiles
 from slidesnake.core.gpu_pool import claim_gpu
 from slidesnake.io.jpeg_tiles import decode_many
 from slidesnake.io.slide import Slide

@@ -7,7 +7,7 @@ import torch
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from conftest import pu_params, train_params
+from helpers import pu_params, train_params
 from slidesnake.evaluation.metrics import bootstrap_interval, grouped_auc_interval, mean_interval
 from slidesnake.evaluation.simulation import (
     TileProblem,

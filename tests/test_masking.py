@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import mask_params
+from helpers import mask_params
 from slidesnake.core.errors import SlideError
 from slidesnake.io.geojson import mask_polygons
 from slidesnake.jobs import tissue_mask as tissue_mask_job

@@ -33,7 +33,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, write_small_slide
+from helpers import REPO, write_small_slide
 
 pytestmark = pytest.mark.workflow
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA, require_shared_data, train_params
+from helpers import SHARED_DATA, require_shared_data, train_params
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE
 from slidesnake.demo.real_tissue import (
     TILE_PX,

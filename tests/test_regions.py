@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import mask_params, run_at_sizes
+from helpers import mask_params, run_at_sizes
 from slidesnake.features.encoders import EncoderError, build_encoder
 from slidesnake.features.extract import preprocess
 from slidesnake.features.hipt import VisionTransformer4K, build_vit4k, build_vit256, load_published

@@ -7,7 +7,7 @@ import shutil
 import h5py
 import pytest
 
-from conftest import REPO, TEST_CONFIGS, run_snakemake
+from helpers import REPO, TEST_CONFIGS, run_snakemake
 
 pytestmark = pytest.mark.workflow
 

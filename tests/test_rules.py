@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 GPU_RULES = {
     "extract_features",

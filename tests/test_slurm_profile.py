@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, config_arg, run_snakemake
+from helpers import REPO, config_arg, run_snakemake
 
 pytestmark = pytest.mark.workflow
 pytest.importorskip("snakemake_executor_plugin_slurm")

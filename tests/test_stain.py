@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import feature_params, make_tiles, write_small_slide
+from helpers import feature_params, make_tiles, write_small_slide
 from slidesnake.core.errors import ConfigError
 from slidesnake.demo.geometry import make_layout
 from slidesnake.demo.render import SlideRenderer

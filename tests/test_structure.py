@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, package_env
+from helpers import REPO, package_env
 from slidesnake.core.errors import ConfigError
 from slidesnake.workflow.config import check_config, default_config, load_schema
 

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import make_tiles, mask_params, tiling_params
+from helpers import make_tiles, mask_params, tiling_params
 from slidesnake.core.errors import ConfigError, InputFileError
 from slidesnake.io.tile_file import ANNOTATION_FRACTION, ATTRIBUTES, COORDS, TileFile
 from slidesnake.tissue.tiling import box_coverage, label_fractions, make_grid, mask_downsample

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import pu_params, train_params
+from helpers import pu_params, train_params
 from slidesnake.core.errors import ConfigError
 from slidesnake.evaluation.splits import TEST, check_no_leakage, patient_folds
 from slidesnake.mil.models import MIL_MODELS, build_mil_model, score_kinds

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import config_arg, run_snakemake
+from helpers import config_arg, run_snakemake
 
 pytestmark = pytest.mark.workflow
 CONFIG = config_arg("demo_small")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake
+from helpers import REPO, run_snakemake
 from http_server import serve
 
 pytestmark = pytest.mark.workflow

@@ -1,0 +1,198 @@
+"""Helpers the tests import: repository paths, the real test slides, parameter objects with schema defaults,
+small generated demo slides, tiling a slide and running Snakemake (the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from slidesnake.features.params import FeatureParams
+from slidesnake.figures.params import HeatmapParams
+from slidesnake.mil.params import TrainParams
+from slidesnake.pu.params import PUParams
+from slidesnake.tissue.params import MaskParams, TilingParams
+from slidesnake.workflow.config import default_params
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CMU = SHARED_DATA / "CMU-1-Small-Region.svs"
+TCGA = SHARED_DATA / "TCGA-CR-7395-01A-01-TS1.svs"
+
+
+TEST_CONFIGS = REPO / ".test"
+
+
+def config_arg(name: str) -> str:
+    """`--configfile=...` argument for one of the .test/ configurations (the `=` keeps targets apart)."""
+    return f"--configfile={TEST_CONFIGS / name / 'config.yaml'}"
+
+
+def package_env() -> dict:
+    """Environment for a Python subprocess that imports the workflow's package (from src/, as jobs do)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_at_sizes(script: str, sizes, tmp_path) -> dict:
+    """Run a measuring `script` (argv: size, folder) in a fresh process per size; the JSON of its last printed
+    line per size (peak-memory tests: each process's maximum RSS is its own)."""
+    results = {}
+    for size in sizes:
+        folder = tmp_path / str(size)
+        folder.mkdir()
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(size), str(folder)],
+            env=package_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results[size] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
+def mask_params(**changes) -> MaskParams:
+    """The schema's default mask parameters with some changed (tests never restate defaults)."""
+    return default_params(MaskParams, "mask", **changes)
+
+
+def tiling_params(**changes) -> TilingParams:
+    return default_params(TilingParams, "tiling", **changes)
+
+
+def feature_params(**changes) -> FeatureParams:
+    return default_params(FeatureParams, "features", **{"model": "resnet18", "weights": "random", **changes})
+
+
+def train_params(**changes) -> TrainParams:
+    return default_params(TrainParams, "training", **changes)
+
+
+def heatmap_params(**changes) -> HeatmapParams:
+    return default_params(HeatmapParams, "figures", **changes)
+
+
+def pu_params(**changes) -> PUParams:
+    return default_params(PUParams, "pu", **changes)
+
+
+def require_shared_data():
+    if not CMU.exists() or not TCGA.exists():
+        pytest.skip(f"real test slides not found in {SHARED_DATA}")
+
+
+def demo_config(**changes) -> dict:
+    """The config's demo section (schema defaults), some values changed."""
+    from slidesnake.workflow.config import default_config
+
+    return {**default_config()["demo"], **changes}
+
+
+def small_plan(slide_id="demo_test", label="tumor", width=4096, height=3584, seed=7, **changes):
+    from slidesnake.demo.plan import plan_cohort
+
+    plan = next(p for p in plan_cohort(demo_config(seed=seed), 8) if p.label == label)
+    return replace(
+        plan, slide_id=slide_id, width=width, height=height, tumor_fraction=0.3 if label == "tumor" else 0.0, **changes
+    )
+
+
+def write_small_slide(folder: Path, **plan_changes) -> dict:
+    from slidesnake.demo.cohort import write_demo_slide
+
+    plan = small_plan(**plan_changes)
+    paths = {
+        k: folder / f"{plan.slide_id}{suffix}"
+        for k, suffix in (
+            ("slide", ".tiff"),
+            ("truth", "_truth.png"),
+            ("annotation", "_annotation.png"),
+            ("stats", ".json"),
+        )
+    }
+    stats = write_demo_slide(plan, paths["slide"], paths["truth"], paths["annotation"], paths["stats"])
+    return {**paths, "plan": plan, "stats": stats}
+
+
+def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=None, mask=None, annotation=None):
+    """Run the tissue_mask and tile_slide jobs on one slide; returns the tiles file and the mask files."""
+    from slidesnake.jobs import tile_slide, tissue_mask
+
+    files = {
+        k: Path(folder) / f"{name}{suffix}"
+        for k, suffix in (
+            ("mask", ".png"),
+            ("info", ".json"),
+            ("geojson", ".geojson"),
+            ("thumbnail", "_thumbnail.jpg"),
+            ("qc", "_qc.jpg"),
+            ("tiles", ".h5"),
+            ("tiles_qc", "_tiles_qc.jpg"),
+        )
+    }
+    tissue_mask.run(
+        slide_path,
+        name,
+        sheet_mpp,
+        None,
+        mask or mask_params(),
+        files["mask"],
+        files["info"],
+        files["geojson"],
+        files["thumbnail"],
+        files["qc"],
+    )
+    tile_slide.run(
+        name,
+        files["mask"],
+        files["info"],
+        files["thumbnail"],
+        annotation,
+        tiling or tiling_params(tile_px=256),
+        files["tiles"],
+        files["tiles_qc"],
+    )
+    return files["tiles"]
+
+
+def snakemake_bin() -> str:
+    found = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
+    if not found:
+        pytest.skip("snakemake is not installed")
+    return found
+
+
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: int = 900,
+    snakefile: Path = REPO / "Snakefile",
+    profile: str | None = "none",
+) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile (or a copy's) with `workdir` as working directory (results land there).
+    By default no workflow profile is used (profile=None leaves the choice to `args`)."""
+    command = [
+        snakemake_bin(),
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        *(["--workflow-profile", profile] if profile else []),
+        "--cores",
+        "2",
+        *args,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-5000:]}\n{result.stderr[-8000:]}"
+        )
+    return result
