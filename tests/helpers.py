@@ -196,3 +196,23 @@ def run_snakemake(
             f"snakemake failed ({result.returncode}):\n{result.stdout[-5000:]}\n{result.stderr[-8000:]}"
         )
     return result
+
+
+def rule_blocks() -> dict[str, tuple[Path, str]]:
+    """rule name -> (its .smk file, the text of its block), for every rule in rules/*.smk: the one parser of the
+    rule files the tests share."""
+    import re
+
+    found = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            found[block.split(":", 1)[0].strip()] = (smk, block)
+    return found
+
+
+def rule_directive(block: str, key: str) -> str | None:
+    """The quoted value on the line after `key:` in a rule block (conda:, script:), or None."""
+    import re
+
+    match = re.search(rf"^\s+{key}:\s*\n\s+\"([^\"]+)\"", block, re.M)
+    return match.group(1) if match else None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO
+from helpers import REPO, rule_blocks, rule_directive
 
 PACKAGE = REPO / "src" / "slidesnake"
 # import name -> conda / pip package name
@@ -26,15 +26,13 @@ PROVIDED = {"snakemake", "workflow_package"}  # Snakemake adds its own modules a
 OPTIONAL = {"transformers"}  # imported only for an encoder that asks for it
 
 
-def rule_blocks() -> dict[str, dict[str, str]]:
-    """rule name -> {"conda": path, "script": path}, read from rules/*.smk."""
+def script_rules() -> dict[str, dict[str, str]]:
+    """rule name -> {"conda": path, "script": path} of every rule that runs a script."""
     rules = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
-            name = block.split(":", 1)[0].strip()
-            found = {key: re.search(rf"^\s+{key}:\s*\n\s+\"([^\"]+)\"", block, re.M) for key in ("conda", "script")}
-            if found["script"]:
-                rules[name] = {k: str((smk.parent / m.group(1)).resolve()) for k, m in found.items() if m}
+    for name, (smk, block) in rule_blocks().items():
+        found = {key: rule_directive(block, key) for key in ("conda", "script")}
+        if found["script"]:
+            rules[name] = {k: str((smk.parent / v).resolve()) for k, v in found.items() if v}
     return rules
 
 
@@ -91,7 +89,7 @@ def declared(env_file: str) -> set[str]:
     return names
 
 
-RULES = rule_blocks()
+RULES = script_rules()
 
 
 def test_every_rule_has_an_env_and_a_script():

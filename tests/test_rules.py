@@ -1,10 +1,8 @@
 """Every rule declares what schedulers and users need: log, threads, mem_mb, runtime, env; GPU rules gpu=1."""
 
-import re
-
 import pytest
 
-from helpers import REPO
+from helpers import rule_blocks
 
 GPU_RULES = {
     "extract_features",
@@ -33,15 +31,7 @@ HEAVY_RULES = {
 IN_PROCESS = {"collect_features", "collect_tile_classes", "collect_region_features"}  # run: blocks, no env
 
 
-def rules():
-    found = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
-            found[block.split(":", 1)[0].strip()] = block
-    return found
-
-
-RULES = rules()
+RULES = {name: block for name, (_, block) in rule_blocks().items()}
 
 
 @pytest.mark.parametrize("name", sorted(RULES))

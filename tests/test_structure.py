@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, package_env
+from helpers import REPO, package_env, rule_blocks, rule_directive
 from slidesnake.core.errors import ConfigError
 from slidesnake.workflow.config import check_config, default_config, load_schema
 
@@ -97,12 +97,12 @@ def test_every_rule_has_one_documented_job_entry_point():
     """jobs/<rule>.py holds one run() with a docstring; each script (or in-process run: block) calls exactly
     its job."""
     rules, in_process = set(), set()
-    for smk in (REPO / "rules").glob("*.smk"):
-        text = smk.read_text()
-        rules |= {m.group(1) for m in re.finditer(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', text)}
-        in_process |= {
-            m.group(1) for m in re.finditer(r"rule (\w+):(?:(?!\nrule ).)*?\n    run:\n.*?\1\.run[(,]", text, re.S)
-        }
+    for name, (_, block) in rule_blocks().items():
+        script = rule_directive(block, "script")
+        if script:
+            rules.add(Path(script).stem)
+        elif "\n    run:\n" in block and re.search(rf"\b{name}\.run[(,]", block):
+            in_process.add(name)
     for rule in rules:
         script = (REPO / "scripts" / f"{rule}.py").read_text()
         assert f"from slidesnake.jobs import {rule}" in script, rule
