@@ -31,9 +31,10 @@ def paint_scores(
     downsample: float,
     smooth_px: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mean score per pixel, covered mask) at `downsample`; overlapping tiles are averaged."""
+    """(mean score per pixel, covered mask) at `downsample`; overlapping tiles are averaged. `scores` holds one
+    value per tile (N) or one vector (N x C: class probabilities), and the mean has the same trailing shape."""
     width, height = (max(1, round(s / downsample)) for s in level0_size)
-    total = np.zeros((height, width), np.float32)
+    total = np.zeros((height, width, *np.shape(scores)[1:]), np.float32)
     count = np.zeros((height, width), np.float32)
     side = max(1, round(size0 / downsample))
     for (x, y), score in zip(np.round(coords / downsample).astype(int), scores, strict=False):
@@ -43,6 +44,7 @@ def paint_scores(
     if smooth_px > 0:  # normalised convolution: smooth inside the tissue without bleeding into glass
         total = cv2.GaussianBlur(total, (0, 0), smooth_px)
         count = cv2.GaussianBlur(count, (0, 0), smooth_px)
+    count = count.reshape(count.shape + (1,) * (total.ndim - 2))
     mean = np.divide(total, count, out=np.zeros_like(total), where=count > 1e-6)
     return mean, covered
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from slidesnake.figures.heatmap import heatmap_downsample  # noqa: E402
+from slidesnake.figures.heatmap import heatmap_downsample, paint_scores  # noqa: E402
 from slidesnake.figures.slide_figures import image_figure, save  # noqa: E402
 from slidesnake.io.geojson import feature_collection, mask_polygons  # noqa: E402
 from slidesnake.io.slide import Slide  # noqa: E402
@@ -38,16 +38,8 @@ def paint_classes(
     coords: np.ndarray, probabilities: np.ndarray, size0: int, level0: tuple[int, int], downsample: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """(class index per pixel, its mean probability) at `downsample`; -1 where no tile lies."""
-    width, height = (max(1, round(s / downsample)) for s in level0)
-    total = np.zeros((height, width, probabilities.shape[1]), np.float32)
-    count = np.zeros((height, width), np.float32)
-    side = max(1, round(size0 / downsample))
-    for (x, y), p in zip(np.round(coords / downsample).astype(int), probabilities, strict=False):
-        total[y : y + side, x : x + side] += p
-        count[y : y + side, x : x + side] += 1
-    mean = total / np.maximum(count, 1)[..., None]
-    labels = np.where(count > 0, mean.argmax(-1), -1)
-    return labels, mean.max(-1)
+    mean, covered = paint_scores(coords, probabilities, size0, level0, downsample)
+    return np.where(covered, mean.argmax(-1), -1), mean.max(-1)
 
 
 def render_class_map(
