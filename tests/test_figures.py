@@ -22,6 +22,14 @@ def test_paint_scores_averages_overlaps():
     score, covered = paint_scores(coords, np.array([1.0, 0.0]), 100, (200, 100), 10.0)
     assert score.shape == (10, 20) and covered[:, :15].all() and not covered[:, 15:].any()
     assert score[0, 2] == 1.0 and score[0, 7] == pytest.approx(0.5) and score[0, 12] == 0.0
+    # class probabilities (one vector per tile) average the same way, and class maps take their argmax
+    from slidesnake.figures.tile_classes import paint_classes
+
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8]])
+    mean, covered = paint_scores(coords, probabilities, 100, (200, 100), 10.0)
+    assert mean.shape == (10, 20, 2) and mean[0, 7] == pytest.approx([0.55, 0.45])
+    labels, confidence = paint_classes(coords, probabilities, 100, (200, 100), 10.0)
+    assert labels[0, 2] == 0 and labels[0, 12] == 1 and labels[0, 17] == -1 and confidence[0, 12] == pytest.approx(0.8)
 
 
 def test_heatmap_of_truth_is_hot_inside_truth(tumor_slide, tmp_path):
