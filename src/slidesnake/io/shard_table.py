@@ -1,5 +1,6 @@
 """Shard tables (`results/features/{encoder}/shards/{shard}.tsv`, `results/tile_classes/{classifier}/shards/...`):
-per slide of a shard its outcome (ok / failed), its file in the shard folder (column `features`), tile count,
+per slide of a shard its outcome (ok / failed), its file in the shard folder (column `output`: features or tile
+classes), tile count,
 seconds, and the error of a failed slide. A slide fails on the project's named errors (an unusable slide, tile
 file or setting) and on OSError (a file that cannot be read); any other exception is a bug and ends the job."""
 
@@ -17,7 +18,8 @@ from slidesnake.core.errors import SlideError, SlidesnakeError
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("slide_id", "status", "features", "tiles", "seconds", "error")
+OUTPUT = "output"  # the slide's file in the shard folder
+COLUMNS = ("slide_id", "status", OUTPUT, "tiles", "seconds", "error")
 OK, FAILED = "ok", "failed"
 
 
@@ -46,7 +48,7 @@ def run_shard(
                 {
                     "slide_id": slide_id,
                     "status": OK,
-                    "features": files[output],
+                    OUTPUT: files[output],
                     "tiles": count,
                     "seconds": seconds,
                     "error": "",
@@ -58,7 +60,7 @@ def run_shard(
                 {
                     "slide_id": slide_id,
                     "status": FAILED,
-                    "features": "",
+                    OUTPUT: "",
                     "tiles": "",
                     "seconds": "",
                     "error": f"{type(error).__name__}: {error}",
@@ -89,7 +91,7 @@ def link_from_shard(shard_table: Path, slide_id: str, out: Path, what: str, rule
         raise SlideError(slide_id, f"not in its shard {shard_table}")
     if row["status"] == FAILED:
         raise SlideError(slide_id, f"{what} failed: {row['error']}")
-    source = Path(row["features"])
+    source = Path(row[OUTPUT])
     if not source.exists():
         raise SlideError(slide_id, f"the shard's file {source} is gone; rerun its shard with --forcerun {rule}")
     with atomic_output(out) as tmp:
