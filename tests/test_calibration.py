@@ -60,6 +60,8 @@ def test_youden_and_target_sensitivity_thresholds():
     assert youden_threshold(np.array([0, 1, 0, 1]), np.array([0.2, 0.4, 0.6, 0.8])) == 0.8
     assert youden_threshold(np.array([1, 1]), np.array([0.2, 0.4])) is None
     assert sensitivity_threshold(np.array([0, 0]), np.array([0.2, 0.4])) is None
+    with pytest.raises(ValueError, match="target sensitivity"):
+        sensitivity_threshold(y, p, 1.5)
 
 
 def test_nested_thresholds_never_see_the_folds_own_slides():

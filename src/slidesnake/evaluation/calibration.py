@@ -96,16 +96,17 @@ def youden_threshold(y: np.ndarray, p: np.ndarray) -> float | None:
 
 
 def sensitivity_threshold(y: np.ndarray, p: np.ndarray, target: float = TARGET_SENSITIVITY) -> float | None:
-    """The highest threshold whose sensitivity reaches `target` (the most specific one that does): a
-    probability of a positive slide; None without positives."""
+    """The highest threshold whose sensitivity reaches `target` (in (0, 1]; the most specific threshold that
+    does): a probability of a positive slide; None without positives."""
+    if not 0 < target <= 1:
+        raise ValueError(f"target sensitivity {target} is not in (0, 1]")
     y, p = np.asarray(y, bool), np.asarray(p, float)
     if not y.any():
         return None
     positives = p[y]
-    for t in _candidates(positives):
-        if (positives >= t).mean() >= target - 1e-12:
-            return float(t)
-    return float(positives.min())  # not reached for target <= 1
+    candidates = _candidates(positives)
+    reached = (positives[None, :] >= candidates[:, None]).mean(1) >= target - 1e-12  # the lowest one always does
+    return float(candidates[reached].max())
 
 
 def nested_thresholds(
