@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers import heatmap_params, run_at_sizes, tiling_params
-from slidesnake.figures.cohort import confusion_figure, roc_figure
+from slidesnake.figures.cohort import confusion_figure, reliability_figure, roc_figure
 from slidesnake.figures.heatmap import high_score_regions, paint_scores, render_heatmap
 from slidesnake.figures.umap_view import as_rgb, sample_tiles
 from slidesnake.tissue.tiling import label_fractions, make_grid
@@ -84,7 +84,7 @@ def test_heatmap_memory_does_not_grow_with_slide_size(tmp_path):
     assert peaks[16384] < peaks[4096] + 60, peaks  # 16x the pixels; the thumbnail is capped at 2048 px
 
 
-def test_roc_and_confusion_figures(tmp_path):
+def test_roc_confusion_and_reliability_figures(tmp_path):
     rng = np.random.default_rng(0)
     rows = []
     for fold in range(3):
@@ -106,6 +106,9 @@ def test_roc_and_confusion_figures(tmp_path):
     confusion_figure(tmp_path / "confusion.png", {"abmil": table}, ["normal", "tumor"])
     assert 0.5 < summary["abmil"]["mean_auc"] <= 1.0
     assert readable_non_blank(tmp_path / "roc.png") and readable_non_blank(tmp_path / "confusion.png")
+    constant = table.assign(prob_tumor=0.5, prob_normal=0.5)  # every slide in one bin
+    reliability_figure(tmp_path / "reliability.png", {"abmil": table, "constant": constant}, "tumor")
+    assert readable_non_blank(tmp_path / "reliability.png")
 
 
 def test_umap_helpers():

@@ -82,7 +82,7 @@ def test_figures_are_readable_images(demo_run):
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
     paths = [
         workdir / f"results/figures/tumor/{n}.png"
-        for n in ("roc", "confusion", "training_curves", "tiles_per_slide", "tissue_area")
+        for n in ("roc", "confusion", "reliability", "training_curves", "tiles_per_slide", "tissue_area")
     ]
     for source in ("abmil", "pu"):
         for slide in sheet["slide_id"]:

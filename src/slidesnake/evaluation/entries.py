@@ -1,5 +1,6 @@
 """The entries of a task's evaluation report, from tables and scores held in memory: one per MIL model (its
-out-of-fold metrics, fold spread and localisation against truth) and one for PU learning."""
+out-of-fold metrics, fold spread, calibration, operating points and localisation against truth) and one for PU
+learning."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
+from slidesnake.evaluation.calibration import (
+    CALIBRATION,
+    OPERATING_POINTS,
+    TARGET_SENSITIVITY,
+    calibration,
+    operating_points,
+)
 from slidesnake.evaluation.localisation import localisation
 from slidesnake.evaluation.metrics import (
     classification_metrics,
@@ -16,7 +24,7 @@ from slidesnake.evaluation.metrics import (
     mean_interval,
     safe_auc,
 )
-from slidesnake.io.predictions import probability_columns
+from slidesnake.io.predictions import probability_column, probability_columns
 from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
 
 
@@ -26,9 +34,12 @@ def model_entry(
     truth: dict[str, np.ndarray],
     scores: dict[str, np.ndarray],
     attention: dict[str, np.ndarray] | None = None,
+    target_sensitivity: float = TARGET_SENSITIVITY,
 ) -> dict:
-    """Out-of-fold metrics of one model (its predictions table over every fold), the per-fold AUC spread and,
-    with truth tumor shares of the scored boxes, the localisation of its tile scores (and attention)."""
+    """Out-of-fold metrics of one model (its predictions table over every fold), the per-fold AUC spread, the
+    calibration and operating points of its positive-class probabilities (slidesnake.evaluation.calibration:
+    thresholds chosen per fold on the other folds) and, with truth tumor shares of the scored boxes, the
+    localisation of its tile scores (and attention)."""
     columns = probability_columns(classes)
     y, probabilities = table["label"].map(classes.index).to_numpy(), table[columns].to_numpy()
     oof = classification_metrics(y, probabilities)
@@ -40,13 +51,18 @@ def model_entry(
         for _, g in table.groupby("fold")
     ]
     per_fold = [a for a in per_fold if a is not None]
+    positive = positive_class(classes)
+    is_positive, score = (table["label"] == positive).to_numpy(), table[probability_column(positive)].to_numpy()
+    patients = table["patient_id"].to_numpy()
     entry = {
         "oof": oof,
         "fold_auc_mean": float(np.mean(per_fold)) if per_fold else None,
         "fold_auc_sd": float(np.std(per_fold)) if per_fold else None,
+        CALIBRATION: calibration(is_positive, score, patients),
+        OPERATING_POINTS: operating_points(is_positive, score, table["fold"].to_numpy(), patients, target_sensitivity),
     }
     if truth:
-        tumor_slides = [s for s in table.loc[table["label"] == positive_class(classes), "slide_id"] if s in truth]
+        tumor_slides = [s for s in table.loc[table["label"] == positive, "slide_id"] if s in truth]
         entry["localisation"] = localisation(scores, truth, tumor_slides)
         if attention is not None:
             entry["attention_localisation"] = localisation(attention, truth, tumor_slides)

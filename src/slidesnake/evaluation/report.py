@@ -1,7 +1,9 @@
-"""The evaluation report as Markdown: every AUC with its 95% bootstrap interval."""
+"""The evaluation report as Markdown: every AUC with its 95% bootstrap interval, calibration and operating
+points."""
 
 from __future__ import annotations
 
+from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
 from slidesnake.io.tile_scores import PU_MODES
 
 
@@ -37,6 +39,7 @@ def markdown_report(report: dict) -> str:
             f"{with_interval(loc.get('pooled_ranked_auc'), loc.get('pooled_ranked_auc_ci'))} | "
             f"{with_interval(att.get('mean_slide_auc'), att.get('mean_slide_auc_ci'))} |"
         )
+    lines += calibration_lines(report["models"]) + operating_point_lines(report["models"])
     pu = report.get("pu")
     if pu:
         lines += ["", "| PU tile classifier | tile AUC | slide AUC (top-k mean) |", "|---|---|---|"]
@@ -61,3 +64,69 @@ def markdown_report(report: dict) -> str:
                 f"called tumor {fmt(mask['benign_slides_tiles_called_tumor'])}.",
             ]
     return "\n".join(lines) + "\n"
+
+
+def calibration_lines(models: dict) -> list[str]:
+    """The calibration table (ECE and Brier score per model) and the reliability bins (observed share of
+    positives per bin of predicted probability, one column per model)."""
+    models = {m: e[CALIBRATION] for m, e in models.items() if e.get(CALIBRATION)}
+    if not models:
+        return []
+    bins = next(iter(models.values()))["bins"]
+    lines = [
+        "",
+        f"Calibration of the out-of-fold probability of the positive class: expected calibration error over {bins} "
+        "equal-width bins (share-weighted mean of |observed share of positives - mean probability|) and Brier "
+        "score, with patient-bootstrap 95% intervals.",
+        "",
+        "| model | ECE | Brier score |",
+        "|---|---|---|",
+    ]
+    for model, c in models.items():
+        lines.append(
+            f"| {model} | {with_interval(c['ece'], c['ece_ci'])} | {with_interval(c['brier'], c['brier_ci'])} |"
+        )
+    lines += [
+        "",
+        "Reliability: observed share of positives [95% interval] (slides) per bin of predicted probability.",
+        "",
+        "| predicted | " + " | ".join(models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
+    for b, row in enumerate(next(iter(models.values()))["reliability"]):
+        cells = []
+        for c in models.values():
+            r = c["reliability"][b]
+            cells.append(f"{with_interval(r['observed'], r['observed_ci'])} ({r['count']})" if r["count"] else "-")
+        lines.append(f"| {row['lower']:.1f}-{row['upper']:.1f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def operating_point_lines(models: dict) -> list[str]:
+    """The operating-point table: per model and rule, the threshold for new slides (chosen on all out-of-fold
+    predictions), the range of the per-fold thresholds, and the sensitivity and specificity they reach."""
+    models = {m: e[OPERATING_POINTS] for m, e in models.items() if e.get(OPERATING_POINTS)}
+    if not models:
+        return []
+    lines = [
+        "",
+        "Operating points (a slide is called positive when its probability reaches the threshold). Each fold's "
+        "threshold is chosen on the other folds' out-of-fold predictions and applied to the fold; sensitivity and "
+        "specificity are those of the applied thresholds, with patient-bootstrap 95% intervals. The threshold for "
+        "new slides is chosen on all out-of-fold predictions.",
+        "",
+        "| model | rule | threshold for new slides | per-fold thresholds | sensitivity | specificity |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, points in models.items():
+        for rule in (YOUDEN, TARGET):
+            o = points[rule]
+            name = "Youden's J" if rule == YOUDEN else f"sensitivity >= {o['target']:g}"
+            folds = [t for t in o["fold_thresholds"].values() if t is not None]
+            spread = f"{min(folds):.3f}-{max(folds):.3f}" if folds else "n/a"
+            lines.append(
+                f"| {model} | {name} | {fmt(o['threshold'])} | {spread} | "
+                f"{with_interval(o['sensitivity'], o['sensitivity_ci'])} | "
+                f"{with_interval(o['specificity'], o['specificity_ci'])} |"
+            )
+    return lines

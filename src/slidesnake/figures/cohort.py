@@ -1,5 +1,5 @@
-"""Cohort figures: ROC curves per fold with their mean and spread, confusion matrix, training curves,
-tiles and tissue area per slide."""
+"""Cohort figures: ROC curves per fold with their mean and spread, confusion matrix, reliability diagram,
+training curves, tiles and tissue area per slide."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import auc, confusion_matrix, roc_curve  # noqa: E402
 
+from slidesnake.evaluation.calibration import expected_calibration_error, reliability_bins  # noqa: E402
 from slidesnake.io.predictions import probability_column  # noqa: E402
 
 FPR_GRID = np.linspace(0, 1, 101)
@@ -65,6 +66,33 @@ def confusion_figure(path, predictions: dict[str, pd.DataFrame], classes: list[s
         axis.set(title=model, xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
         axis.set_xticklabels(classes, fontsize=7)
         axis.set_yticklabels(classes, fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def reliability_figure(path, predictions: dict[str, pd.DataFrame], positive: str) -> None:
+    """One panel per model: the observed share of positives against the mean out-of-fold probability of the
+    positive class in each non-empty equal-width bin (marker area by slide count), the diagonal of perfect
+    calibration, and the expected calibration error in the title."""
+    models = list(predictions)
+    figure, axes = plt.subplots(1, len(models), figsize=(3.0 * len(models), 3.2), dpi=130, squeeze=False)
+    for axis, model in zip(axes[0], models, strict=False):
+        table = predictions[model]
+        y, p = (table["label"] == positive).to_numpy(), table[probability_column(positive)].to_numpy()
+        bins = [b for b in reliability_bins(y, p) if b["count"]]
+        predicted, observed = [b["mean_predicted"] for b in bins], [b["observed"] for b in bins]
+        axis.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
+        axis.plot(predicted, observed, color="black", lw=1)
+        axis.scatter(predicted, observed, s=[12 + 4 * b["count"] for b in bins], color="tab:blue", zorder=3)
+        ece = expected_calibration_error(y, p)
+        axis.set(
+            title=f"{model} (ECE {ece:.3f})" if ece is not None else model,
+            xlabel=f"mean probability of {positive}",
+            ylabel="observed share",
+            xlim=(0, 1),
+            ylim=(-0.03, 1.03),
+        )
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -1,4 +1,5 @@
-"""Rule cohort_figures: ROC curves, confusion matrices, training curves, tiles and tissue area per slide."""
+"""Rule cohort_figures: ROC curves, confusion matrices, reliability diagrams, training curves, tiles and tissue area
+per slide."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ def run(
     labels: dict[str, str],
     outputs: dict[str, Path],
 ) -> dict:
-    """Write the five cohort figures named in `outputs` (roc, confusion, training_curves, tiles_per_slide,
-    tissue_area); returns each model's fold AUC mean and spread."""
+    """Write the six cohort figures named in `outputs` (roc, confusion, reliability, training_curves,
+    tiles_per_slide, tissue_area); returns each model's fold AUC mean and spread."""
     tables = {m: read_predictions(files) for m, files in predictions.items()}
     with atomic_output(outputs["roc"]) as tmp:
         summary = cohort.roc_figure(tmp, tables, positive_class(classes))
     with atomic_output(outputs["confusion"]) as tmp:
         cohort.confusion_figure(tmp, tables, classes)
+    with atomic_output(outputs["reliability"]) as tmp:
+        cohort.reliability_figure(tmp, tables, positive_class(classes))
     with atomic_output(outputs["training_curves"]) as tmp:
         cohort.training_curves_figure(tmp, metrics)
     per_slide = []
