@@ -380,6 +380,7 @@ PLAIN_RAISES = {  # (module, start of the message, f-string fields as {}): why i
     ("mil/models.py", "unknown MIL model"): "the schema's enum rules it out",
     ("pu/learner.py", "unknown PU mode"): "caller contract",
     ("demo/real_tissue.py", "real-tissue testbed: no crop"): "crop centres are drawn where a crop is tissue",
+    ("evaluation/calibration.py", "target sensitivity {} is not in"): "caller contract: no config key sets it",
 }
 
 
