@@ -108,3 +108,23 @@ def test_no_tissue_gives_a_null_estimate_and_a_reason(tmp_path):
     write_single_level(path, np.full((512, 512, 3), 240, np.uint8), 0.5)
     info, _ = mask_job(path, tmp_path, default_params(QcParams, "qc"))
     assert info.scale_mpp is None and info.scale_ratio is None and info.nuclei == 0 and info.scale_note
+
+
+@pytest.mark.parametrize("declared,warns", [(1.0, True), (0.7, False), (0.36, False), (0.3, True)])
+def test_the_tolerance_holds_both_ways(declared, warns, caplog):
+    estimate = scale.ScaleEstimate(10.0, 0.3, 0.5, 500, None)
+    with caplog.at_level("WARNING"):
+        ratio = tissue_mask.check_scale("s", declared, "sample sheet", estimate, default_params(QcParams, "qc"))
+    assert ratio == pytest.approx(0.5 / declared)
+    assert bool([r for r in caplog.records if r.levelname == "WARNING"]) == warns
+
+
+def test_mask_info_from_before_the_scale_check_reads_as_no_estimate(cmu_declared, tmp_path):
+    _, path = mask_job(cmu_declared(0.499), tmp_path, None)
+    values = json.loads(path.read_text())
+    for name in ("scale_mpp", "scale_note", "scale_ratio", "nucleus_px", "nucleus_spread", "nuclei"):
+        del values[name]
+    path.write_text(json.dumps(values))
+    info = MaskInfo.read(path)
+    assert info.scale_mpp is None and info.scale_ratio is None and info.nuclei == 0
+    assert info.provenance and "nuclei" not in info.provenance
