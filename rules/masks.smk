@@ -1,5 +1,5 @@
 # Otsu tissue masks from a low-resolution pyramid level, with GeoJSON outlines and QC pictures.
-from slidesnake.tissue.params import MaskParams
+from slidesnake.tissue.params import MaskParams, QcParams
 
 
 rule tissue_mask:
@@ -23,6 +23,7 @@ rule tissue_mask:
         runtime=10,
     params:
         mask=section_params(MaskParams, config["mask"]),
+        qc=section_params(QcParams, config["qc"]),
         sheet_mpp=IN.sheet_mpp,
         default_mpp=config["default_mpp"],
     script:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import tissue_mask
-from slidesnake.tissue.params import MaskParams
+from slidesnake.tissue.params import MaskParams, QcParams
 
 with job_logging(snakemake.log[0]):
     out, p = snakemake.output, snakemake.params
@@ -19,4 +19,5 @@ with job_logging(snakemake.log[0]):
         Path(out.geojson),
         Path(out.thumbnail),
         Path(out.qc),
+        QcParams(**p.qc),
     )

@@ -26,6 +26,12 @@ class MaskInfo:
     tissue_fraction: float  # share of the mask that is tissue
     tissue_area_mm2: float
     pen_fraction: float  # share of the mask removed as pen marks
+    scale_mpp: float | None  # level-0 um/px implied by the nuclei's size (tissue/scale.py); None: no estimate ...
+    scale_note: str | None  # ... and why
+    scale_ratio: float | None  # scale_mpp / mpp
+    nucleus_px: float | None  # median nuclear equivalent diameter, level-0 px
+    nucleus_spread: float | None  # (q75 - q25) / median of the nuclear diameters
+    nuclei: int  # nuclei measured
     provenance: dict  # slidesnake_version, code_hash, params_json
 
     @property
@@ -41,4 +47,10 @@ class MaskInfo:
     def read(cls, path: str | Path) -> "MaskInfo":
         values = json.loads(Path(path).read_text())
         names = [f.name for f in fields(cls) if f.name != "provenance"]
+        # files written before the scale check: no estimate, no nuclei
+        values = {**{f.name: 0 if f.type == "int" else None for f in SCALE_FIELDS}, **values}
         return cls(**{k: values[k] for k in names}, provenance={k: v for k, v in values.items() if k not in names})
+
+
+_NAMES = [f.name for f in fields(MaskInfo)]
+SCALE_FIELDS = fields(MaskInfo)[_NAMES.index("scale_mpp") : _NAMES.index("provenance")]  # the scale check's keys

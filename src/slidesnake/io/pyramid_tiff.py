@@ -140,3 +140,15 @@ class PyramidTiffWriter:
             self.file.seek(0, 2)
             pointer_pos = next_pointer
         self.file.close()
+
+
+def write_single_level(path: str | Path, rgb: np.ndarray, mpp: float, quality: int = 90, tile: int = 256) -> None:
+    """An RGB image as a one-level tiled JPEG TIFF that declares `mpp` (tests and benchmarks)."""
+    height, width = rgb.shape[:2]
+    writer = PyramidTiffWriter(path, [(width, height)], mpp, tile)
+    for ty in range(0, height, tile):
+        for tx in range(0, width, tile):
+            writer.write_tile(
+                0, tx // tile, ty // tile, encode_jpeg_tile(rgb[ty : ty + tile, tx : tx + tile], tile, quality)
+            )
+    writer.close()

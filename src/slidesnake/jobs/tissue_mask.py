@@ -1,4 +1,5 @@
-"""Rule tissue_mask: Otsu tissue mask from a pyramid level, GeoJSON polygons, thumbnail and QC picture."""
+"""Rule tissue_mask: Otsu tissue mask from a pyramid level, GeoJSON polygons, thumbnail and QC picture, and the
+scale check (the mpp implied by the nuclei's size against the declared mpp)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import cv2
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.core.errors import SlideError
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.figures.qc import GREEN, QC_MAX_SIDE, RED, draw_outline, fit_within, write_rgb
 from slidesnake.io.geojson import feature_collection, mask_polygons, write_geojson
 from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.slide import Slide
 from slidesnake.tissue.masking import tissue_mask
-from slidesnake.tissue.params import MaskParams
+from slidesnake.tissue.params import MaskParams, QcParams
+from slidesnake.tissue.scale import ScaleEstimate, estimate_slide
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,32 @@ def qc_image(slide: Slide, mask_rgb: np.ndarray) -> np.ndarray:
     if max(mask_rgb.shape[:2]) >= QC_MAX_SIDE:
         return fit_within(mask_rgb)
     return slide.read_downsampled(max(1.0, max(slide.dimensions) / QC_MAX_SIDE))
+
+
+def check_scale(slide_id: str, mpp: float, mpp_source: str, estimate: ScaleEstimate, qc: QcParams) -> float | None:
+    """The ratio estimated / declared mpp; beyond qc.scale_tolerance either way, one warning naming the slide,
+    both values and the ratio (scale_action warn) or a SlideError (exclude). No estimate: None, no action."""
+    if estimate.mpp is None:
+        log.info("slide '%s': no scale estimate (%s)", slide_id, estimate.reason)
+        return None
+    ratio = estimate.mpp / mpp
+    message = (
+        f"the nuclei's size implies {estimate.mpp:.3g} um/px, the declared mpp ({mpp_source}) is {mpp:.3g} um/px: "
+        f"ratio {ratio:.2f}, beyond qc.scale_tolerance {qc.scale_tolerance:g}"
+    )
+    if max(ratio, 1 / ratio) <= qc.scale_tolerance:
+        log.info(
+            "slide '%s': scale check %.3g um/px estimated, %.3g declared, ratio %.2f",
+            slide_id,
+            estimate.mpp,
+            mpp,
+            ratio,
+        )
+    elif qc.scale_action == "exclude":
+        raise SlideError(slide_id, f"{message} (qc.scale_action: exclude)")
+    else:
+        log.warning("slide '%s': %s; check the slide's mpp", slide_id, message)
+    return ratio
 
 
 def run(
@@ -40,19 +69,26 @@ def run(
     geojson_path: Path,
     thumbnail_jpg: Path,
     qc_jpg: Path,
+    qc: QcParams | None = None,
 ) -> MaskInfo:
     """Mask one slide at `params.mpp`; write the mask, its info JSON, QuPath GeoJSON, and a thumbnail and QC
-    image at a readable size (up to QC_MAX_SIDE px, from a pyramid level)."""
+    image at a readable size (up to QC_MAX_SIDE px, from a pyramid level). With `qc` (the rule always passes
+    it), estimate the slide's scale from its nuclei in tissue tiles and check it against the declared mpp."""
     with Slide(slide_path, slide_id, mpp=sheet_mpp, default_mpp=default_mpp) as slide:
         rgb, downsample = slide.thumbnail_at_mpp(params.mpp)
         level0 = slide.dimensions
         thumbnail = qc_image(slide, rgb)
         vendor, mpp, mpp_source = slide.vendor, slide.mpp, slide.mpp_source
         level_downsamples = list(slide.level_downsamples)
-    height, width = rgb.shape[:2]
-    ds = (level0[0] / width, level0[1] / height)
-    pixel_um = mpp * (ds[0] + ds[1]) / 2
-    mask, threshold, pen = tissue_mask(rgb, pixel_um, params)
+        height, width = rgb.shape[:2]
+        ds = (level0[0] / width, level0[1] / height)
+        pixel_um = mpp * (ds[0] + ds[1]) / 2
+        mask, threshold, pen = tissue_mask(rgb, pixel_um, params)
+        if qc is None:
+            estimate = ScaleEstimate(None, None, None, 0, "scale check not asked for")
+        else:
+            estimate = estimate_slide(slide, mask, ds, qc.nucleus_um)
+    ratio = None if qc is None else check_scale(slide_id, mpp, mpp_source, estimate, qc)
     tissue_um2 = float(mask.sum()) * ds[0] * ds[1] * mpp**2
     info = MaskInfo(
         slide_id=slide_id,
@@ -68,6 +104,12 @@ def run(
         tissue_fraction=float(mask.mean()),
         tissue_area_mm2=tissue_um2 / 1e6,
         pen_fraction=float(pen.mean()),
+        scale_mpp=estimate.mpp,
+        scale_note=estimate.reason,
+        scale_ratio=ratio,
+        nucleus_px=estimate.diameter_px,
+        nucleus_spread=estimate.spread,
+        nuclei=estimate.nuclei,
         provenance=provenance_attrs(asdict(params)),
     )
     if not mask.any():

@@ -1,4 +1,4 @@
-"""Parameter objects of tissue/: masks, tile grids and HIPT's region grids.
+"""Parameter objects of tissue/: masks, the scale check, tile grids and HIPT's region grids.
 
 Built from the validated config (slidesnake.workflow.params.section_params); no defaults of their own: those
 live in the config schema. Light: imported while Snakemake builds the DAG."""
@@ -18,6 +18,13 @@ class MaskParams:
     min_tissue_area_um2: float  # drop smaller tissue pieces
     min_hole_area_um2: float  # fill smaller holes
     remove_pen: bool
+
+
+@dataclass(frozen=True)
+class QcParams:
+    scale_tolerance: float  # factor between estimated and declared mpp beyond which the check acts
+    scale_action: str  # warn | exclude
+    nucleus_um: float  # reference median nuclear equivalent diameter (um)
 
 
 @dataclass(frozen=True)
