@@ -149,13 +149,14 @@ def pu_task(prior: float, seed: int, estimate: bool) -> dict:
     return out
 
 
-def run(tasks, workers: int) -> list[dict]:
+def run(tasks, workers: int, describe=json.dumps) -> list[dict]:
+    """Run (function, arguments) tasks in `workers` processes; print `describe(result)` as each ends."""
     with ProcessPoolExecutor(workers) as pool:
         futures = [pool.submit(fn, *args) for fn, args in tasks]
         results = []
         for future in futures:
             results.append(future.result())
-            print(json.dumps(results[-1]), flush=True)
+            print(describe(results[-1]), flush=True)
     return results
 
 

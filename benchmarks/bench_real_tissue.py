@@ -26,10 +26,10 @@ import json
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from bench_learning import run  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODELS = "mean_pool,max_pool,abmil,clam_sb,transmil"
@@ -176,15 +176,8 @@ def pu_scores(cohort, probabilities: dict, thresholds: dict) -> dict:
     }
 
 
-def run(tasks, workers: int) -> list[dict]:
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(fn, *args) for fn, args in tasks]
-        results = []
-        for future in futures:
-            results.append(future.result())
-            r = results[-1]
-            print(f"done: size {r['size']} seed {r['seed']} {r['model']} in {r['seconds']:.0f} s", flush=True)
-    return results
+def describe(r: dict) -> str:
+    return f"done: size {r['size']} seed {r['seed']} {r['model']} in {r['seconds']:.0f} s"
 
 
 def interval(values: list[float]) -> str:
@@ -287,7 +280,7 @@ def main() -> None:
                     tasks.append((pu_task, (size, seed, str(args.cache))))
                 else:
                     tasks += [(mil_task, (size, seed, model, v, str(args.cache))) for v in variants]
-    results = run(tasks, args.workers)
+    results = run(tasks, args.workers, describe)
     flags = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f in Path("/proc/cpuinfo").read_text()]
     machine = f"{platform.machine()}, {os.cpu_count()} cores ({', '.join(flags) or 'no avx512'}), CPU"
     (args.out / "results.json").write_text(json.dumps({"machine": machine, "results": results}, default=float))
