@@ -72,7 +72,8 @@ def run(
         if slide not in scores:
             raise SlideError(slide, f"has no {source} tile scores (rerun the rule that scores it)")
         coords, values = scores[slide]
-        size0 = box_size or TileFile.read(row["tiles"]).size0
+        tiles = None if box_size else TileFile.read(row["tiles"])
+        size0 = box_size or tiles.size0
         truth, annotation = read_label_png(row["truth"]), read_label_png(row["annotation"])
         image, score, covered, downsample = render_heatmap(
             row["slide"], coords, values, size0, read_label_png(row["mask"]), truth, annotation, params, normalisation
@@ -94,5 +95,5 @@ def run(
                 tmp, row["slide"], coords, values, size0, params.top_k, f"{slide}: top {params.top_k} tiles by {source}"
             )
         if pu:
-            write_tumor_mask(slide, TileFile.read(row["tiles"]), coords, masks[slide][1] > 0, out_dir)
+            write_tumor_mask(slide, tiles, coords, masks[slide][1] > 0, out_dir)
     log.info("%s: heatmaps of %d slides in %s", source, len(manifest), out_dir)
