@@ -10,7 +10,7 @@ import pytest
 
 from helpers import REPO, config_arg, snakemake_bin
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.logs import job_logging
+from slidesnake.core.logs import job_logging, progress
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,17 @@ def test_other_errors_keep_their_traceback(tmp_path):
         with job_logging(str(log)):
             _ = 1 / 0
     assert "Traceback" in log.read_text()
+
+
+def test_long_loops_report_progress_in_the_job_log(tmp_path):
+    log = tmp_path / "job.log"
+    with job_logging(str(log)):
+        assert list(progress(range(4), "slide_a resnet50_trunc", "batch", every_s=0)) == [0, 1, 2, 3]
+        assert list(progress(iter("ab"), "stream", "tile")) == ["a", "b"]
+    lines = [line for line in log.read_text().splitlines() if "slidesnake.progress" in line]
+    assert "slide_a resnet50_trunc: 1/4 (25%) batch in" in lines[0] and "s left" in lines[0]
+    assert "slide_a resnet50_trunc: 4/4 (100%) batch" in lines[4] and "s left" not in lines[4]
+    assert "stream: 2 tile in" in lines[-1]
 
 
 def test_stale_partial_files_are_removed(tmp_path):

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from slidesnake.classifier.model import TileClassifierNet
+from slidesnake.core.logs import progress
 from slidesnake.features.encoders import EncoderSpec
 from slidesnake.features.extract import preprocess
 from slidesnake.io.slide import Slide
@@ -62,7 +63,7 @@ def classify_slide(
     start, done = time.perf_counter(), 0
     net.eval()
     with torch.inference_mode():
-        for batch in stream:
+        for batch in progress(stream, f"{slide_id} tile classes", "batch"):
             windows = tile_windows(batch, side, window)
             x = preprocess(windows, spec)
             p = torch.softmax(net(x).float(), 1).view(len(batch), n_windows, -1).mean(1)

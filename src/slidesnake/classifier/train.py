@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from slidesnake.classifier.model import TileClassifierNet
 from slidesnake.classifier.params import ClassifierParams
 from slidesnake.classifier.patches import PatchSet, read_image
 from slidesnake.core.early_stopping import EarlyStopping
+from slidesnake.core.logs import progress
 from slidesnake.core.partitions import TRAIN, VALIDATION
 from slidesnake.features.encoders import EncoderSpec
 from slidesnake.features.extract import preprocess
@@ -100,7 +100,7 @@ def phase(
     replace them); keep the epoch with the lowest validation loss, the starting point included."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=params.weight_decay)
     stopping = EarlyStopping(net, params.patience, validation_loss(net, spec, val, weights, device), keep_current=True)
-    for _ in tqdm(range(epochs), desc=f"classifier {name}", unit="epoch", disable=None, mininterval=2):
+    for _ in progress(range(epochs), f"classifier {name}", "epoch"):
         net.train()
         for module in net.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):

@@ -11,10 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import TISSUE, TUMOR
+from slidesnake.core.logs import progress
 from slidesnake.demo.geometry import make_layout
 from slidesnake.demo.plan import DemoSlidePlan
 from slidesnake.demo.render import SlideRenderer
@@ -170,7 +170,7 @@ def write_demo_slide(
             results = map(render_super_tile, jobs)
         n = SUPER // 64
         t = SUPER // TRUTH_DOWNSAMPLE
-        for result in tqdm(results, total=len(jobs), desc=f"{plan.slide_id} super-tiles", unit="tile", mininterval=2):
+        for result in progress(results, f"{plan.slide_id} super-tiles", "tile", total=len(jobs)):
             for level, tx, ty, data in result["tiles"]:
                 writer.write_tile(level, tx, ty, data)
             sx, sy = result["sx"], result["sy"]

@@ -210,21 +210,15 @@ def render_pool_tiles(sources: dict[str, Source], spec: PoolSpec) -> tuple[np.nd
 def encode_tiles(tiles: np.ndarray, encoder: str, weights: str, batch_size: int = 32, seed: int = 0) -> np.ndarray:
     """Features of uint8 tiles with a workflow encoder (the features stage's preprocessing)."""
     import torch
-    from tqdm import tqdm
 
+    from slidesnake.core.logs import progress
     from slidesnake.features.encoders import build_encoder
     from slidesnake.features.extract import preprocess
 
     model, spec, _ = build_encoder(encoder, weights, seed)
     out = []
     with torch.inference_mode():
-        for start in tqdm(
-            range(0, len(tiles), batch_size),
-            desc=f"encoding pool ({encoder})",
-            unit="batch",
-            disable=None,
-            mininterval=5,
-        ):
+        for start in progress(range(0, len(tiles), batch_size), f"encoding pool ({encoder})", "batch"):
             batch = torch.from_numpy(tiles[start : start + batch_size]).permute(0, 3, 1, 2).contiguous()
             out.append(model(preprocess(batch, spec)).float().numpy())
     return np.concatenate(out)

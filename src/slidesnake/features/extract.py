@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from slidesnake.core.logs import progress
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.features.encoders import SLIDE_NORM, EncoderSpec, build_encoder, output_dim
 from slidesnake.features.params import BF16, FP32, FeatureParams
@@ -217,9 +217,7 @@ def encode_slide(
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
     with torch.inference_mode():
-        for batch_index, batch in enumerate(
-            tqdm(stream, desc=f"{slide_id} {params.model}", unit="batch", disable=None, mininterval=2)
-        ):
+        for batch_index, batch in enumerate(progress(stream, f"{slide_id} {params.model}", "batch")):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
                 raise KeyboardInterrupt(f"stopped after {batch_index} batches")
             x = preprocess(batch, encoder.spec, norm, encoder.normalise_stain)

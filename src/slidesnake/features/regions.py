@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from slidesnake.core.logs import progress
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.features.extract import preprocess
 from slidesnake.features.hipt import VIT4K_DIM, VIT256_DIM, build_vit4k, build_vit256
@@ -77,7 +77,7 @@ def encode_regions(encoder: RegionEncoder, slide_path: Path, regions_h5: Path, o
     tokens = np.empty((len(regions), k * k, VIT256_DIM), np.float16) if params.keep_patch_tokens else None
     start, done = time.perf_counter(), 0
     with torch.inference_mode(), autocast:
-        for batch in tqdm(stream, desc=f"{slide_id} regions", unit="batch", disable=None, mininterval=2):
+        for batch in progress(stream, f"{slide_id} regions", "batch"):
             patch_tokens = encoder.vit256(preprocess(batch, encoder.spec)).float()  # R*k*k x 384
             grid = patch_tokens.view(-1, k, k, VIT256_DIM).permute(0, 3, 1, 2)  # R x 384 x k x k
             out = encoder.vit4k(grid).float()

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.logs import progress
 from slidesnake.stain.normalise import fit_reference
 from slidesnake.stain.params import StainParams
 from slidesnake.stain.sample import sample_tiles
@@ -41,7 +41,7 @@ def run(method: str, params: StainParams, slides: dict[str, dict], out_json: Pat
     if params.reference == COHORT:
         batches = [
             sample_tiles(files["slide"], files["tiles"], slide, params.tiles_per_slide, params.fit_px, params.seed)
-            for slide, files in tqdm(slides.items(), desc="reference tiles", disable=None)
+            for slide, files in progress(slides.items(), "reference tiles", "slide")
         ]
         tiles = torch.cat(batches) if batches else torch.empty(0, 3, params.fit_px, params.fit_px)
         source = (

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from slidesnake.core.early_stopping import EarlyStopping
 from slidesnake.core.errors import InputFileError, SlideError
+from slidesnake.core.logs import progress
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
@@ -183,7 +183,7 @@ def train_fold(
     ).to(device)
     history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auc": [], "early_stopping": early}
     stopping, smoothed = EarlyStopping(model, params.patience, step=-1), None
-    for epoch in tqdm(range(params.epochs), desc=desc or model_name, unit="epoch", disable=None, mininterval=2):
+    for epoch in progress(range(params.epochs), desc or model_name, "epoch"):
         model.train()
         losses = []
         for slide in [train[i] for i in generator.permutation(len(train))]:
