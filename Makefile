@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 8
 
-.PHONY: demo test test-fast setup setup-test lint format clean
+.PHONY: demo showcase test test-fast setup setup-test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ setup-test: $(VENV)/.installed-test
 demo: setup
 	$(BIN)/snakemake $(TARGET) --cores $(CORES) --resources gpu=1
 	$(BIN)/snakemake $(TARGET) --cores 1 --report results/report.html
+
+# The full showcase (config/examples/showcase.yaml): the demo plus stain normalisation, the tile classifier, HIPT
+# and every MIL model, in results/ like the demo (run `make clean` between the two).
+showcase: setup
+	$(BIN)/snakemake $(TARGET) --cores $(CORES) --resources gpu=1 --configfile config/examples/showcase.yaml
+	$(BIN)/snakemake $(TARGET) --cores 1 --report results/report.html --configfile config/examples/showcase.yaml
 
 # Every tier: the fast unit tests and the end-to-end workflow runs (CI runs exactly this).
 test: setup-test
