@@ -33,6 +33,7 @@ from bench_learning import run  # benchmarks/ is on sys.path when a benchmark ru
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODELS = "mean_pool,max_pool,abmil,clam_sb,transmil"
+TILE_LEARNERS = ("pu", "supervised")  # --models names that are not MIL models: PU, and the supervised ceiling
 FOLDS = 5
 
 
@@ -104,8 +105,9 @@ def score_cohort(cohort, probability: dict, scores: dict) -> dict:
     return out
 
 
-def pu_task(size: int, seed: int, cache: str) -> dict:
-    """nnPU / PNU and the naive baseline per fold: tile probabilities of test slides and the masks."""
+def pu_task(size: int, seed: int, cache: str, variant: dict) -> dict:
+    """nnPU / PNU (with the PU keys of `variant`) and, at the defaults, the naive baseline per fold: tile
+    probabilities of test slides and the masks."""
     from dataclasses import replace
 
     import torch
@@ -120,8 +122,9 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
     start = time.perf_counter()
     cohort = load_cohort(size, seed, Path(cache))
     splits = cohort_splits(cohort, seed)
-    params = default_params(PUParams, "pu", seed=seed)
-    probabilities, thresholds, priors = {"nnpu": {}, "naive": {}}, {"nnpu": {}, "naive": {}}, []
+    params = default_params(PUParams, "pu", seed=seed, **variant)
+    modes = ("nnpu",) if variant else ("nnpu", "naive")
+    probabilities, thresholds, priors = {m: {} for m in modes}, {m: {} for m in modes}, []
     rules = {rule: replace(params, mask_threshold=rule) for rule in MASK_RULES}
     for fold in range(FOLDS):
         parts = fold_partitions(splits, fold)
@@ -133,16 +136,60 @@ def pu_task(size: int, seed: int, cache: str) -> dict:
         prior = elkan_noto_prior(p, u, seed=seed)["prior"]
         true_prior = float(np.concatenate([cohort.tumor[s][~cohort.annotated[s]] for s in positive]).mean())
         priors.append({"estimated": prior, "true": true_prior})
-        for mode in ("nnpu", "naive"):
+        for mode in modes:
             model, scaler, _ = train_tile_classifier(p, u, n, prior, params, mode)
             thresholds[mode][fold] = {
                 rule: fold_mask_threshold((model, scaler), p, u, n, prior, ruled) for rule, ruled in rules.items()
             }
             for s in parts["test"]:
                 probabilities[mode][s] = (tile_probabilities(model, scaler, cohort.features[s]), fold)
-    out = {"size": size, "seed": seed, "model": "pu", "seconds": time.perf_counter() - start, "priors": priors}
-    for mode in ("nnpu", "naive"):
+    out = {"size": size, "seed": seed, "model": "pu", "variant": variant, "seconds": time.perf_counter() - start}
+    out["priors"] = priors
+    for mode in modes:
         out[mode] = pu_scores(cohort, probabilities[mode], thresholds[mode])
+    return out
+
+
+SUPERVISED_C = 0.1  # inverse L2 strength of the ceiling's logistic regression (0.01 gave 0.04 less Dice)
+
+
+def supervised_task(size: int, seed: int, cache: str) -> dict:
+    """The ceiling of the tile features: a logistic regression trained per fold on the truth of every tile of
+    the training slides (no workflow has these labels), its threshold the one with the best Dice on them."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from slidesnake.evaluation.metrics import mask_overlap
+    from slidesnake.evaluation.splits import fold_partitions
+    from slidesnake.pu.masks import THRESHOLD_GRID
+
+    start = time.perf_counter()
+    cohort = load_cohort(size, seed, Path(cache))
+    splits = cohort_splits(cohort, seed)
+    probabilities, thresholds = {}, {}
+    for fold in range(FOLDS):
+        parts = fold_partitions(splits, fold)
+        train = parts["train"] + parts["val"]
+        x = np.concatenate([cohort.features[s] for s in train])
+        scaler = StandardScaler().fit(x)
+        model = LogisticRegression(C=SUPERVISED_C, max_iter=3000)
+        model.fit(scaler.transform(x), np.concatenate([cohort.tumor[s] for s in train]))
+
+        def probability(features, model=model, scaler=scaler):
+            return model.predict_proba(scaler.transform(features))[:, 1]
+
+        fitted = {s: probability(cohort.features[s]) for s in train if cohort.labels[s]}
+        thresholds[fold] = {
+            "dice": float(
+                max(
+                    THRESHOLD_GRID,
+                    key=lambda t: np.mean([mask_overlap(fitted[s] >= t, cohort.tumor[s])["dice"] for s in fitted]),
+                )
+            )
+        }
+        probabilities.update({s: (probability(cohort.features[s]), fold) for s in parts["test"]})
+    out = {"size": size, "seed": seed, "model": "supervised", "variant": {}, "seconds": time.perf_counter() - start}
+    out["supervised"] = pu_scores(cohort, probabilities, thresholds)
     return out
 
 
@@ -197,7 +244,9 @@ def mil_rows(results: list[dict]) -> list[str]:
     from slidesnake.evaluation.metrics import grouped_auc_interval
 
     lines = []
-    for key in sorted({(r["size"], r["model"], json.dumps(r["variant"])) for r in results if r["model"] != "pu"}):
+    for key in sorted(
+        {(r["size"], r["model"], json.dumps(r["variant"])) for r in results if r["model"] not in TILE_LEARNERS}
+    ):
         rows = [r for r in results if (r["size"], r["model"], json.dumps(r.get("variant"))) == key]
         per_seed = [roc_auc_score(r["y"], r["p"]) for r in rows]
         y = np.concatenate([r["y"] for r in rows])
@@ -217,20 +266,26 @@ def mil_rows(results: list[dict]) -> list[str]:
 
 def pu_rows(results: list[dict]) -> list[str]:
     lines = []
-    for size in sorted({r["size"] for r in results if r["model"] == "pu"}):
-        rows = [r for r in results if r["model"] == "pu" and r["size"] == size]
-        prior_error = np.mean([f["estimated"] - f["true"] for r in rows for f in r["priors"]])
-        for mode in ("nnpu", "naive"):
+    keys = {(r["size"], r["model"], json.dumps(r["variant"])) for r in results if r["model"] in TILE_LEARNERS}
+    for size, learner, variant in sorted(keys):
+        rows = [r for r in results if (r["size"], r["model"], json.dumps(r["variant"])) == (size, learner, variant)]
+        priors = [f["estimated"] - f["true"] for r in rows for f in r.get("priors", [])]
+        prior_error = f"{np.mean(priors):+.3f}" if priors else "n/a"
+        named = ", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "defaults"
+        for mode in [m for m in ("nnpu", "naive", "supervised") if m in rows[0]]:
             auc = [v for r in rows for v in r[mode]["tile_auc"].values()]
             dice = {
-                t: [m["dice"] for r in rows for m in r[mode]["masks"][t].values()] for t in ("dice", "prior", "0.5")
+                t: [m["dice"] for r in rows for m in r[mode]["masks"][t].values()]
+                if t in rows[0][mode]["masks"]
+                else None
+                for t in ("dice", "prior", "0.5")
             }
             iou = [m["iou"] for r in rows for m in r[mode]["masks"]["dice"].values()]
             benign = [v for r in rows for v in r[mode]["benign_slides_called_tumor"]]
+            prior_dice = interval(dice["prior"]) if dice["prior"] else "n/a"
             lines.append(
-                f"| {size} | {mode} | {len(rows)} | {interval(auc)} | {interval(dice['dice'])} | "
-                f"{interval(iou)} | {interval(dice['prior'])} | {interval(dice['0.5'])} | {np.mean(benign):.3f} "
-                f"| {prior_error:+.3f} |"
+                f"| {size} | {mode} | {named} | {len(rows)} | {interval(auc)} | {interval(dice['dice'])} | "
+                f"{interval(iou)} | {prior_dice} | {interval(dice['0.5'])} | {np.mean(benign):.3f} | {prior_error} |"
             )
     return lines
 
@@ -243,10 +298,10 @@ def tables(results: list[dict]) -> str:
         *mil_rows(results),
     ]
     pu = [
-        "| slides | PU | seeds | tile AUC on tumor slides [CI] | mask Dice, threshold `dice` (default) [CI] | "
-        "mask IoU [CI] | mask Dice, threshold `prior` [CI] | mask Dice at 0.5 [CI] | share of benign slides' tiles "
-        "called tumor | prior error |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| slides | tile learner | variant | seeds | tile AUC on tumor slides [CI] | mask Dice, threshold `dice` "
+        "(default) [CI] | mask IoU [CI] | mask Dice, threshold `prior` [CI] | mask Dice at 0.5 [CI] | share of "
+        "benign slides' tiles called tumor | prior error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *pu_rows(results),
     ]
     return "\n".join(mil) + "\n\n" + "\n".join(pu)
@@ -256,12 +311,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="16,48")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--models", default=MODELS + ",pu")
+    parser.add_argument("--models", default=MODELS + "," + ",".join(TILE_LEARNERS))
     parser.add_argument(
         "--variant",
         action="append",
         default=[],
         help="training keys as JSON, e.g. '{\"instance_weight\": 0.5}'; repeat to compare",
+    )
+    parser.add_argument(
+        "--pu-variant",
+        action="append",
+        default=[],
+        help="pu keys as JSON, e.g. '{\"eta\": 0.0}'; repeat to compare ('{}': the defaults, with the naive baseline)",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/slidesnake-real-tissue"))
@@ -272,12 +333,15 @@ def main() -> None:
 
     build_pool(DATA, PoolSpec(), cache=args.cache)  # once, before the workers read it
     variants = [json.loads(v) for v in args.variant] or [{}]
+    pu_variants = [json.loads(v) for v in args.pu_variant] or [{}]
     tasks = []
     for size in map(int, args.sizes.split(",")):
         for seed in range(1, args.seeds + 1):
             for model in args.models.split(","):
                 if model == "pu":
-                    tasks.append((pu_task, (size, seed, str(args.cache))))
+                    tasks += [(pu_task, (size, seed, str(args.cache), v)) for v in pu_variants]
+                elif model == "supervised":
+                    tasks.append((supervised_task, (size, seed, str(args.cache))))
                 else:
                     tasks += [(mil_task, (size, seed, model, v, str(args.cache))) for v in variants]
     results = run(tasks, args.workers, describe)
