@@ -90,6 +90,8 @@ def test_slurm_profile_without_accounting(tmp_path, fake_slurm, monkeypatch):
         "--slurm-status-command",
         "squeue",
         "--slurm-no-account",
+        "--config",
+        "demo={n_slides: 2, new_slides: 0}",  # 2 of the config's slides: the fake runs each job in turn
         profile=None,
     )
     by_rule = submitted(fake_slurm)

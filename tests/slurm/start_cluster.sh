@@ -22,8 +22,9 @@ CLUSTER=slidesnake
 ACCOUNT=slidesnake
 CTLD_PORT=6817 SLURMD_PORT=6818 DBD_PORT=6819 DB_PORT=6820
 CANNOT_RUN=3
-# where SLURM's commands look for their configs and munged: the jobs' inner srun ignores $SLURM_CONF (the
-# jobstep plugin drops every SLURM_ variable) and sacctmgr AuthInfo's socket, so both are at the default paths
+# both at SLURM's default paths: the jobs' inner srun finds no config elsewhere (the jobstep plugin drops every
+# SLURM_ variable, $SLURM_CONF included), and sacctmgr asked munged at the default socket despite slurm.conf's
+# AuthInfo=socket=...
 CONF_DIR=/etc/slurm
 CONFIGS=(slurm.conf gres.conf slurmdbd.conf)
 MUNGE_SOCKET=/run/munge/munge.socket.2
