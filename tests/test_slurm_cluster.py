@@ -98,6 +98,7 @@ def test_demo_chain_on_slurm(tmp_path, slurm_cluster):
         "1",
         profile=None,
         cores=cores,
+        timeout=1800,  # 9 minutes on the loaded 2-core VM
     )
     jobs = accounted_jobs(since)
     assert jobs and all(job["state"] == "COMPLETED" for job in jobs), jobs
