@@ -175,6 +175,7 @@ def run_snakemake(
     timeout: int = 900,
     snakefile: Path = REPO / "Snakefile",
     profile: str | None = "none",
+    cores: int = 2,
 ) -> subprocess.CompletedProcess:
     """Run the project's Snakefile (or a copy's) with `workdir` as working directory (results land there).
     By default no workflow profile is used (profile=None leaves the choice to `args`)."""
@@ -186,7 +187,7 @@ def run_snakemake(
         str(workdir),
         *(["--workflow-profile", profile] if profile else []),
         "--cores",
-        "2",
+        str(cores),
         *args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -216,3 +217,29 @@ def rule_directive(block: str, key: str) -> str | None:
 
     match = re.search(rf"^\s+{key}:\s*\n\s+\"([^\"]+)\"", block, re.M)
     return match.group(1) if match else None
+
+
+SLURM_PROFILE = REPO / "profiles" / "slurm"
+# per-slide jobs of the slide_prep group: (mem_mb, runtime) from rules/download.smk, masks.smk, tiles.smk (the
+# mask's 1000 + 0.5 x slide MB is 1000 for the small demo slides; a fetch of a link has 5 minutes)
+FETCH_LINK, FETCH_SLIDE_URL, FETCH_ANNOTATION_URL = (500, 5), (500, 120), (500, 30)
+MASK, TILES = (1000, 10), (2000, 10)
+
+
+def group_request(cores: int, slides: int, annotated: bool, fetch_slide=FETCH_LINK, fetch_annotation=FETCH_LINK):
+    """What Snakemake asks for a slide_prep group (the arithmetic of profiles/slurm/config.yaml): the stages
+    (fetches, masks, tiles) one after another, each in layers of at most `cores` one-thread jobs (sorted by
+    runtime); CPUs the widest layer, memory the largest layer's sum, runtime the sum of the layers' longest."""
+    stages = [
+        [fetch_slide] * slides + ([fetch_annotation] * slides if annotated else []),
+        [MASK] * slides,
+        [TILES] * slides,
+    ]
+    cpus = memory = runtime = 0
+    for stage in stages:
+        stage = sorted(stage, key=lambda job: -job[1])
+        for start in range(0, len(stage), cores):
+            layer = stage[start : start + cores]
+            cpus, memory = max(cpus, len(layer)), max(memory, sum(mem for mem, _ in layer))
+            runtime += max(minutes for _, minutes in layer)
+    return cpus, memory, runtime

@@ -1,9 +1,9 @@
-"""profiles/slurm through snakemake-executor-plugin-slurm against fake SLURM commands."""
+"""profiles/slurm: the arithmetic its comments state, and its accounting-free settings against fake SLURM commands
+(a real cluster has accounting; tests/test_slurm_cluster.py runs the profile on one)."""
 
 import json
 import os
 import re
-import shlex
 import stat
 import sys
 from pathlib import Path
@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, config_arg, run_snakemake
+from helpers import (
+    FETCH_ANNOTATION_URL,
+    FETCH_SLIDE_URL,
+    SLURM_PROFILE,
+    config_arg,
+    group_request,
+    run_snakemake,
+)
 
 pytestmark = pytest.mark.workflow
 pytest.importorskip("snakemake_executor_plugin_slurm")
@@ -19,36 +26,10 @@ pytest.importorskip("snakemake_executor_plugin_slurm")
 SLURM_COMMANDS = ("sbatch", "sacct", "squeue", "scancel", "srun", "sinfo", "sacctmgr", "sshare", "scontrol")
 
 
-PROFILE = REPO / "profiles" / "slurm"
-# per-slide jobs of the slide_prep group: (mem_mb, runtime) from rules/download.smk, masks.smk, tiles.smk (the
-# mask's 1000 + 0.5 x slide MB is 1000 for the small demo slides; a fetch of a link has 5 minutes)
-FETCH_LINK, FETCH_SLIDE_URL, FETCH_ANNOTATION_URL = (500, 5), (500, 120), (500, 30)
-MASK, TILES = (1000, 10), (2000, 10)
-
-
-def group_request(cores: int, slides: int, annotated: bool, fetch_slide=FETCH_LINK, fetch_annotation=FETCH_LINK):
-    """What Snakemake asks for a slide_prep group (the arithmetic of profiles/slurm/config.yaml): the stages
-    (fetches, masks, tiles) one after another, each in layers of at most `cores` one-thread jobs (sorted by
-    runtime); CPUs the widest layer, memory the largest layer's sum, runtime the sum of the layers' longest."""
-    stages = [
-        [fetch_slide] * slides + ([fetch_annotation] * slides if annotated else []),
-        [MASK] * slides,
-        [TILES] * slides,
-    ]
-    cpus = memory = runtime = 0
-    for stage in stages:
-        stage = sorted(stage, key=lambda job: -job[1])
-        for start in range(0, len(stage), cores):
-            layer = stage[start : start + cores]
-            cpus, memory = max(cpus, len(layer)), max(memory, sum(mem for mem, _ in layer))
-            runtime += max(minutes for _, minutes in layer)
-    return cpus, memory, runtime
-
-
 def test_profile_states_its_group_arithmetic():
     """The numbers in the profile's comments are what the arithmetic gives for its own cores and G."""
-    profile = yaml.safe_load(PROFILE.joinpath("config.yaml").read_text())
-    text = PROFILE.joinpath("config.yaml").read_text()
+    profile = yaml.safe_load(SLURM_PROFILE.joinpath("config.yaml").read_text())
+    text = SLURM_PROFILE.joinpath("config.yaml").read_text()
     cores, slides = profile["cores"], profile["group-components"]["slide_prep"]
     cpus, memory, links = group_request(cores, slides, annotated=True)
     _, _, downloads = group_request(cores, slides, True, FETCH_SLIDE_URL, FETCH_ANNOTATION_URL)
@@ -90,50 +71,6 @@ def submitted(state: Path) -> dict[str, list[dict]]:
     return by_rule
 
 
-def test_slurm_profile_requests_gpus_only_for_gpu_rules(tmp_path, fake_slurm):
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    cores, num_workers = 2, 1
-    result = run_snakemake(
-        workdir,
-        config_arg("slurm"),
-        "features",
-        "--workflow-profile",
-        str(PROFILE),
-        "--slurm-init-seconds-before-status-checks",
-        "1",
-        "--jobs",
-        "4",
-        "--config",
-        f"features={{num_workers: {num_workers}}}",
-        profile=None,
-    )
-    by_rule = submitted(fake_slurm)
-    assert all(job["state"] == "COMPLETED" for jobs in by_rule.values() for job in jobs), result.stderr[-3000:]
-    # both slides' fetch, mask and tiling jobs go out as one group submission; one feature job encodes both
-    # slides (a shard); collect_features runs inside Snakemake, unsubmitted
-    assert len(by_rule["extract_features"]) == 1 and len(by_rule["group_slide_prep"]) == 1
-    assert not {"fetch_slide", "tissue_mask", "tile_slide", "collect_features"} & set(by_rule)
-    # the group asks for what it runs at once (run_snakemake's --cores 2 is C): 2 CPUs, not the 4 of its 4
-    # fetches (2 slides, 2 annotations); 2 x 2000 MB; 5 + 5 + 10 + 10 minutes of links, masks and tiles
-    group = by_rule["group_slide_prep"][0]
-    options = group["options"]
-    request = (int(options["--cpus-per-task"]), int(options["--mem"]), int(options["-t"]))
-    assert request == group_request(cores, 2, annotated=True) == (2, 4000, 30)
-    inner = shlex.split(group["command"])
-    assert inner[inner.index("--cores") + 1] == str(cores)  # and runs at most that many jobs at once
-    for rule, jobs in by_rule.items():
-        for job in jobs:
-            options = job["options"]
-            assert ("--gpus" in options) == (rule == "extract_features"), (rule, job["args"])
-            assert options["--mem"] and options["-t"] and options["--cpus-per-task"]
-    features = by_rule["extract_features"][0]["options"]
-    assert features["--gpus"] == "1"  # a count: any node with a gpu GRES
-    assert features["--cpus-per-task"] == str(num_workers + 1)  # its DataLoader workers + main process
-    for slide in ("demo_000", "demo_001"):
-        assert (workdir / f"results/features/resnet18/{slide}.h5").exists()
-
-
 def test_slurm_profile_without_accounting(tmp_path, fake_slurm, monkeypatch):
     """The profile's accounting-free settings: job states from squeue, no account, while sacct, sacctmgr and
     sshare fail as on a cluster without accounting storage."""
@@ -145,7 +82,7 @@ def test_slurm_profile_without_accounting(tmp_path, fake_slurm, monkeypatch):
         config_arg("slurm"),
         "tiles",
         "--workflow-profile",
-        str(PROFILE),
+        str(SLURM_PROFILE),
         "--slurm-init-seconds-before-status-checks",
         "1",
         "--jobs",
@@ -153,6 +90,8 @@ def test_slurm_profile_without_accounting(tmp_path, fake_slurm, monkeypatch):
         "--slurm-status-command",
         "squeue",
         "--slurm-no-account",
+        "--config",
+        "demo={n_slides: 2, new_slides: 0}",  # 2 of the config's slides: the fake runs each job in turn
         profile=None,
     )
     by_rule = submitted(fake_slurm)
