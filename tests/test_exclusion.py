@@ -1,0 +1,143 @@
+"""Exclusion instead of blocking: a slide the mask or tiling job cannot prepare is excluded with its reason (all
+outputs still written, valid and marked), or fails with the named error under qc.strict."""
+
+import json
+import logging
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import TCGA, require_shared_data, tiling_params
+from slidesnake.core.errors import SlideError
+from slidesnake.io.exclusion import EXCLUDED, MASK_STAGE, STATUS, TILING_STAGE, Exclusion, h5_exclusion
+from slidesnake.io.mask_info import MaskInfo
+from slidesnake.io.pyramid_tiff import write_single_level
+from slidesnake.io.tile_file import TileFile
+from slidesnake.jobs import tile_slide, tissue_mask
+from slidesnake.tissue.params import MaskParams, QcParams
+from slidesnake.workflow.config import default_config, default_params
+
+SOURCE = "/data/user/slide.svs"  # the sample sheet's file the records must name
+
+
+def prepare(slide_path, folder, strict=False, min_tiles=1, sheet_mpp=None):
+    """The mask and tiling jobs as the rules run them; the output files."""
+    files = {
+        k: folder / f"s{suffix}"
+        for k, suffix in (
+            ("mask", ".png"),
+            ("info", ".json"),
+            ("geojson", ".geojson"),
+            ("thumbnail", "_thumbnail.jpg"),
+            ("qc", "_qc.jpg"),
+            ("tiles", ".h5"),
+            ("tiles_qc", "_tiles_qc.jpg"),
+        )
+    }
+    qc = default_params(QcParams, "qc", strict=strict)
+    tissue_mask.run(
+        slide_path,
+        "s",
+        sheet_mpp,
+        None,
+        default_params(MaskParams, "mask"),
+        files["mask"],
+        files["info"],
+        files["geojson"],
+        files["thumbnail"],
+        files["qc"],
+        qc,
+        SOURCE,
+    )
+    tile_slide.run(
+        "s",
+        files["mask"],
+        files["info"],
+        files["thumbnail"],
+        None,
+        tiling_params(tile_px=256),
+        files["tiles"],
+        files["tiles_qc"],
+        min_tiles,
+        strict,
+        SOURCE,
+    )
+    return files
+
+
+def assert_excluded(files, stage, reason):
+    """Every output exists and is valid; the mask info and the tiles file record the same exclusion."""
+    info = MaskInfo.read(files["info"])
+    tiles = TileFile.read(files["tiles"])
+    recorded = h5_exclusion(files["tiles"])
+    assert recorded is not None and recorded.stage == stage and reason in recorded.reason
+    assert recorded.source == SOURCE and len(tiles) == 0
+    if stage == MASK_STAGE:
+        assert info.exclusion == recorded
+        assert json.loads(files["info"].read_text())[STATUS] == EXCLUDED
+        assert json.loads(files["geojson"].read_text())["features"] == []
+        assert cv2.imread(str(files["mask"]), cv2.IMREAD_GRAYSCALE) is not None
+    for picture in ("thumbnail", "qc", "tiles_qc"):
+        assert cv2.imread(str(files[picture])) is not None
+    return recorded
+
+
+@pytest.fixture
+def truncated(tumor_slide, tmp_path):
+    data = tumor_slide["slide"].read_bytes()
+    path = tmp_path / "truncated.tiff"
+    path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+def test_truncated_file_is_excluded_naming_the_users_file(truncated, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        files = prepare(truncated, tmp_path)
+    assert_excluded(files, MASK_STAGE, "OpenSlide cannot")
+    warning = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "excluded" in r.getMessage()]
+    assert warning and "'s'" in warning[0] and SOURCE in warning[0]
+
+
+def test_truncated_file_fails_under_strict(truncated, tmp_path):
+    with pytest.raises(SlideError, match="slide 's'.*OpenSlide cannot"):
+        prepare(truncated, tmp_path, strict=True)
+
+
+def test_slide_without_mpp_is_excluded(tmp_path):
+    require_shared_data()
+    copy = tmp_path / "tcga.svs"
+    shutil.copyfile(TCGA, copy)
+    assert_excluded(prepare(copy, tmp_path), MASK_STAGE, "microns-per-pixel")
+
+
+def test_slide_without_mpp_given_in_the_sheet_passes(tmp_path):
+    require_shared_data()
+    files = prepare(TCGA, tmp_path, sheet_mpp=0.5)
+    assert MaskInfo.read(files["info"]).exclusion is None and h5_exclusion(files["tiles"]) is None
+    assert len(TileFile.read(files["tiles"])) > 0
+
+
+def test_blank_slide_is_excluded_for_no_tissue(tmp_path):
+    path = tmp_path / "white.tiff"
+    write_single_level(path, np.full((1024, 1024, 3), 250, np.uint8), 0.5)
+    assert_excluded(prepare(path, tmp_path), MASK_STAGE, "no tissue found")
+    with pytest.raises(SlideError, match="no tissue found"):
+        prepare(path, tmp_path, strict=True)
+
+
+def test_too_few_tiles_are_excluded_at_tiling(tumor_slide, tmp_path):
+    files = prepare(tumor_slide["slide"], tmp_path, min_tiles=100_000)
+    recorded = assert_excluded(files, TILING_STAGE, "fewer than qc.min_tiles 100000")
+    assert MaskInfo.read(files["info"]).exclusion is None  # the mask itself was fine
+    assert recorded == Exclusion.from_attrs(TileFile.read(files["tiles"]).attrs)
+    with pytest.raises(SlideError, match="fewer than qc.min_tiles"):
+        prepare(tumor_slide["slide"], tmp_path, strict=True, min_tiles=100_000)
+
+
+def test_a_small_demo_slide_passes_with_the_default_min_tiles(tumor_slide, normal_slide, tmp_path):
+    min_tiles = default_config()["qc"]["min_tiles"]
+    for slide in (tumor_slide, normal_slide):
+        files = prepare(slide["slide"], tmp_path, min_tiles=min_tiles)
+        assert h5_exclusion(files["tiles"]) is None and len(TileFile.read(files["tiles"])) >= min_tiles
