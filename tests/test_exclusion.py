@@ -141,3 +141,35 @@ def test_a_small_demo_slide_passes_with_the_default_min_tiles(tumor_slide, norma
     for slide in (tumor_slide, normal_slide):
         files = prepare(slide["slide"], tmp_path, min_tiles=min_tiles)
         assert h5_exclusion(files["tiles"]) is None and len(TileFile.read(files["tiles"])) >= min_tiles
+
+
+def test_read_manifest_hands_out_the_slides_that_passed(tmp_path):
+    from slidesnake.io.exclusion import status_cells
+    from slidesnake.io.manifest import FEATURE_COLUMNS, read_manifest, write_manifest
+
+    exclusion = Exclusion(MASK_STAGE, "no tissue found", SOURCE)
+    rows = [
+        {"slide_id": "a", "features": "a.h5", "tiles": "a_t.h5", "dim": 8, **status_cells(None)},
+        {"slide_id": "b", "features": "b.h5", "tiles": "b_t.h5", "dim": 0, **status_cells(exclusion)},
+    ]
+    write_manifest(tmp_path / "m.tsv", rows, FEATURE_COLUMNS)
+    assert list(read_manifest(tmp_path / "m.tsv")) == ["a"]
+    every = read_manifest(tmp_path / "m.tsv", every=True)
+    assert Exclusion.from_attrs(every["b"]) == exclusion and Exclusion.from_attrs(every["a"]) is None
+
+
+def test_the_evaluation_report_lists_exclusions_per_class():
+    from slidesnake.evaluation.entries import excluded_entry
+    from slidesnake.evaluation.report import excluded_lines
+    from slidesnake.io.exclusion import status_cells
+
+    qc = {
+        "a": {"slide_id": "a", **status_cells(None)},
+        "b": {"slide_id": "b", **status_cells(Exclusion(MASK_STAGE, "no tissue found", SOURCE))},
+        "c": {"slide_id": "c", **status_cells(Exclusion(TILING_STAGE, "3 tiles", "/data/c.svs"))},
+    }
+    entry = excluded_entry(qc, {"a": "tumor", "b": "tumor", "c": "normal"}, ["normal", "tumor"])
+    assert entry["per_class"] == {"normal": {"slides": 1, "excluded": 1}, "tumor": {"slides": 2, "excluded": 1}}
+    text = "\n".join(excluded_lines(entry))
+    assert "normal 1 of 1, tumor 1 of 2" in text
+    assert f"| b | tumor | tissue_mask | no tissue found | {SOURCE} |" in text and "| c | normal | tile_slide |" in text
