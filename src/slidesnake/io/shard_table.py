@@ -23,6 +23,7 @@ from slidesnake.io.exclusion import (
     NAMES,
     OK,
     SOURCE,
+    STATUS,
     Exclusion,
     h5_exclusion,
     status_cells,
@@ -32,7 +33,7 @@ from slidesnake.io.exclusion import (
 log = logging.getLogger(__name__)
 
 OUTPUT = "output"  # the slide's file in the shard folder
-COLUMNS = ("slide_id", "status", OUTPUT, "tiles", "seconds", "error", *NAMES)
+COLUMNS = ("slide_id", STATUS, OUTPUT, "tiles", "seconds", "error", *NAMES)
 FAILED = "failed"
 
 
@@ -68,7 +69,6 @@ def run_shard(
             rows.append(
                 {
                     "slide_id": slide_id,
-                    "status": OK,
                     OUTPUT: files[output],
                     "tiles": count,
                     "seconds": seconds,
@@ -88,12 +88,12 @@ def run_shard(
                     "seconds": "",
                     "error": message,
                     **exclusion.attrs(),
-                    "status": FAILED,
+                    STATUS: FAILED,
                 }
             )
     write_shard_table(shard_table, rows)
-    failed = [r["slide_id"] for r in rows if r["status"] == FAILED]
-    excluded = [r["slide_id"] for r in rows if r["status"] == EXCLUDED]
+    failed = [r["slide_id"] for r in rows if r[STATUS] == FAILED]
+    excluded = [r["slide_id"] for r in rows if r[STATUS] == EXCLUDED]
     log.info(
         "%s: %d of %d slides done%s%s",
         what,
@@ -119,9 +119,9 @@ def link_from_shard(
     row = read_shard_table(shard_table).get(slide_id)
     if row is None:
         raise SlideError(slide_id, f"not in its shard {shard_table}")
-    if row["status"] == FAILED and strict:
+    if row[STATUS] == FAILED and strict:
         raise SlideError(slide_id, f"{what} failed: {row['error']}")
-    if row["status"] != OK:
+    if row[STATUS] != OK:
         exclusion = Exclusion(**{name: row[name] for name in NAMES})
         exclusion.warn(slide_id)
         from slidesnake.io.tile_file import SLIDE_ID  # here: the collect rules import this module at DAG time

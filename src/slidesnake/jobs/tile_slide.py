@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.errors import InputFileError, SlideError
+from slidesnake.core.errors import InputFileError, SlideError, SlidesnakeError
 from slidesnake.core.labels import TISSUE, TUMOR
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.figures.qc import BLUE, RED, draw_tiles, notice_picture, write_rgb
@@ -35,6 +35,24 @@ def annotation_fractions(slide_id: str, annotation_path: Path, grid: TileGrid, l
         raise SlideError(slide_id, str(error)) from None
     labelled = label_fractions(labels, downsample, grid.coords, grid.size0, (TISSUE, TUMOR))
     return np.column_stack([1 - labelled.sum(1), labelled]).astype(np.float32)
+
+
+def tile_grid(
+    slide_id: str, mask_png: Path, info: MaskInfo, annotation_path: Path | None, params: TilingParams, min_tiles: int
+) -> tuple[TileGrid, np.ndarray | None]:
+    """The kept tile grid and its annotation fractions; a SlideError for fewer than `min_tiles` tiles or an
+    annotation mask that does not fit the slide."""
+    mask = cv2.imread(str(mask_png), cv2.IMREAD_GRAYSCALE) > 127
+    grid = make_grid(mask, tuple(info.mask_downsample), info.level0_size, info.mpp, params)
+    if len(grid.coords) < min_tiles:
+        raise SlideError(
+            slide_id,
+            f"{len(grid.coords)} tiles reach {100 * params.min_tissue:.0f}% tissue, "
+            f"fewer than qc.min_tiles {min_tiles}",
+        )
+    if annotation_path is None:
+        return grid, None
+    return grid, annotation_fractions(slide_id, annotation_path, grid, info.level0_size)
 
 
 def write_excluded(
@@ -77,26 +95,20 @@ def run(
 ) -> TileGrid | None:
     """Tile one slide: keep grid tiles whose tissue share reaches `params.min_tissue`; write the tiles file
     and a QC picture of the kept grid (annotated tumor tiles red). A slide its mask job excluded, or with fewer
-    than `min_tiles` tiles, gets a tiles file with no tiles that records the exclusion (`strict`: a slide with
-    too few tiles fails with a SlideError; `source`: the user's file, for the record)."""
+    than `min_tiles` tiles (or an annotation mask that does not fit), gets a tiles file with no tiles that records
+    the exclusion (`strict`: such a slide fails with its SlideError; `source`: the user's file, for the record)."""
     info = MaskInfo.read(mask_json)
     if info.exclusion is not None:
         write_excluded(slide_id, info, info.exclusion, params, tiles_h5, qc_jpg)
         return None
-    mask = cv2.imread(str(mask_png), cv2.IMREAD_GRAYSCALE) > 127
     level0 = info.level0_size
-    grid = make_grid(mask, tuple(info.mask_downsample), level0, info.mpp, params)
-    if len(grid.coords) < min_tiles:
-        error = SlideError(
-            slide_id,
-            f"{len(grid.coords)} tiles reach {100 * params.min_tissue:.0f}% tissue, "
-            f"fewer than qc.min_tiles {min_tiles}",
-        )
+    try:
+        grid, annotation = tile_grid(slide_id, mask_png, info, annotation_path, params, min_tiles)
+    except (SlidesnakeError, OSError) as error:  # the slide's (or its annotation mask's) fault
         if strict:
-            raise error
+            raise
         write_excluded(slide_id, info, Exclusion(TILING_STAGE, str(error), source), params, tiles_h5, qc_jpg)
         return None
-    annotation = None if annotation_path is None else annotation_fractions(slide_id, annotation_path, grid, level0)
     if not len(grid.coords):
         log.warning(
             "slide '%s': no tile reaches %.0f%% tissue; writing an empty tile file", slide_id, 100 * params.min_tissue
