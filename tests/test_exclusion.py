@@ -173,3 +173,23 @@ def test_the_evaluation_report_lists_exclusions_per_class():
     text = "\n".join(excluded_lines(entry))
     assert "normal 1 of 1, tumor 1 of 2" in text
     assert f"| b | tumor | tissue_mask | no tissue found | {SOURCE} |" in text and "| c | normal | tile_slide |" in text
+
+
+def test_an_annotation_mask_that_does_not_fit_excludes_the_slide_at_tiling(tumor_slide, tmp_path):
+    files = prepare(tumor_slide["slide"], tmp_path)
+    wrong = tmp_path / "wrong.png"
+    cv2.imwrite(str(wrong), np.zeros((100, 300), np.uint8))
+    tile_slide.run(
+        "s",
+        files["mask"],
+        files["info"],
+        files["thumbnail"],
+        wrong,
+        tiling_params(tile_px=256),
+        files["tiles"],
+        files["tiles_qc"],
+        1,
+        False,
+        SOURCE,
+    )
+    assert_excluded(files, TILING_STAGE, "does not match")
