@@ -6,6 +6,7 @@ import logging
 import shutil
 
 import cv2
+import h5py
 import numpy as np
 import pytest
 
@@ -193,3 +194,20 @@ def test_an_annotation_mask_that_does_not_fit_excludes_the_slide_at_tiling(tumor
         SOURCE,
     )
     assert_excluded(files, TILING_STAGE, "does not match")
+
+
+def test_tile_class_consumers_skip_an_excluded_slides_file(tmp_path):
+    """collect_tile_classes writes an excluded slide a valid empty file; the composition and maps skip it."""
+    from slidesnake.io.shard_table import run_shard
+    from slidesnake.io.tile_classes import passed, read_tile_classes, write_tile_classes
+    from slidesnake.jobs import collect_tile_classes
+
+    tiles = tmp_path / "tiles.h5"
+    with h5py.File(tiles, "w") as h5:
+        h5.attrs.update(Exclusion(MASK_STAGE, "no tissue found", SOURCE).attrs())
+    slides = {"x": {"slide": "x.tiff", "tiles": tiles, "classes": str(tmp_path / "shard_x.h5")}}
+    run_shard(slides, None, "classes", tmp_path / "shard.tsv", "tile classes", "tiles", "classify_tiles")
+    collect_tile_classes.run(tmp_path / "shard.tsv", "x", tmp_path / "x.h5", strict=False)
+    write_tile_classes(tmp_path / "y.h5", np.zeros((2, 2)), np.full((2, 3), 1 / 3), ["a", "b", "c"], {})
+    assert passed({"x": tmp_path / "x.h5", "y": tmp_path / "y.h5"}) == {"y": tmp_path / "y.h5"}
+    assert len(read_tile_classes(tmp_path / "y.h5")[0]) == 2
