@@ -104,8 +104,10 @@ rule collect_tile_classes:
     resources:
         mem_mb=100,
         runtime=1,
+    params:
+        strict=config["qc"]["strict"],
     run:
-        collect_slide(collect_tile_classes.run, input[0], wildcards.slide, output[0], log[0])
+        collect_slide(collect_tile_classes.run, input[0], wildcards.slide, output[0], log[0], params.strict)
 
 
 rule tissue_composition:

@@ -1,5 +1,5 @@
 # Cohort manifests: one table per cohort ("train": the sample sheet, "new": the deploy sheet) listing every
-# slide's files, so that cohort-level jobs depend on one file instead of thousands.
+# slide's files and status, so that cohort-level jobs depend on one file instead of thousands; the QC table.
 
 
 rule slide_manifest:
@@ -40,3 +40,23 @@ rule feature_manifest:
         tiles=IN.cohort_tiles,
     script:
         "../scripts/feature_manifest.py"
+
+
+rule qc_table:
+    input:
+        slides=paths.SLIDE_MANIFEST,
+        features=IN.qc_feature_manifest,
+    output:
+        report(paths.QC_TABLE, caption="../report/qc.rst", category="Quality control"),
+    log:
+        paths.log("qc_table", "{cohort}"),
+    conda:
+        "../envs/slideio.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        sources=IN.cohort_sources,
+    script:
+        "../scripts/qc_table.py"

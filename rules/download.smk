@@ -19,6 +19,7 @@ rule fetch_slide:
         kind=IN.sheet_value("source_kind"),
         md5=IN.sheet_value("md5"),
         download=section_params(DownloadParams, config["download"]),
+        strict=config["qc"]["strict"],
     script:
         "../scripts/fetch_slide.py"
 

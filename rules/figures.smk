@@ -7,6 +7,7 @@ rule heatmaps:
     input:
         scores=IN.heatmap_score_files,
         manifest=IN.heatmap_manifest,
+        qc=IN.heatmap_qc_table,
         splits=IN.heatmap_splits,
     output:
         report(

@@ -26,5 +26,6 @@ rule tissue_mask:
         qc=section_params(QcParams, config["qc"]),
         sheet_mpp=IN.sheet_mpp,
         default_mpp=config["default_mpp"],
+        source=IN.sheet_value("source"),
     script:
         "../scripts/tissue_mask.py"

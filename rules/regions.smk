@@ -61,5 +61,7 @@ rule collect_region_features:
     resources:
         mem_mb=100,
         runtime=1,
+    params:
+        strict=config["qc"]["strict"],
     run:
-        collect_slide(collect_region_features.run, input[0], wildcards.slide, output[0], log[0])
+        collect_slide(collect_region_features.run, input[0], wildcards.slide, output[0], log[0], params.strict)

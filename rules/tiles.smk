@@ -23,5 +23,8 @@ rule tile_slide:
         runtime=10,
     params:
         tiling=section_params(TilingParams, config["tiling"]),
+        min_tiles=config["qc"]["min_tiles"],
+        strict=config["qc"]["strict"],
+        source=IN.sheet_value("source"),
     script:
         "../scripts/tile_slide.py"

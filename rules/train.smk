@@ -83,6 +83,8 @@ rule evaluate:
     input:
         IN.flat_files(IN.evaluation_files),
         manifest=IN.slide_manifest(paths.TRAIN_COHORT),
+        qc=IN.qc_table(paths.TRAIN_COHORT),
+        splits=paths.SPLITS,
     output:
         json=paths.EVALUATION_JSON,
         md=paths.EVALUATION_MD,

@@ -15,4 +15,6 @@ with job_logging(snakemake.log[0]):
         p.tumor_threshold,
         snakemake.output.json,
         snakemake.output.md,
+        snakemake.input.qc,
+        snakemake.input.splits,
     )

@@ -15,4 +15,5 @@ with job_logging(snakemake.log[0]):
         i.get("splits") or None,
         HeatmapParams(**p.heatmap),
         Path(snakemake.output[0]),
+        Path(i.qc),
     )

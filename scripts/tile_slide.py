@@ -17,4 +17,7 @@ with job_logging(snakemake.log[0]):
         TilingParams(**snakemake.params.tiling),
         Path(out.tiles),
         Path(out.qc),
+        snakemake.params.min_tiles,
+        snakemake.params.strict,
+        snakemake.params.source,
     )

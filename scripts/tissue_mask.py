@@ -20,4 +20,5 @@ with job_logging(snakemake.log[0]):
         Path(out.thumbnail),
         Path(out.qc),
         QcParams(**p.qc),
+        p.source,
     )

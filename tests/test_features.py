@@ -2,7 +2,9 @@
 
 import urllib.error
 from dataclasses import replace
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -194,8 +196,11 @@ def test_device_decode_path_matches_worker_decode(demo_tiles):
 
 def test_a_shard_with_a_broken_slide_writes_the_others_and_names_it(demo_tiles, tmp_path):
     """One job, the encoder loaded once: the good slides' files are written; the broken one is recorded with
-    its error, and collecting it fails naming the slide while the others are put in place."""
+    its error; collecting it fails naming the slide under qc.strict, and otherwise gives an empty features file
+    marked excluded with reason "features ...: <error>", while the others are put in place."""
     from slidesnake.core.errors import SlideError
+    from slidesnake.io.exclusion import h5_exclusion
+    from slidesnake.io.feature_file import feature_shape
     from slidesnake.io.shard_table import read_shard_table
     from slidesnake.jobs import collect_features
     from slidesnake.jobs import extract_features as extract_job
@@ -216,13 +221,17 @@ def test_a_shard_with_a_broken_slide_writes_the_others_and_names_it(demo_tiles, 
         and int(table["a"]["tiles"]) == len(TileFile.read(tiles))
     )
     for name in ("a", "b"):
-        collect_features.run(tmp_path / "shard.tsv", name, tmp_path / f"{name}.h5")
+        collect_features.run(tmp_path / "shard.tsv", name, tmp_path / f"{name}.h5", strict=False)
         np.testing.assert_array_equal(
             read_features(tmp_path / f"{name}.h5")[0], read_features(tmp_path / "shard" / f"{name}.h5")[0]
         )
     with pytest.raises(SlideError, match="slide 'broken': feature extraction failed"):
-        collect_features.run(tmp_path / "shard.tsv", "broken", tmp_path / "broken.h5")
+        collect_features.run(tmp_path / "shard.tsv", "broken", tmp_path / "broken.h5", strict=True)
     assert not (tmp_path / "broken.h5").exists()
+    collect_features.run(tmp_path / "shard.tsv", "broken", tmp_path / "broken.h5", strict=False)
+    exclusion = h5_exclusion(tmp_path / "broken.h5")
+    assert exclusion.stage == "extract_features" and exclusion.reason.startswith(f"features {SMALL.model}: ")
+    assert exclusion.source == str(broken) and feature_shape(tmp_path / "broken.h5")[0] == 0
 
 
 def test_histoencoder_normalises_with_each_slides_statistics(demo_tiles, tmp_path):
@@ -305,9 +314,44 @@ def test_a_shard_records_slide_errors_only(tmp_path):
             raise ValueError("a programming error")
         return 3, 0.1
 
-    slides = {s: {"out": str(tmp_path / f"{s}.h5")} for s in ("a", "corrupt")}
-    rows = run_shard(slides, process, "out", tmp_path / "shard.tsv", "test")
+    tiles = tmp_path / "tiles.h5"
+    h5py.File(tiles, "w").close()  # no exclusion recorded
+    slides = {s: {"slide": f"{s}.tiff", "tiles": tiles, "out": str(tmp_path / f"{s}.h5")} for s in ("a", "corrupt")}
+    rows = run_shard(slides, process, "out", tmp_path / "shard.tsv", "test", "tiles", "stage")
     assert [r["status"] for r in rows] == ["ok", "failed"]
     assert read_shard_table(tmp_path / "shard.tsv")["corrupt"]["error"].startswith("SlideReadError: corrupt.tiff")
     with pytest.raises(ValueError, match="a programming error"):
-        run_shard({**slides, "bug": {"out": ""}}, process, "out", tmp_path / "shard2.tsv", "test")
+        bug = {"slide": "bug.tiff", "tiles": tiles, "out": ""}
+        run_shard({**slides, "bug": bug}, process, "out", tmp_path / "shard2.tsv", "test", "tiles", "stage")
+
+
+def test_a_shard_skips_slides_whose_tiles_are_excluded(tmp_path):
+    """An excluded tiles file is not processed: the shard records the slide excluded with the tiles' record, and
+    its collect job writes a valid empty file carrying the same exclusion (strict or not)."""
+    from slidesnake.io.exclusion import EXCLUDED, Exclusion, h5_exclusion
+    from slidesnake.io.feature_file import EMPTY, feature_shape
+    from slidesnake.io.shard_table import link_from_shard, read_shard_table, run_shard
+
+    exclusion = Exclusion("tissue_mask", "no tissue found", "/data/x.svs")
+    excluded_tiles, ok_tiles = tmp_path / "excluded.h5", tmp_path / "ok.h5"
+    with h5py.File(excluded_tiles, "w") as h5:
+        h5.attrs.update(exclusion.attrs())
+    h5py.File(ok_tiles, "w").close()
+    processed = []
+
+    def process(slide_id, files):
+        processed.append(slide_id)
+        Path(files["out"]).write_text("features")
+        return 5, 0.1
+
+    slides = {
+        s: {"slide": f"{s}.tiff", "tiles": tiles, "out": str(tmp_path / f"{s}_shard.h5")}
+        for s, tiles in (("x", excluded_tiles), ("a", ok_tiles))
+    }
+    rows = run_shard(slides, process, "out", tmp_path / "shard.tsv", "features", "tiles", "extract_features")
+    assert processed == ["a"] and [r["status"] for r in rows] == [EXCLUDED, "ok"]
+    assert read_shard_table(tmp_path / "shard.tsv")["x"]["reason"] == "no tissue found"
+    for strict in (True, False):
+        out = tmp_path / f"x_{strict}.h5"
+        assert link_from_shard(tmp_path / "shard.tsv", "x", out, "features", "extract_features", EMPTY, strict)
+        assert h5_exclusion(out) == exclusion and feature_shape(out) == (0, 0)

@@ -19,6 +19,7 @@ DOWNSTREAM_OF_TILES = {
     "collect_features",
     "slide_manifest",
     "feature_manifest",
+    "qc_table",
     "train_mil",
     "train_pu",
     "evaluate",

@@ -53,6 +53,7 @@ def test_shard_files_inputs_and_tables():
     slide = inputs.shards["shard00000"][0]
     assert files[slide] == {
         "slide": inputs.slide_file(slide),
+        "source": inputs.cohort.record(slide).source,
         "tiles": paths.fill(paths.TILES, slide=slide),
         "features": paths.fill(paths.FEATURE_SHARD_FILE, encoder="enc", shard="shard00000", slide=slide),
     }

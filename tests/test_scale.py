@@ -98,16 +98,22 @@ def test_a_declared_mpp_off_by_2x_warns_with_both_values(cmu_declared, tmp_path,
 
 
 def test_exclude_raises_a_slide_error_naming_both_values(cmu_declared, tmp_path):
-    qc = default_params(QcParams, "qc", scale_action="exclude")
+    qc = default_params(QcParams, "qc", scale_action="exclude", strict=True)
     with pytest.raises(SlideError, match=r"slide 'cmu'.*is 0\.25 um/px.*qc\.scale_action: exclude"):
         mask_job(cmu_declared(0.25), tmp_path, qc)
+
+
+def test_exclude_without_strict_excludes_the_slide_naming_both_values(cmu_declared, tmp_path):
+    info, _ = mask_job(cmu_declared(0.25), tmp_path, default_params(QcParams, "qc", scale_action="exclude"))
+    assert info.exclusion is not None and "qc.scale_action: exclude" in info.exclusion.reason
 
 
 def test_no_tissue_gives_a_null_estimate_and_a_reason(tmp_path):
     path = tmp_path / "glass.tiff"
     write_single_level(path, np.full((512, 512, 3), 240, np.uint8), 0.5)
     info, _ = mask_job(path, tmp_path, default_params(QcParams, "qc"))
-    assert info.scale_mpp is None and info.scale_ratio is None and info.nuclei == 0 and info.scale_note
+    assert info.scale_mpp is None and info.scale_ratio is None and info.nuclei == 0
+    assert "no tissue found" in info.exclusion.reason  # the slide is excluded, and says why
 
 
 @pytest.mark.parametrize("declared,warns", [(1.0, True), (0.7, False), (0.36, False), (0.3, True)])

@@ -46,7 +46,8 @@ def test_bad_sheet_stops_before_any_job(tmp_path, real_slides):
     assert not (workdir / "results").exists()
 
 
-def test_broken_slide_fails_alone_with_keep_going(tmp_path, real_slides):
+def test_broken_slide_fails_alone_with_keep_going_under_strict(tmp_path, real_slides):
+    """qc.strict: true keeps failing an unreadable slide's job (the default excludes it: test_workflow_exclusion)."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "broken.svs").write_bytes(real_slides["cmu"].read_bytes()[:50_000])  # truncated
@@ -65,7 +66,7 @@ def test_broken_slide_fails_alone_with_keep_going(tmp_path, real_slides):
                 {"slide_id": "broken", "source": "data/broken.svs", "label": "normal", "mpp": ""},
             ]
         ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
-        workdir = make_workdir(tmp_path, "samples: samples.tsv\n")
+        workdir = make_workdir(tmp_path, "samples: samples.tsv\nqc: {strict: true}\n")
         result = run_snakemake(workdir, "tiles", "--keep-going", check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0

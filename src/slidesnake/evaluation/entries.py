@@ -24,6 +24,7 @@ from slidesnake.evaluation.metrics import (
     mean_interval,
     safe_auc,
 )
+from slidesnake.io.exclusion import EXCLUDED, NAMES, STATUS
 from slidesnake.io.predictions import probability_column, probability_columns
 from slidesnake.io.tile_scores import PU_MASK, PU_MODES, PU_SCORE
 
@@ -129,3 +130,20 @@ def pu_entry(
         }
     )
     return entry
+
+
+def excluded_entry(qc_rows: dict[str, dict], labels: dict[str, str], classes: list[str]) -> dict:
+    """Per class the slides the QC table marks excluded (slide_id, stage, reason, source), and how many of the
+    class's slides were evaluated against excluded: {"per_class": {class: {...}}, "slides": [...]}."""
+    excluded = {s: row for s, row in qc_rows.items() if row[STATUS] == EXCLUDED and s in labels}
+    per_class = {}
+    for name in classes:
+        members = [s for s, label in labels.items() if label == name]
+        gone = [s for s in members if s in excluded]
+        per_class[name] = {"slides": len(members), "excluded": len(gone)}
+    return {
+        "per_class": per_class,
+        "slides": [
+            {"slide_id": s, "class": labels[s], **{k: row[k] or "" for k in NAMES}} for s, row in excluded.items()
+        ],
+    }

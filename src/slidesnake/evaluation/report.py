@@ -4,6 +4,7 @@ points."""
 from __future__ import annotations
 
 from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
+from slidesnake.io.exclusion import REASON, SOURCE, STAGE
 from slidesnake.io.tile_scores import PU_MODES
 
 
@@ -63,7 +64,21 @@ def markdown_report(report: dict) -> str:
                 f"{with_interval(mask['iou_mean'], mask['iou_ci'])}; share of the benign slides' tiles "
                 f"called tumor {fmt(mask['benign_slides_tiles_called_tumor'])}.",
             ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + excluded_lines(report.get("excluded"))) + "\n"
+
+
+def excluded_lines(excluded: dict | None) -> list[str]:
+    """How many slides per class were excluded (results/qc/{cohort}.tsv), and which, with their reasons."""
+    if not excluded:
+        return []
+    counts = ", ".join(f"{c} {e['excluded']} of {e['slides']}" for c, e in excluded["per_class"].items())
+    lines = ["", f"Excluded slides (not trained or evaluated on), per class: {counts}."]
+    if excluded["slides"]:
+        lines += ["", "| slide | class | stage | reason | file |", "|---|---|---|---|---|"]
+        for e in excluded["slides"]:
+            reason = e[REASON].replace("|", "/").replace("\n", " ")
+            lines.append(f"| {e['slide_id']} | {e['class']} | {e[STAGE]} | {reason} | {e[SOURCE]} |")
+    return lines
 
 
 def calibration_lines(models: dict) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
@@ -10,6 +12,7 @@ from slidesnake.core.errors import ConfigError
 from slidesnake.core.partitions import PARTITIONS, TEST, TRAIN, VALIDATION
 
 VALIDATION_SHARE = 0.2  # of each fold's training patients
+log = logging.getLogger(__name__)
 
 
 def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "label") -> pd.DataFrame:
@@ -73,3 +76,13 @@ def fold_numbers(splits: pd.DataFrame) -> list[int]:
 
 def read_splits(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str)
+
+
+def usable_splits(splits: pd.DataFrame, passed) -> pd.DataFrame:
+    """The splits' rows of the slides that `passed` holds (a feature manifest's OK slides): folds stay those
+    computed from the sample sheet, so that fixing an excluded slide reshuffles nothing; the excluded slides are
+    left out of every part, with one log line."""
+    keep = splits["slide_id"].isin(list(passed))
+    if not keep.all():
+        log.info("left out, excluded: %s", ", ".join(splits.loc[~keep, "slide_id"]))
+    return splits[keep].reset_index(drop=True)

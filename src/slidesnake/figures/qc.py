@@ -50,3 +50,12 @@ def draw_tiles(
 def write_rgb(path, rgb: np.ndarray, quality: int = 90) -> None:
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
         raise OSError(f"could not write {path}")
+
+
+def notice_picture(lines: list[str], width: int = 800, line_px: int = 28, max_chars: int = 60) -> np.ndarray:
+    """A white picture with `lines` of text (long lines wrapped): the thumbnail / QC picture of an excluded slide."""
+    wrapped = [line[i : i + max_chars] for line in lines for i in range(0, max(len(line), 1), max_chars)]
+    rgb = np.full((line_px * (len(wrapped) + 2), width, 3), 255, np.uint8)
+    for row, text in enumerate(wrapped, start=1):
+        cv2.putText(rgb, text, (16, line_px * row + 8), cv2.FONT_HERSHEY_SIMPLEX, 0.6, RED, 1, cv2.LINE_AA)
+    return rgb

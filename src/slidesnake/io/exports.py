@@ -15,20 +15,26 @@ pixels), `patch_size_level0`, `overlap`, `level0_width`, `level0_height`, `name`
 (TRIDENT_ENCODERS; its slide encoders look for `features_{patch encoder name}`, e.g. `features_resnet50` for
 mean-resnet50), else the workflow's encoder name.
 
+Excluded slides (slidesnake.io.exclusion) are not exported: the peers' readers expect tiles in every file.
+
 Tiles that run past the slide's edge read as white here and in slidesnake's own reader; CLAM reads that
 area as black (OpenSlide's transparent pixels converted to RGB).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.io.exclusion import h5_exclusion
 from slidesnake.io.feature_file import FEATURES
 from slidesnake.io.tile_file import COORDS, TileFile
+
+log = logging.getLogger(__name__)
 
 MAGNIFICATION_UM = 10.0  # microns per pixel times magnification: 0.5 um/px is "20x" (TRIDENT's convention)
 
@@ -146,3 +152,14 @@ def write_features(path: Path, features: np.ndarray, coords: np.ndarray, coords_
         dataset = h5.create_dataset(COORDS, data=np.asarray(coords, np.int64).reshape(-1, 2))
         for key, value in coords_attrs.items():
             dataset.attrs[key] = value
+
+
+def exportable(tiles: dict[str, str], features: dict[str, dict[str, str]]) -> tuple[dict, dict]:
+    """The tiles (slide -> file) and features (encoder -> slide -> file) of the slides to export: those whose
+    tiles file and every features file record no exclusion; the others are logged and left out."""
+    excluded = {s for s, path in tiles.items() if h5_exclusion(path)}
+    excluded |= {s for files in features.values() for s, path in files.items() if h5_exclusion(path)}
+    if excluded:
+        log.info("not exported, excluded: %s", ", ".join(sorted(excluded)))
+    keep = {s: path for s, path in tiles.items() if s not in excluded}
+    return keep, {e: {s: p for s, p in files.items() if s not in excluded} for e, files in features.items()}

@@ -46,6 +46,7 @@ FEATURES = "features"
     "stain_reference",
 )
 ATTRIBUTES = (*OWN_ATTRIBUTES, TILE_PX, TARGET_MPP, TILE_PX_LEVEL0)  # the last three: the tiles file's
+EMPTY = {FEATURES: np.zeros((0, 0), np.float32), COORDS: np.zeros((0, 2), np.int64)}  # an excluded slide's datasets
 
 
 @dataclass(frozen=True)

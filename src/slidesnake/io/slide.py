@@ -148,7 +148,10 @@ class Slide:
             r1 = min(out_h, r0 + rows_per_stripe)
             y0 = round(r0 * downsample)
             read_h = max(1, round((r1 - r0) * scale))
-            rgba = np.asarray(self.handle.read_region((0, y0), level, (level_w, read_h)))
+            try:
+                rgba = np.asarray(self.handle.read_region((0, y0), level, (level_w, read_h)))
+            except openslide.OpenSlideError as error:  # a truncated or corrupt file
+                raise SlideError(self.slide_id, f"OpenSlide cannot read {describe_file(self.path)}: {error}") from error
             out[r0:r1] = cv2.resize(composite_on_white(rgba), (out_w, r1 - r0), interpolation=cv2.INTER_AREA)
         return out
 

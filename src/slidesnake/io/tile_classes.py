@@ -9,9 +9,11 @@ import h5py
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.io.exclusion import h5_exclusion
 from slidesnake.io.tile_file import COORDS
 
 PROBABILITIES = "probabilities"
+EMPTY = {COORDS: np.zeros((0, 2), np.int64), PROBABILITIES: np.zeros((0, 0), np.float32)}  # an excluded slide's
 
 
 def write_tile_classes(
@@ -29,3 +31,9 @@ def read_tile_classes(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(coords, probabilities, classes)."""
     with h5py.File(path, "r") as h5:
         return h5[COORDS][:], h5[PROBABILITIES][:], [str(c) for c in h5.attrs["classes"]]
+
+
+def passed(files: dict[str, str]) -> dict[str, str]:
+    """The tile-class files (slide -> file) of the slides that are not excluded (an excluded slide's file has
+    no tiles and records why)."""
+    return {slide: path for slide, path in files.items() if h5_exclusion(path) is None}

@@ -12,12 +12,15 @@ Attributes (on the file and on `coords`), each with exactly one meaning:
   level0_width, level0_height, level_downsamples: the slide's pyramid
   min_tissue, mask_threshold, grid_rows, grid_cols, slide_id, and provenance (slidesnake_version,
   code_hash, params_json).
+An excluded slide's file has no tiles and the exclusion's attributes (slidesnake.io.exclusion: status, stage,
+reason, source); an OK slide's has none of them.
 No CLAM / TRIDENT `patch_size`: it means different things in those tools; `snakemake export` writes
 each tool its own exact layout.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,13 +90,13 @@ def tile_attrs(
         STRIDE_LEVEL0: stride_level0,
         OVERLAP_PX: overlap_px,
         TARGET_MPP: target_mpp,
-        MPP_LEVEL0: mask.mpp,
+        MPP_LEVEL0: math.nan if mask.mpp is None else mask.mpp,  # None: an excluded slide's, never measured
         MPP_SOURCE: mask.mpp_source,
         LEVEL0_WIDTH: mask.level0_width,
         LEVEL0_HEIGHT: mask.level0_height,
         LEVEL_DOWNSAMPLES: mask.level_downsamples,
         MIN_TISSUE: min_tissue,
-        MASK_THRESHOLD: mask.threshold,
+        MASK_THRESHOLD: math.nan if mask.threshold is None else mask.threshold,
         GRID_ROWS: grid_shape[0],
         GRID_COLS: grid_shape[1],
     }

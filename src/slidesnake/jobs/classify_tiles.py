@@ -38,4 +38,5 @@ def run(
         write_tile_classes(Path(files["classes"]), coords, probabilities, checkpoint["classes"], attrs)
         return summary["tiles"], summary["seconds"]
 
-    return run_shard(slides, classify, "classes", shard_table, f"tile classes {checkpoint['model']}")
+    what = f"tile classes {checkpoint['model']}"
+    return run_shard(slides, classify, "classes", shard_table, what, "tiles", "classify_tiles")

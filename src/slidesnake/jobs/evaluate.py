@@ -12,9 +12,10 @@ import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import positive_class
-from slidesnake.evaluation.entries import model_entry, pu_entry
+from slidesnake.evaluation.entries import excluded_entry, model_entry, pu_entry
 from slidesnake.evaluation.localisation import truth_tumor_fraction
 from slidesnake.evaluation.report import markdown_report
+from slidesnake.evaluation.splits import read_splits
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import read_predictions
 from slidesnake.io.tile_file import TileFile
@@ -60,13 +61,24 @@ def run(
     tumor_threshold: float,
     out_json: Path,
     out_md: Path,
+    qc_table: Path | None = None,
+    splits_csv: Path | None = None,
 ) -> dict:
     """Evaluate every model's out-of-fold predictions (and PU learning when `pu` names its outputs); tile
-    scores are compared with the truth masks the slide manifest lists. Writes JSON and Markdown."""
+    scores are compared with the truth masks the slide manifest lists. With the cohort's `qc_table` and the
+    task's `splits_csv`, only the slides that passed are evaluated and the excluded ones are listed per class
+    with their reasons. Writes JSON and Markdown."""
     manifest = read_manifest(slide_manifest)
+    excluded = None
+    if qc_table is not None:
+        passed = read_manifest(qc_table)
+        manifest = {s: row for s, row in manifest.items() if s in passed}
+        splits = read_splits(splits_csv)
+        labels = dict(zip(splits["slide_id"], splits["label"], strict=True))
+        excluded = excluded_entry(read_manifest(qc_table, every=True), labels, classes)
     tiles = {s: TileFile.read(row["tiles"]) for s, row in manifest.items()}
     truth = {s: truth_tumor_fraction(Path(row["truth"]), tiles[s]) for s, row in manifest.items() if row["truth"]}
-    report = {"task": task, "models": {}, "pu": None}
+    report = {"task": task, "models": {}, "pu": None, "excluded": excluded}
     for model, paths in predictions.items():
         files = tile_scores[model]
         boxes_truth = truth_of_boxes(files, manifest, tiles, truth) if truth else truth

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.io.exports import clam_attrs, write_coords, write_features
+from slidesnake.io.exports import clam_attrs, exportable, write_coords, write_features
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.tile_file import TileFile
 
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Path) -> None:
     """`patches/{slide}.h5` per slide; per encoder `features_{encoder}/h5_files/{slide}.h5` and
     `pt_files/{slide}.pt` (features: encoder -> slide -> features file)."""
+    tiles, features = exportable(tiles, features)
     patches = out_dir / "patches"
     for slide, path in tiles.items():
         tile_file = TileFile.read(path)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from slidesnake.io.exports import trident_attrs, trident_feature_folders, trident_folder, write_coords, write_features
+from slidesnake.io.exports import (
+    exportable,
+    trident_attrs,
+    trident_feature_folders,
+    trident_folder,
+    write_coords,
+    write_features,
+)
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.tile_file import TileFile
 
@@ -16,6 +23,7 @@ def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Pat
     """`{mag}x_{px}px_{overlap}px_overlap/patches/{slide}_patches.h5` per slide and, next to it,
     `features_{name}/{slide}.h5` per encoder, named as TRIDENT names the same encoder where it has it
     (slidesnake.io.exports.trident_feature_folders; features: encoder -> slide -> features file)."""
+    tiles, features = exportable(tiles, features)
     attrs = {}
     for slide, path in tiles.items():
         tile_file = TileFile.read(path)

@@ -24,4 +24,4 @@ def run(
         summary = encode_slide(encoder, Path(files["slide"]), Path(files["tiles"]), Path(files["features"]), slide_id)
         return summary["tiles"], summary["seconds"]
 
-    return run_shard(slides, encode, "features", shard_table, f"features {params.model}")
+    return run_shard(slides, encode, "features", shard_table, f"features {params.model}", "tiles", "extract_features")

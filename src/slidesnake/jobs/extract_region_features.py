@@ -20,4 +20,4 @@ def run(slides: dict[str, dict], params: RegionFeatureParams, shard_table: Path,
         )
         return summary["regions"], summary["seconds"]
 
-    return run_shard(slides, encode, "features", shard_table, "region features")
+    return run_shard(slides, encode, "features", shard_table, "region features", "regions", "extract_region_features")

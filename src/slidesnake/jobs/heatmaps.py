@@ -49,8 +49,10 @@ def run(
     splits_csv: Path | None,
     params: HeatmapParams,
     out_dir: Path,
+    qc_table: Path | None = None,
 ) -> None:
-    """Paint every slide of the manifest. `source` is a MIL model (its tile scores, ranked within the slide),
+    """Paint every slide of the manifest (the OK ones of the cohort's QC table, `qc_table`: an excluded slide has
+    no heatmap). `source` is a MIL model (its tile scores, ranked within the slide),
     `pu` (nnPU tumor probabilities), or new_<model> (the fold ensemble on new slides). Slide labels for the
     titles come from the splits table (none for new slides). For `pu`, each slide's tumor mask is also written
     as a label image of the tile grid and as QuPath GeoJSON."""
@@ -68,6 +70,9 @@ def run(
         labels = dict(zip(splits["slide_id"], splits["label"], strict=False))
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(slide_manifest)
+    if qc_table is not None:
+        passed = read_manifest(qc_table)
+        manifest = {s: row for s, row in manifest.items() if s in passed}
     for slide, row in manifest.items():
         if slide not in scores:
             raise SlideError(slide, f"has no {source} tile scores (rerun the rule that scores it)")

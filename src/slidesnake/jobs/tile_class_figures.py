@@ -20,7 +20,7 @@ from slidesnake.figures.tile_classes import (
 from slidesnake.io.geojson import write_geojson
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.slide import Slide
-from slidesnake.io.tile_classes import read_tile_classes
+from slidesnake.io.tile_classes import passed, read_tile_classes
 from slidesnake.io.tile_file import TileFile
 from slidesnake.workflow import paths
 
@@ -35,7 +35,7 @@ def run(tile_classes: dict[str, str], slide_manifests: list[str], metrics_json: 
     out_dir.mkdir(parents=True, exist_ok=True)
     best: dict[str, list] = {}
     classes = None
-    for slide, path in tile_classes.items():
+    for slide, path in passed(tile_classes).items():
         coords, probabilities, classes = read_tile_classes(Path(path))
         size0 = TileFile.read(manifest[slide]["tiles"]).size0
         image, labels, downsample = render_class_map(

@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.errors import InputFileError, SlideError
+from slidesnake.core.errors import InputFileError, SlideError, SlidesnakeError
 from slidesnake.core.labels import TISSUE, TUMOR
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.figures.qc import BLUE, RED, draw_tiles, write_rgb
+from slidesnake.figures.qc import BLUE, RED, draw_tiles, notice_picture, write_rgb
 from slidesnake.io.annotations import read_label_mask
+from slidesnake.io.exclusion import TILING_STAGE, Exclusion
 from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.tile_file import TileFile, tile_attrs
 from slidesnake.tissue.params import TilingParams
@@ -36,6 +37,49 @@ def annotation_fractions(slide_id: str, annotation_path: Path, grid: TileGrid, l
     return np.column_stack([1 - labelled.sum(1), labelled]).astype(np.float32)
 
 
+def tile_grid(
+    slide_id: str, mask_png: Path, info: MaskInfo, annotation_path: Path | None, params: TilingParams, min_tiles: int
+) -> tuple[TileGrid, np.ndarray | None]:
+    """The kept tile grid and its annotation fractions; a SlideError for fewer than `min_tiles` tiles or an
+    annotation mask that does not fit the slide."""
+    mask = cv2.imread(str(mask_png), cv2.IMREAD_GRAYSCALE) > 127
+    grid = make_grid(mask, tuple(info.mask_downsample), info.level0_size, info.mpp, params)
+    if len(grid.coords) < min_tiles:
+        raise SlideError(
+            slide_id,
+            f"{len(grid.coords)} tiles reach {100 * params.min_tissue:.0f}% tissue, "
+            f"fewer than qc.min_tiles {min_tiles}",
+        )
+    if annotation_path is None:
+        return grid, None
+    return grid, annotation_fractions(slide_id, annotation_path, grid, info.level0_size)
+
+
+def write_excluded(
+    slide_id: str, info: MaskInfo, exclusion: Exclusion, params: TilingParams, tiles_h5: Path, qc_jpg: Path
+):
+    """The outputs of a slide the tiling excludes: a tiles file with no tiles and the exclusion as attributes,
+    and a QC picture that says why."""
+    exclusion.warn(slide_id)
+    attrs = tile_attrs(
+        info,
+        tile_px=params.tile_px,
+        tile_px_level0=0,
+        stride_level0=0,
+        overlap_px=params.overlap_px,
+        target_mpp=params.mpp,
+        min_tissue=params.min_tissue,
+        grid_shape=(0, 0),
+    )
+    empty = np.zeros((0, 2), np.int64)
+    TileFile(empty, {**attrs, **exclusion.attrs(), **provenance_attrs(asdict(params))}, np.zeros(0), empty).write(
+        tiles_h5
+    )
+    picture = notice_picture([f"slide {slide_id}", f"excluded: {exclusion.reason}", f"file: {exclusion.source}"])
+    with atomic_output(qc_jpg) as tmp:
+        write_rgb(tmp, picture)
+
+
 def run(
     slide_id: str,
     mask_png: Path,
@@ -45,14 +89,26 @@ def run(
     params: TilingParams,
     tiles_h5: Path,
     qc_jpg: Path,
-) -> TileGrid:
+    min_tiles: int = 0,
+    strict: bool = True,
+    source: str = "",
+) -> TileGrid | None:
     """Tile one slide: keep grid tiles whose tissue share reaches `params.min_tissue`; write the tiles file
-    and a QC picture of the kept grid (annotated tumor tiles red)."""
+    and a QC picture of the kept grid (annotated tumor tiles red). A slide its mask job excluded, or with fewer
+    than `min_tiles` tiles (or an annotation mask that does not fit), gets a tiles file with no tiles that records
+    the exclusion (`strict`: such a slide fails with its SlideError; `source`: the user's file, for the record)."""
     info = MaskInfo.read(mask_json)
-    mask = cv2.imread(str(mask_png), cv2.IMREAD_GRAYSCALE) > 127
+    if info.exclusion is not None:
+        write_excluded(slide_id, info, info.exclusion, params, tiles_h5, qc_jpg)
+        return None
     level0 = info.level0_size
-    grid = make_grid(mask, tuple(info.mask_downsample), level0, info.mpp, params)
-    annotation = None if annotation_path is None else annotation_fractions(slide_id, annotation_path, grid, level0)
+    try:
+        grid, annotation = tile_grid(slide_id, mask_png, info, annotation_path, params, min_tiles)
+    except (SlidesnakeError, OSError) as error:  # the slide's (or its annotation mask's) fault
+        if strict:
+            raise
+        write_excluded(slide_id, info, Exclusion(TILING_STAGE, str(error), source), params, tiles_h5, qc_jpg)
+        return None
     if not len(grid.coords):
         log.warning(
             "slide '%s': no tile reaches %.0f%% tissue; writing an empty tile file", slide_id, 100 * params.min_tissue

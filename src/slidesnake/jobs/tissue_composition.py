@@ -13,7 +13,7 @@ import pandas as pd
 from slidesnake.core.atomic import atomic_output
 from slidesnake.evaluation.localisation import localisation, truth_tumor_fraction
 from slidesnake.io.manifest import read_manifest
-from slidesnake.io.tile_classes import read_tile_classes
+from slidesnake.io.tile_classes import passed, read_tile_classes
 from slidesnake.io.tile_file import TileFile
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def run(
     manifest = {s: row for path in slide_manifests for s, row in read_manifest(path).items()}
     rows, tumor_scores, truth = [], {}, {}
     classes = None
-    for slide, path in tile_classes.items():
+    for slide, path in passed(tile_classes).items():
         coords, probabilities, classes = read_tile_classes(Path(path))
         predicted = probabilities.argmax(1) if len(probabilities) else np.zeros(0, int)
         rows.append(

@@ -12,7 +12,7 @@ import numpy as np
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.evaluation.metrics import classification_metrics
-from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_partitions, read_splits
+from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION, fold_partitions, read_splits, usable_splits
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import prediction_table, write_predictions
@@ -53,14 +53,15 @@ def run(
     predictions_path: Path,
     tile_scores_path: Path,
 ) -> dict:
-    """Train on the fold's train part, stop early on its validation part, predict its test part; write the
+    """Train on the fold's train part, stop early on its validation part, predict its test part (of the slides
+    the feature manifest lists as OK: excluded slides are left out of every part); write the
     checkpoint, metrics (with per-epoch history), test predictions and test tile scores. With
     training.instance_weight > 0 the annotated tiles (annotated tumor share >= `tumor_threshold`, pu's) also
     train the tile evidence."""
-    splits = read_splits(splits_csv)
+    manifest = read_manifest(feature_manifest)
+    splits = usable_splits(read_splits(splits_csv), manifest)
     parts = fold_partitions(splits, fold)
     labels = {s: classes.index(label) for s, label in zip(splits["slide_id"], splits["label"], strict=False)}
-    manifest = read_manifest(feature_manifest)
     features = {s: row["features"] for s, row in manifest.items()}
     bags = Bags({s: Path(features[s]) for s in splits["slide_id"]})
     instance_labels = None

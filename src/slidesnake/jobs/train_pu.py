@@ -13,7 +13,7 @@ import pandas as pd
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.errors import SlideError
 from slidesnake.core.provenance import provenance_attrs
-from slidesnake.evaluation.splits import read_splits
+from slidesnake.evaluation.splits import read_splits, usable_splits
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.tile_file import TileFile
@@ -41,10 +41,10 @@ def run(
     slide_scores_path: Path,
     prior_path: Path,
 ) -> dict:
-    """PU learning on every fold of the task's splits; writes the test slides' tile scores, their slide scores
-    and the per-fold prior estimates."""
-    splits = read_splits(splits_csv)
+    """PU learning on every fold of the task's splits (the slides the feature manifest lists as OK); writes the
+    test slides' tile scores, their slide scores and the per-fold prior estimates."""
     manifest = read_manifest(feature_manifest)
+    splits = usable_splits(read_splits(splits_csv), manifest)
     loaded = {s: load_tiles(s, Path(manifest[s]["features"]), Path(manifest[s]["tiles"])) for s in splits["slide_id"]}
     result = cross_validate_pu(task, positive_class, splits, {s: tiles for s, (tiles, _) in loaded.items()}, params)
     write_tile_scores(

@@ -25,6 +25,7 @@ class QcParams:
     scale_tolerance: float  # factor between estimated and declared mpp beyond which the check acts
     scale_action: str  # warn | exclude
     nucleus_um: float  # reference median nuclear equivalent diameter (um)
+    strict: bool  # a slide that cannot be prepared fails its job (true) or is excluded with its reason (false)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from slidesnake.core.errors import ConfigError
 from slidesnake.features.params import FeatureParams
+from slidesnake.io.exclusion import SOURCE
 from slidesnake.io.manifest import read_manifest
 from slidesnake.mil.names import REGION_MODELS
 from slidesnake.stain.methods import NONE as NO_STAIN
@@ -124,14 +125,16 @@ class RuleInputs:
     # ---- shards: one GPU job per shard of slides, then one local job per slide puts its file in place ---
 
     def shard_files(self, reads: str, writes: str, template: str, **fixed):
-        """Params function: per slide of the wildcards' shard, its slide and `reads` (tiles or regions) files
-        and, as `writes`, where its output goes (`template` filled with the wildcards, `fixed` and the slide)."""
+        """Params function: per slide of the wildcards' shard, its slide, the user's file (`source`) and `reads`
+        (tiles or regions) files and, as `writes`, where its output goes (`template` filled with the wildcards,
+        `fixed` and the slide)."""
 
         def files(wildcards):
             filled = {**dict(wildcards.items()), **fixed}
             return {
                 s: {
                     "slide": self.slide_file(s),
+                    SOURCE: self.cohort.record(s).source,
                     reads: paths.fill(SHARD_INPUTS[reads], slide=s),
                     writes: paths.fill(template, **{**filled, "slide": s}),
                 }
@@ -248,6 +251,17 @@ class RuleInputs:
         template = paths.REGIONS if wildcards.encoder == paths.REGION_ENCODER else paths.TILES
         return {s: paths.fill(template, slide=s) for s in self.cohort.slides(wildcards.cohort)}
 
+    def cohort_sources(self, wildcards) -> dict[str, str]:
+        """Params function: slide -> the sample sheet's source (the user's file or URL) of a cohort's slides."""
+        return {s: self.cohort.record(s).source for s in self.cohort.slides(wildcards.cohort)}
+
+    def qc_feature_manifest(self, wildcards) -> list[str]:
+        """The feature manifest whose exclusions the QC table reports: the training encoder's (none without)."""
+        return [self.feature_manifest(wildcards.cohort)] if self.train_encoder else []
+
+    def qc_table(self, cohort: str) -> str:
+        return paths.fill(paths.QC_TABLE, cohort=cohort)
+
     def slide_manifest(self, cohort: str) -> str:
         return paths.fill(paths.SLIDE_MANIFEST, cohort=cohort)
 
@@ -333,6 +347,9 @@ class RuleInputs:
 
     def heatmap_manifest(self, wildcards) -> str:
         return self.slide_manifest(paths.NEW_COHORT if self.on_new_slides(wildcards) else paths.TRAIN_COHORT)
+
+    def heatmap_qc_table(self, wildcards) -> str:
+        return self.qc_table(paths.NEW_COHORT if self.on_new_slides(wildcards) else paths.TRAIN_COHORT)
 
     def heatmap_splits(self, wildcards) -> list[str] | str:
         """The splits table gives the training slides' labels for the titles (new slides have none)."""
@@ -421,8 +438,10 @@ class RuleInputs:
         return demo + [self.slide_file(s) for s in every] + [a for a in map(self.annotation_file, every) if a]
 
     def features_targets(self) -> list[str]:
-        return expand(paths.FEATURES, encoder=self.encoders, slide=self.cohort.slides()) + expand(
-            paths.STAIN_QC, method=self.stain_methods
+        return (
+            expand(paths.FEATURES, encoder=self.encoders, slide=self.cohort.slides())
+            + expand(paths.STAIN_QC, method=self.stain_methods)
+            + expand(paths.QC_TABLE, cohort=self.cohorts)
         )
 
     def regions_targets(self) -> list[str]:

@@ -39,6 +39,7 @@ STAIN_QC = f"{RESULTS}/figures/stain/{{method}}.jpg"
 TRAIN_COHORT, NEW_COHORT = "train", "new"
 SLIDE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/slides.tsv"
 FEATURE_MANIFEST = f"{RESULTS}/cohort/{{cohort}}/features_{{encoder}}.tsv"
+QC_TABLE = f"{RESULTS}/qc/{{cohort}}.tsv"  # every slide's status (ok / excluded with stage and reason) and QC values
 
 # training and evaluation, per task
 SPLITS = f"{RESULTS}/splits/{{task}}.csv"
