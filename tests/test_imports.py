@@ -71,6 +71,7 @@ def test_imported_tiles_equal_the_native_ones(case, real_slides, tmp_path):
         assert np.array_equal(imported.grid_row_col, native.grid_row_col), tool
         assert imported.stride0 == native.stride0 and imported.attrs["grid_rows"] == native.attrs["grid_rows"]
         assert imported.attrs[IMPORTED_FROM] == tool and imported.attrs[IMPORTED_FILE] == str(file)
+        assert imported.attrs["min_tissue"] == 0 and native.attrs["min_tissue"] == params.min_tissue
         assert native.attrs[IMPORTED_FROM] == "" and native.attrs[IMPORTED_FILE] == ""
 
 

@@ -150,7 +150,7 @@ def run(
         stride_level0=grid.stride0,
         overlap_px=params.overlap_px,
         target_mpp=params.mpp,
-        min_tissue=params.min_tissue,
+        min_tissue=params.min_tissue if imported is None else 0.0,  # imported: every tile of the file is kept
         grid_shape=grid.grid_shape,
         imported=("", "") if imported is None else (imported[0], str(imported[1])),
     )
