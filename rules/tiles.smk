@@ -8,6 +8,7 @@ rule tile_slide:
         info=paths.MASK_INFO,
         thumbnail=paths.THUMBNAIL,
         annotation=IN.annotation_input,
+        imported=IN.imported_tiles,
     output:
         tiles=paths.TILES,
         qc=paths.TILES_QC,
@@ -26,5 +27,6 @@ rule tile_slide:
         min_tiles=config["qc"]["min_tiles"],
         strict=config["qc"]["strict"],
         source=IN.sheet_value("source"),
+        import_format=IN.import_format,
     script:
         "../scripts/tile_slide.py"

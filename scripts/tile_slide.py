@@ -20,4 +20,5 @@ with job_logging(snakemake.log[0]):
         snakemake.params.min_tiles,
         snakemake.params.strict,
         snakemake.params.source,
+        (snakemake.params.import_format, Path(i.imported[0])) if i.imported else None,
     )

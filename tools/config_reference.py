@@ -17,7 +17,8 @@ OUT = REPO / "docs" / "configuration.md"
 def rows(schema: dict, prefix: str = ""):
     for key, sub in schema.get("properties", {}).items():
         name = f"{prefix}{key}"
-        if "properties" in sub:
+        optional_object = "properties" in sub and "null" in sub.get("type", [])
+        if "properties" in sub and not optional_object:
             yield from rows(sub, f"{name}.")
             continue
         default = json.dumps(sub.get("default")) if "default" in sub else "(required)"
@@ -26,6 +27,8 @@ def rows(schema: dict, prefix: str = ""):
             allowed = f" Items from {', '.join(f'`{v}`' for v in sub['items']['enum'])}."
         text = " ".join(str(sub.get("description", "")).split())
         yield f"| `{name}` | `{default}` | {text}{allowed} |"
+        if optional_object:  # its own row (null by default), then its keys' rows
+            yield from rows(sub, f"{name}.")
 
 
 def reference() -> str:

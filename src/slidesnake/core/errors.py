@@ -51,3 +51,16 @@ class InputFileError(SlidesnakeError):
 class SlideReadError(SlidesnakeError):
     """Pixels of a slide that cannot be read (a corrupt tile, a failed region read). One message argument, so
     that it keeps its type when a DataLoader worker re-raises it in the job's process."""
+
+
+class FieldOfViewError(SlidesnakeError):
+    """Imported tiles whose field of view is not the configured one: names the slide, the file and both fields
+    of view in microns."""
+
+    def __init__(self, slide: str, file, imported_um: float, configured_um: float):
+        super().__init__(
+            f"slide '{slide}': the tiles of {file} span {imported_um:.1f} um, the configured tiling.tile_px x "
+            f"tiling.mpp {configured_um:.1f} um (more than 1% apart): import tiles cut at the configured "
+            "magnification, or set tiling.tile_px and tiling.mpp to the file's"
+        )
+        self.slide, self.file = slide, file

@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 
 MAGNIFICATION_UM = 10.0  # microns per pixel times magnification: 0.5 um/px is "20x" (TRIDENT's convention)
 
+# the peers' attribute names on `coords` (their meanings: the module docstring); slidesnake.io.imports reads them
+PATCH_SIZE = "patch_size"  # CLAM: pixels read at patch_level; TRIDENT: pixels at target_magnification
+CLAM_PATCH_LEVEL = "patch_level"
+TRIDENT_PATCH_SIZE_LEVEL0 = "patch_size_level0"
+TRIDENT_LEVEL0_MAGNIFICATION = "level0_magnification"
+TRIDENT_TARGET_MAGNIFICATION = "target_magnification"
+TRIDENT_OVERLAP = "overlap"
+
 
 def clam_level(tiles: TileFile) -> tuple[int, int]:
     """(patch_level, patch_size) whose read spans the tile's level-0 field of view to within one level-0 pixel
@@ -61,8 +69,8 @@ def clam_attrs(tiles: TileFile, save_path: str) -> dict:
     width, height = tiles.level0_size
     level_dim = [int(round(width / downsample)), int(round(height / downsample))]
     return {
-        "patch_size": patch_size,
-        "patch_level": level,
+        PATCH_SIZE: patch_size,
+        CLAM_PATCH_LEVEL: level,
         "downsample": [downsample, downsample],
         "downsampled_level_dim": level_dim,
         "level_dim": level_dim,
@@ -74,11 +82,11 @@ def clam_attrs(tiles: TileFile, save_path: str) -> dict:
 def trident_attrs(tiles: TileFile, save_dir: str) -> dict:
     width, height = tiles.level0_size
     return {
-        "patch_size": tiles.tile_px,
-        "patch_size_level0": tiles.size0,
-        "level0_magnification": MAGNIFICATION_UM / tiles.mpp_level0,
-        "target_magnification": MAGNIFICATION_UM / tiles.target_mpp,
-        "overlap": tiles.overlap_px,
+        PATCH_SIZE: tiles.tile_px,
+        TRIDENT_PATCH_SIZE_LEVEL0: tiles.size0,
+        TRIDENT_LEVEL0_MAGNIFICATION: MAGNIFICATION_UM / tiles.mpp_level0,
+        TRIDENT_TARGET_MAGNIFICATION: MAGNIFICATION_UM / tiles.target_mpp,
+        TRIDENT_OVERLAP: tiles.overlap_px,
         "name": tiles.slide_id,
         "savetodir": save_dir,
         "level0_width": width,

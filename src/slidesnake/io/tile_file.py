@@ -12,6 +12,8 @@ Attributes (on the file and on `coords`), each with exactly one meaning:
   level0_width, level0_height, level_downsamples: the slide's pyramid
   min_tissue, mask_threshold, grid_rows, grid_cols, slide_id, and provenance (slidesnake_version,
   code_hash, params_json).
+  imported_from, imported_file: the tool (clam, trident) and patch file the coordinates came from
+  (tiling.import_coordinates); empty for the workflow's own grid.
 An excluded slide's file has no tiles and the exclusion's attributes (slidesnake.io.exclusion: status, stage,
 reason, source); an OK slide's has none of them.
 No CLAM / TRIDENT `patch_size`: it means different things in those tools; `snakemake export` writes
@@ -51,6 +53,8 @@ ANNOTATION_FRACTION = "annotation_fraction"
     MASK_THRESHOLD,
     GRID_ROWS,
     GRID_COLS,
+    IMPORTED_FROM,
+    IMPORTED_FILE,
 ) = ATTRIBUTES = (
     "slide_id",
     "tile_px",
@@ -67,6 +71,8 @@ ANNOTATION_FRACTION = "annotation_fraction"
     "mask_threshold",
     "grid_rows",
     "grid_cols",
+    "imported_from",
+    "imported_file",
 )
 
 
@@ -80,9 +86,10 @@ def tile_attrs(
     target_mpp: float,
     min_tissue: float,
     grid_shape: tuple[int, int],
+    imported: tuple[str, str] = ("", ""),
 ) -> dict:
     """The attributes of a tiles file (or of a regions file, whose tiles are regions) cut from a slide whose
-    tissue mask `mask` describes."""
+    tissue mask `mask` describes; `imported`: the tool and file its coordinates came from, if any."""
     return {
         SLIDE_ID: mask.slide_id,
         TILE_PX: tile_px,
@@ -99,6 +106,8 @@ def tile_attrs(
         MASK_THRESHOLD: math.nan if mask.threshold is None else mask.threshold,
         GRID_ROWS: grid_shape[0],
         GRID_COLS: grid_shape[1],
+        IMPORTED_FROM: imported[0],
+        IMPORTED_FILE: imported[1],
     }
 
 

@@ -11,6 +11,7 @@ from slidesnake.core.atomic import atomic_output
 from slidesnake.io.exports import clam_attrs, exportable, write_coords, write_features
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.tile_file import TileFile
+from slidesnake.workflow import paths
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,10 @@ def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Pat
     """`patches/{slide}.h5` per slide; per encoder `features_{encoder}/h5_files/{slide}.h5` and
     `pt_files/{slide}.pt` (features: encoder -> slide -> features file)."""
     tiles, features = exportable(tiles, features)
-    patches = out_dir / "patches"
     for slide, path in tiles.items():
         tile_file = TileFile.read(path)
-        write_coords(patches / f"{slide}.h5", tile_file.coords, clam_attrs(tile_file, str(patches)))
+        patches = Path(paths.fill(paths.PEER_PATCHES[paths.CLAM], folder=out_dir, slide=slide))
+        write_coords(patches, tile_file.coords, clam_attrs(tile_file, str(patches.parent)))
     for encoder, files in features.items():
         folder = out_dir / f"features_{encoder}"
         for slide, path in files.items():

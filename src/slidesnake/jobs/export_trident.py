@@ -15,6 +15,7 @@ from slidesnake.io.exports import (
 )
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.tile_file import TileFile
+from slidesnake.workflow import paths
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,9 @@ def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Pat
     for slide, path in tiles.items():
         tile_file = TileFile.read(path)
         folder = out_dir / trident_folder(tile_file)
-        attrs[slide] = (folder, trident_attrs(tile_file, str(folder / "patches")))
-        write_coords(folder / "patches" / f"{slide}_patches.h5", tile_file.coords, attrs[slide][1])
+        patches = Path(paths.fill(paths.PEER_PATCHES[paths.TRIDENT], folder=folder, slide=slide))
+        attrs[slide] = (folder, trident_attrs(tile_file, str(patches.parent)))
+        write_coords(patches, tile_file.coords, attrs[slide][1])
     feature_folders = trident_feature_folders(features)
     for encoder, files in features.items():
         for slide, path in files.items():

@@ -66,6 +66,14 @@ def level0_tile_size(mpp0: float, params: TilingParams) -> tuple[int, float]:
     return int(round(params.tile_px * scale)), (params.tile_px - params.overlap_px) * scale
 
 
+def grid_axes(level0_size: tuple[int, int], stride0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 x and y of the grid's columns and rows: steps of stride0 from the origin, inside the slide."""
+    width, height = level0_size
+    xs = np.round(np.arange(0, width, stride0)).astype(np.int64)
+    ys = np.round(np.arange(0, height, stride0)).astype(np.int64)
+    return xs[xs < width], ys[ys < height]
+
+
 def make_grid(
     mask: np.ndarray,
     mask_downsample: tuple[float, float],
@@ -79,10 +87,7 @@ def make_grid(
     (the outside counts as background and reads as white).
     """
     size0, stride0 = level0_tile_size(mpp0, params)
-    width, height = level0_size
-    xs = np.round(np.arange(0, width, stride0)).astype(np.int64)
-    ys = np.round(np.arange(0, height, stride0)).astype(np.int64)
-    xs, ys = xs[xs < width], ys[ys < height]
+    xs, ys = grid_axes(level0_size, stride0)
     coverage = box_coverage(mask, mask_downsample, xs.astype(np.float64), ys.astype(np.float64), size0)
     rows, cols = np.nonzero(coverage >= params.min_tissue - 1e-9)
     coords = np.stack([xs[cols], ys[rows]], axis=1).astype(np.int64)
@@ -96,18 +101,42 @@ def make_grid(
     )
 
 
+def imported_grid(
+    coords: np.ndarray,
+    mask: np.ndarray,
+    mask_downsample: tuple[float, float],
+    level0_size: tuple[int, int],
+    mpp0: float,
+    params: TilingParams,
+) -> TileGrid:
+    """Tiles at given level-0 coordinates (another tool's), all kept, with the configured level-0 side and
+    stride, their tissue fraction in the mask, and the nearest cell of the configured grid (identical to
+    make_grid's for the coordinates it makes)."""
+    size0, stride0 = level0_tile_size(mpp0, params)
+    xs, ys = grid_axes(level0_size, stride0)
+    coords = np.asarray(coords, np.int64).reshape(-1, 2)
+    row_col = np.round(coords[:, ::-1] / stride0).astype(np.int64)
+    tissue = tile_coverage(mask, mask_downsample, coords, size0).astype(np.float32)
+    return TileGrid(coords, tissue, size0, stride0, (len(ys), len(xs)), row_col)
+
+
+def tile_coverage(mask: np.ndarray, downsample: tuple[float, float], coords: np.ndarray, size0: int) -> np.ndarray:
+    """Mean of `mask` over each level-0 tile (x, y, size0) of `coords` (N)."""
+    if not len(coords):
+        return np.zeros(0)
+    xs, x_index = np.unique(coords[:, 0], return_inverse=True)
+    ys, y_index = np.unique(coords[:, 1], return_inverse=True)
+    coverage = box_coverage(mask, downsample, xs.astype(np.float64), ys.astype(np.float64), size0)
+    return coverage[y_index, x_index]
+
+
 def label_fractions(
     labels: np.ndarray, label_downsample: tuple[float, float], coords: np.ndarray, size0: int, classes: tuple[int, ...]
 ) -> np.ndarray:
     """N x len(classes) share of each tile covered by each label value (outside the mask: none)."""
     out = np.zeros((len(coords), len(classes)), np.float32)
-    if not len(coords):
-        return out
-    xs, x_index = np.unique(coords[:, 0], return_inverse=True)
-    ys, y_index = np.unique(coords[:, 1], return_inverse=True)
     for k, value in enumerate(classes):
-        coverage = box_coverage(labels == value, label_downsample, xs.astype(np.float64), ys.astype(np.float64), size0)
-        out[:, k] = coverage[y_index, x_index]
+        out[:, k] = tile_coverage(labels == value, label_downsample, coords, size0)
     return out
 
 

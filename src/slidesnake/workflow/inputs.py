@@ -116,6 +116,19 @@ class RuleInputs:
         annotation = self.annotation_file(wildcards.slide)
         return [annotation] if annotation else []
 
+    def imported_tiles(self, wildcards) -> list[str]:
+        """The slide's CLAM or TRIDENT patch file when tiling.import_coordinates names a folder (so that changing
+        it reruns the tiling), else nothing."""
+        imported = self.config["tiling"]["import_coordinates"]
+        if imported is None:
+            return []
+        return [paths.fill(paths.PEER_PATCHES[imported["format"]], folder=imported["folder"], slide=wildcards.slide)]
+
+    def import_format(self, wildcards) -> str:
+        """Params function: the tool whose patch files the tiling imports (clam, trident), or empty."""
+        imported = self.config["tiling"]["import_coordinates"]
+        return "" if imported is None else imported["format"]
+
     def sheet_mpp(self, wildcards) -> float | None:
         return self.cohort.record(wildcards.slide).mpp
 

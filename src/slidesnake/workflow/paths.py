@@ -98,6 +98,10 @@ REGION_FEATURE_SHARD_FILE = f"{RESULTS}/region_features/{{encoder}}/shards/{{sha
 # exports in the layouts of neighbouring tools
 EXPORT_DIR = f"{RESULTS}/export/{{tool}}"
 EXPORT_TOOLS = ("clam", "trident")
+CLAM, TRIDENT = EXPORT_TOOLS
+# each tool's patch (coordinates) file inside its folder: CLAM's save dir, TRIDENT's {mag}x_{px}px_{overlap}px_overlap;
+# the exports write them, tiling.import_coordinates reads them
+PEER_PATCHES = {CLAM: "{folder}/patches/{slide}.h5", TRIDENT: "{folder}/patches/{slide}_patches.h5"}
 
 VERSIONS = f"{RESULTS}/versions.tsv"
 
