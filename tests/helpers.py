@@ -120,8 +120,20 @@ def write_small_slide(folder: Path, **plan_changes) -> dict:
     return {**paths, "plan": plan, "stats": stats}
 
 
-def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=None, mask=None, annotation=None):
-    """Run the tissue_mask and tile_slide jobs on one slide; returns the tiles file and the mask files."""
+def prepare_slide(
+    slide_path,
+    folder,
+    name="s",
+    sheet_mpp=None,
+    tiling=None,
+    mask=None,
+    annotation=None,
+    qc=None,
+    min_tiles=0,
+    source="",
+) -> dict[str, Path]:
+    """Run the tissue_mask and tile_slide jobs on one slide as the rules do (with `qc`: the scale check and
+    exclusion unless qc.strict; `source`: the sheet's file the exclusion names); returns their output files."""
     from slidesnake.jobs import tile_slide, tissue_mask
 
     files = {
@@ -147,6 +159,8 @@ def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=None, mask=N
         files["geojson"],
         files["thumbnail"],
         files["qc"],
+        qc,
+        source or None,
     )
     tile_slide.run(
         name,
@@ -157,8 +171,16 @@ def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=None, mask=N
         tiling or tiling_params(tile_px=256),
         files["tiles"],
         files["tiles_qc"],
+        min_tiles,
+        True if qc is None else qc.strict,
+        source,
     )
-    return files["tiles"]
+    return files
+
+
+def make_tiles(slide_path, folder, name="s", sheet_mpp=None, tiling=None, mask=None, annotation=None):
+    """Run the tissue_mask and tile_slide jobs on one slide; returns the tiles file."""
+    return prepare_slide(slide_path, folder, name, sheet_mpp, tiling, mask, annotation)["tiles"]
 
 
 def snakemake_bin() -> str:

@@ -10,62 +10,23 @@ import h5py
 import numpy as np
 import pytest
 
-from helpers import TCGA, require_shared_data, tiling_params
+from helpers import TCGA, prepare_slide, require_shared_data, tiling_params
 from slidesnake.core.errors import SlideError
 from slidesnake.io.exclusion import EXCLUDED, MASK_STAGE, STATUS, TILING_STAGE, Exclusion, h5_exclusion
 from slidesnake.io.mask_info import MaskInfo
 from slidesnake.io.pyramid_tiff import write_single_level
 from slidesnake.io.tile_file import TileFile
-from slidesnake.jobs import tile_slide, tissue_mask
-from slidesnake.tissue.params import MaskParams, QcParams
+from slidesnake.jobs import tile_slide
+from slidesnake.tissue.params import QcParams
 from slidesnake.workflow.config import default_config, default_params
 
 SOURCE = "/data/user/slide.svs"  # the sample sheet's file the records must name
 
 
 def prepare(slide_path, folder, strict=False, min_tiles=1, sheet_mpp=None):
-    """The mask and tiling jobs as the rules run them; the output files."""
-    files = {
-        k: folder / f"s{suffix}"
-        for k, suffix in (
-            ("mask", ".png"),
-            ("info", ".json"),
-            ("geojson", ".geojson"),
-            ("thumbnail", "_thumbnail.jpg"),
-            ("qc", "_qc.jpg"),
-            ("tiles", ".h5"),
-            ("tiles_qc", "_tiles_qc.jpg"),
-        )
-    }
+    """The mask and tiling jobs as the rules run them (exclusion on unless strict); the output files."""
     qc = default_params(QcParams, "qc", strict=strict)
-    tissue_mask.run(
-        slide_path,
-        "s",
-        sheet_mpp,
-        None,
-        default_params(MaskParams, "mask"),
-        files["mask"],
-        files["info"],
-        files["geojson"],
-        files["thumbnail"],
-        files["qc"],
-        qc,
-        SOURCE,
-    )
-    tile_slide.run(
-        "s",
-        files["mask"],
-        files["info"],
-        files["thumbnail"],
-        None,
-        tiling_params(tile_px=256),
-        files["tiles"],
-        files["tiles_qc"],
-        min_tiles,
-        strict,
-        SOURCE,
-    )
-    return files
+    return prepare_slide(slide_path, folder, sheet_mpp=sheet_mpp, qc=qc, min_tiles=min_tiles, source=SOURCE)
 
 
 def assert_excluded(files, stage, reason):
