@@ -1,4 +1,4 @@
-# Tile features per slide and encoder. One GPU job encodes a shard of slides with the encoder loaded once
+# Tile features per slide and encoder (or imported from CLAM / TRIDENT feature files). One GPU job encodes a shard of slides with the encoder loaded once
 # (features.slides_per_job); a local job per slide then puts its file in place, or fails that slide alone.
 from slidesnake.jobs import collect_features
 
@@ -7,6 +7,7 @@ rule extract_features:
     input:
         slides=IN.shard_inputs("tiles"),
         stain_reference=IN.encoder_stain_reference,
+        imported=IN.imported_feature_inputs,
     output:
         paths.FEATURE_SHARD,
     log:
@@ -17,12 +18,13 @@ rule extract_features:
         "../envs/torch.yaml"
     threads: config["features"]["num_workers"] + 1
     resources:
-        gpu=1,
+        gpu=IN.feature_gpus,
         mem_mb=8000,
         runtime=IN.feature_minutes,
     params:
         slides=IN.shard_files("tiles", "features", paths.FEATURE_SHARD_FILE),
         features=IN.feature_params,
+        imported=IN.imported_features,
     script:
         "../scripts/extract_features.py"
 

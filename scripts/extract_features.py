@@ -15,4 +15,5 @@ with job_logging(snakemake.log[0]), claim_gpu():
         Path(snakemake.output[0]),
         snakemake.threads,
         Path(reference[0]) if reference else None,
+        snakemake.params.imported,
     )

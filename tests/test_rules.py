@@ -39,6 +39,6 @@ def test_rule_declares_resources_log_and_env(name):
     block = RULES[name]
     for directive in ("log:", "threads:", "mem_mb=", "runtime=") + (() if name in IN_PROCESS else ("conda:",)):
         assert directive in block, f"rule {name} lacks {directive}"
-    assert ("gpu=1" in block) == (name in GPU_RULES), f"rule {name}: gpu resource"
+    assert ("gpu=1" in block or "gpu=IN.feature_gpus" in block) == (name in GPU_RULES), f"rule {name}: gpu resource"
     if name in HEAVY_RULES:
         assert "benchmark:" in block, f"heavy rule {name} has no benchmark"

@@ -13,7 +13,7 @@ BF16, FP32 = "bf16", "fp32"  # the values of `precision`: bf16 autocast, or full
 @dataclass(frozen=True)
 class FeatureParams:
     model: str  # registry name or torchvision:/timm: name
-    weights: str  # hub | random | checkpoint path
+    weights: str | None  # hub | random | checkpoint path; None when the features are imported
     batch_size: int
     num_workers: int
     reader: str  # auto | openslide | raw_jpeg
@@ -21,6 +21,7 @@ class FeatureParams:
     device: str  # auto | cpu | cuda
     seed: int  # seed of random weights
     stain: str  # none | macenko | reinhard: normalised to the stain reference before encoding
+    import_features: dict | None  # {format: clam | trident, folder, encoder}: features read from that tool's files
 
 
 @dataclass(frozen=True)

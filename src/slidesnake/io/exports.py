@@ -134,9 +134,9 @@ def trident_encoder_names(models: dict[str, tuple[str, str]]) -> dict[str, str]:
     return {encoder: names.get(encoder, encoder) for encoder in models}
 
 
-def trident_feature_folders(features: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Encoder output name -> its TRIDENT features folder, from the model and stain normalisation recorded in
-    its first features file (features: encoder -> slide -> features file)."""
+def trident_feature_names(features: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Encoder output name -> the encoder name of its TRIDENT features folder (`features_{name}`), from the model
+    and stain normalisation recorded in its first features file (features: encoder -> slide -> features file)."""
     models = {}
     for encoder, files in features.items():
         attrs = {}
@@ -144,7 +144,7 @@ def trident_feature_folders(features: dict[str, dict[str, str]]) -> dict[str, st
             with h5py.File(path, "r") as h5:
                 attrs = dict(h5.attrs)
         models[encoder] = (str(attrs.get("encoder", encoder)), str(attrs.get("stain_normalisation", "none")))
-    return {encoder: f"features_{name}" for encoder, name in trident_encoder_names(models).items()}
+    return trident_encoder_names(models)
 
 
 def write_coords(path: Path, coords: np.ndarray, attrs: dict) -> None:

@@ -23,6 +23,7 @@ from slidesnake.io.exports import (
     TRIDENT_PATCH_SIZE_LEVEL0,
     TRIDENT_TARGET_MAGNIFICATION,
 )
+from slidesnake.io.feature_file import FEATURES
 from slidesnake.io.tile_file import COORDS
 
 
@@ -90,3 +91,44 @@ def read_trident(path: str | Path, slide_id: str, level0_size: tuple[int, int], 
         return float(round(float(attrs[PATCH_SIZE]) * ratio))
 
     return read_patches(path, "TRIDENT", slide_id, level0_size, size0)
+
+
+def read_features(path: str | Path, tool: str, slide_id: str, tiles_coords: np.ndarray, size0: float) -> np.ndarray:
+    """The features of a CLAM (`h5_files/{slide}.h5`) or TRIDENT (`features_{encoder}/{slide}.h5`) feature
+    file, one row per tile of the slide's tiles file (`tiles_coords`, level-0 corners; `size0`, their level-0
+    side), in its order. An InputFileError for a missing file or dataset, a row count that is not the
+    coordinates', coordinates that are not exactly the tiles' (the tiles must be the ones the features were
+    computed on: import the same tool's patch files with tiling.import_coordinates), or a TRIDENT file whose
+    recorded level-0 patch side is not the tiles' within 1%."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(
+            path, f"no {tool} feature file for slide '{slide_id}' (features.encoders: import_features)"
+        )
+    where = f"{path} ({tool} features of slide '{slide_id}')"
+    with h5py.File(path, "r") as h5:
+        for name in (FEATURES, COORDS):
+            if name not in h5:
+                raise InputFileError(where, f"no '{name}' dataset")
+        features = np.asarray(h5[FEATURES][:], np.float32)
+        coords = np.asarray(h5[COORDS][:], np.int64).reshape(-1, 2)
+        side = h5[COORDS].attrs.get(TRIDENT_PATCH_SIZE_LEVEL0)
+    features = features.reshape(len(features), -1) if features.ndim != 2 else features
+    if len(features) != len(coords):
+        raise InputFileError(where, f"{len(features)} feature rows for {len(coords)} coordinates")
+    if side is not None and abs(float(side) / size0 - 1) > 0.01:
+        raise InputFileError(
+            where, f"features of {float(side):g} px level-0 patches, the tiles are {size0:g} px: another field of view"
+        )
+    row_of = {(int(x), int(y)): i for i, (x, y) in enumerate(coords)}
+    rows = np.array([row_of.get((int(x), int(y)), -1) for x, y in tiles_coords], np.int64)
+    missing = int((rows < 0).sum())
+    if missing or len(coords) != len(tiles_coords):
+        example = tuple(int(v) for v in tiles_coords[np.argmax(rows < 0)]) if missing else None
+        raise InputFileError(
+            where,
+            f"its {len(coords)} coordinates are not the {len(tiles_coords)} tiles of the slide's tiles file "
+            f"({missing} tiles without features{f', e.g. at {example}' if example else ''}): import the patch "
+            "files these features were computed on (tiling.import_coordinates)",
+        )
+    return features[rows]

@@ -28,7 +28,8 @@ def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Pat
         folder = out_dir / f"features_{encoder}"
         for slide, path in files.items():
             values, coords, _ = read_feature_file(path)
-            write_features(folder / "h5_files" / f"{slide}.h5", values, coords, {})
+            peer = paths.fill(paths.PEER_FEATURES[paths.CLAM], folder=folder, encoder=encoder, slide=slide)
+            write_features(Path(peer), values, coords, {})
             (folder / "pt_files").mkdir(parents=True, exist_ok=True)
             with atomic_output(folder / "pt_files" / f"{slide}.pt") as tmp:
                 torch.save(torch.from_numpy(values), tmp)

@@ -8,7 +8,7 @@ from pathlib import Path
 from slidesnake.io.exports import (
     exportable,
     trident_attrs,
-    trident_feature_folders,
+    trident_feature_names,
     trident_folder,
     write_coords,
     write_features,
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Path) -> None:
     """`{mag}x_{px}px_{overlap}px_overlap/patches/{slide}_patches.h5` per slide and, next to it,
     `features_{name}/{slide}.h5` per encoder, named as TRIDENT names the same encoder where it has it
-    (slidesnake.io.exports.trident_feature_folders; features: encoder -> slide -> features file)."""
+    (slidesnake.io.exports.trident_feature_names; features: encoder -> slide -> features file)."""
     tiles, features = exportable(tiles, features)
     attrs = {}
     for slide, path in tiles.items():
@@ -32,10 +32,11 @@ def run(tiles: dict[str, str], features: dict[str, dict[str, str]], out_dir: Pat
         patches = Path(paths.fill(paths.PEER_PATCHES[paths.TRIDENT], folder=folder, slide=slide))
         attrs[slide] = (folder, trident_attrs(tile_file, str(patches.parent)))
         write_coords(patches, tile_file.coords, attrs[slide][1])
-    feature_folders = trident_feature_folders(features)
+    names = trident_feature_names(features)
     for encoder, files in features.items():
         for slide, path in files.items():
             values, coords, _ = read_feature_file(path)
             folder, coords_attrs = attrs[slide]
-            write_features(folder / feature_folders[encoder] / f"{slide}.h5", values, coords, coords_attrs)
+            peer = paths.fill(paths.PEER_FEATURES[paths.TRIDENT], folder=folder, encoder=names[encoder], slide=slide)
+            write_features(Path(peer), values, coords, coords_attrs)
     log.info("TRIDENT layout of %d slides and %d encoders in %s", len(tiles), len(features), out_dir)

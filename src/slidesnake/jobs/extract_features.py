@@ -9,19 +9,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from slidesnake.features.extract import encode_slide, load_encoder
+from slidesnake.features.imported import import_slide
 from slidesnake.features.params import FeatureParams
 from slidesnake.io.shard_table import run_shard
 
 
 def run(
-    slides: dict[str, dict], params: FeatureParams, shard_table: Path, threads: int, stain_reference: Path | None = None
+    slides: dict[str, dict],
+    params: FeatureParams,
+    shard_table: Path,
+    threads: int,
+    stain_reference: Path | None = None,
+    imported: dict[str, str] | None = None,
 ) -> list[dict]:
     """Encode the slides of one shard (slide -> {"slide", "tiles", "features"} paths); write the shard table.
-    `stain_reference`: the reference file of an encoder that normalises stain."""
-    encoder = load_encoder(params, threads, stain_reference)
+    `stain_reference`: the reference file of an encoder that normalises stain; `imported`: slide -> its CLAM or
+    TRIDENT feature file, for an encoder whose features are imported (params.import_features) instead of computed."""
+    if params.import_features:
 
-    def encode(slide_id: str, files: dict) -> tuple[int, float]:
-        summary = encode_slide(encoder, Path(files["slide"]), Path(files["tiles"]), Path(files["features"]), slide_id)
-        return summary["tiles"], summary["seconds"]
+        def encode(slide_id: str, files: dict) -> tuple[int, float]:
+            peer = Path(imported[slide_id])
+            summary = import_slide(params, peer, Path(files["tiles"]), Path(files["features"]), slide_id)
+            return summary["tiles"], summary["seconds"]
 
-    return run_shard(slides, encode, "features", shard_table, f"features {params.model}", "tiles", "extract_features")
+        label = f"features from {params.import_features['format']} ({params.import_features['encoder']})"
+    else:
+        encoder = load_encoder(params, threads, stain_reference)
+
+        def encode(slide_id: str, files: dict) -> tuple[int, float]:
+            summary = encode_slide(
+                encoder, Path(files["slide"]), Path(files["tiles"]), Path(files["features"]), slide_id
+            )
+            return summary["tiles"], summary["seconds"]
+
+        label = f"features {params.model}"
+    return run_shard(slides, encode, "features", shard_table, label, "tiles", "extract_features")

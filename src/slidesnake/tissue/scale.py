@@ -95,7 +95,7 @@ def convex_area(pixels: np.ndarray) -> float:
 def fill_holes(binary: np.ndarray) -> np.ndarray:
     """`binary` with every background region that does not touch the image edge filled."""
     background, _ = ndimage.label(~binary)
-    edge = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
+    edge = np.unique(np.concatenate([background[[0, -1]].ravel(), background[:, [0, -1]].ravel()]))
     return binary | ~np.isin(background, edge)
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from slidesnake.core.errors import ConfigError
 from slidesnake.mil.names import REGION_MODELS
+from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.workflow.paths import PU_SOURCE, REGION_ENCODER
 
 SCHEMAS = resources.files("slidesnake.workflow") / "schemas"
@@ -92,6 +93,14 @@ def check_config(config: dict) -> dict:
                 "pu.positive_class",
                 f"'{pu['positive_class']}' is not a class of task '{pu['task']}' {tasks[pu['task']]['classes']}",
             )
+    for name, encoder in config["features"]["encoders"].items():
+        if ("weights" in encoder) == (encoder["import_features"] is not None):
+            raise ConfigError(
+                f"features.encoders.{name}",
+                "give either weights (hub, a checkpoint path or random) or import_features (from CLAM or TRIDENT)",
+            )
+        if encoder["import_features"] is not None and encoder["stain"] != NO_STAIN:
+            raise ConfigError(f"features.encoders.{name}.stain", "imported features cannot be stain-normalised here")
     if REGION_ENCODER in encoders:
         raise ConfigError(
             "features.encoders", f"'{REGION_ENCODER}' names the region features; call the encoder otherwise"

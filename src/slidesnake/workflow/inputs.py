@@ -178,15 +178,36 @@ class RuleInputs:
         return [] if method == NO_STAIN else [paths.fill(paths.STAIN_REFERENCE, method=method)]
 
     def feature_params(self, wildcards) -> dict:
-        """Model and weights of one configured encoder, with the shared extraction settings."""
+        """Model and weights (or the import) of one configured encoder, with the shared extraction settings."""
         encoder = self.config["features"]["encoders"][wildcards.encoder]
         return section_params(
             FeatureParams,
             self.config["features"],
             model=encoder.get("model", wildcards.encoder),
-            weights=encoder["weights"],
+            weights=encoder.get("weights"),
             stain=encoder["stain"],
+            import_features=encoder["import_features"],
         )
+
+    def imported_features(self, wildcards) -> dict[str, str]:
+        """Params function: slide -> its CLAM or TRIDENT feature file, for every slide of the shard of an
+        encoder whose features are imported (features.encoders.<name>.import_features); else nothing."""
+        imported = self.config["features"]["encoders"][wildcards.encoder]["import_features"]
+        if imported is None:
+            return {}
+        template = paths.PEER_FEATURES[imported["format"]]
+        return {
+            s: paths.fill(template, folder=imported["folder"], encoder=imported["encoder"], slide=s)
+            for s in self.shards[wildcards.shard]
+        }
+
+    def imported_feature_inputs(self, wildcards) -> list[str]:
+        """Input function: the imported feature files of the shard (so that changing one reruns its import)."""
+        return list(self.imported_features(wildcards).values())
+
+    def feature_gpus(self, wildcards) -> int:
+        """Resource function: a GPU for an encoder that encodes, none for one whose features are imported."""
+        return 0 if self.config["features"]["encoders"][wildcards.encoder]["import_features"] else 1
 
     def stain_slide_files(self, count: int) -> dict[str, dict]:
         """Slide -> {slide, tiles} of `count` training slides spread over the sample sheet."""

@@ -102,6 +102,9 @@ CLAM, TRIDENT = EXPORT_TOOLS
 # each tool's patch (coordinates) file inside its folder: CLAM's save dir, TRIDENT's {mag}x_{px}px_{overlap}px_overlap;
 # the exports write them, tiling.import_coordinates reads them
 PEER_PATCHES = {CLAM: "{folder}/patches/{slide}.h5", TRIDENT: "{folder}/patches/{slide}_patches.h5"}
+# each tool's feature files, read by features.encoders.<name>.import_features (folder: CLAM's feature dir, TRIDENT's
+# {mag}x_{px}px_{overlap}px_overlap; encoder: the tool's name of the patch encoder)
+PEER_FEATURES = {CLAM: "{folder}/h5_files/{slide}.h5", TRIDENT: "{folder}/features_{encoder}/{slide}.h5"}
 
 VERSIONS = f"{RESULTS}/versions.tsv"
 
