@@ -164,7 +164,7 @@ async function start() {
   };
   const data = await loadSlides();
   if (!data.openseadragon) return;
-  viewer = OpenSeadragon({ element: el("view"), prefixUrl: "/osd/images/", showNavigator: true, animationTime: 0.4 });
+  viewer = OpenSeadragon({ element: el("view"), prefixUrl: "/osd/images/", showNavigator: true, animationTime: 0.4, drawer: "canvas" });
   viewer.addHandler("canvas-click", (event) => {
     if (!event.quick || !state.slide) return;
     const point = viewer.world.getItemAt(0).viewportToImageCoordinates(viewer.viewport.pointFromPixel(event.position));
