@@ -29,6 +29,7 @@ import openslide
 from openslide.deepzoom import DeepZoomGenerator
 
 from slidesnake.core.errors import SlidesnakeError
+from slidesnake.io.slide import describe_file
 from slidesnake.io.tile_file import COORDS, TileFile
 from slidesnake.io.tile_scores import rank_within_slide
 from slidesnake.view import assets, layers
@@ -119,7 +120,8 @@ class Viewer:
             self.opened(slide)
             return None
         except (openslide.OpenSlideError, OSError) as error:
-            return f"{type(error).__name__}: {error}"
+            file = self.entries[slide].file
+            return f"OpenSlide cannot open {describe_file(file) if file else slide}: {error}"
 
     def slide_list(self) -> dict:
         slides = []
