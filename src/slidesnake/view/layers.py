@@ -11,6 +11,7 @@ import cv2
 import h5py
 import numpy as np
 
+from slidesnake.core.errors import InputFileError
 from slidesnake.core.labels import TISSUE as TISSUE_LABEL
 from slidesnake.core.labels import TUMOR
 from slidesnake.io.annotations import read_label_mask
@@ -88,7 +89,7 @@ def mask_raster(labels: np.ndarray, level0_size: tuple[int, int]) -> Raster:
 
 
 def load(layer: Layer, level0_size: tuple[int, int], tiles: TileFile | None) -> Raster:
-    """A layer's raster (raises OSError / KeyError / ValueError for a file that cannot be used)."""
+    """A layer's raster (raises InputFileError, OSError or KeyError for a file that cannot be used)."""
     if layer.kind in (TISSUE, LABELS):
         labels = read_label_mask(layer.file)
         if layer.kind == TISSUE:
@@ -104,7 +105,7 @@ def load(layer: Layer, level0_size: tuple[int, int], tiles: TileFile | None) -> 
             coords, values = group[COORDS][:], group[layer.score][:].astype(np.float64)
         box0 = scored_box_size(layer.file) or (tiles.size0 if tiles is not None else None)
         if box0 is None:
-            raise ValueError(f"{layer.file} records no tile size and the slide has no tiles file")
+            raise InputFileError(layer.file, "records no tile size and the slide has no tiles file")
         shown = values if layer.score in RAW_SCORES else rank_within_slide(values)
         return grid_raster(
             coords,
@@ -112,14 +113,12 @@ def load(layer: Layer, level0_size: tuple[int, int], tiles: TileFile | None) -> 
             box0,
             stride if tiles is not None and box0 == tiles.size0 else None,
         )
-    if layer.kind == CLASSES:
-        coords, probabilities, classes = read_tile_classes(layer.file)
-        if tiles is None:
-            raise ValueError(f"{layer.file}: the slide's tiles file is needed for the tile size")
-        raster = grid_raster(coords, probabilities.argmax(1).astype(np.int64), tiles.size0, tiles.stride0)
-        raster.classes = classes
-        return raster
-    raise ValueError(f"unknown layer kind {layer.kind}")
+    coords, probabilities, classes = read_tile_classes(layer.file)  # CLASSES
+    if tiles is None:
+        raise InputFileError(layer.file, "the slide's tiles file is needed for the tile size")
+    raster = grid_raster(coords, probabilities.argmax(1).astype(np.int64), tiles.size0, tiles.stride0)
+    raster.classes = classes
+    return raster
 
 
 def render(layer: Layer, raster: Raster, box: tuple[float, float, float, float], size: tuple[int, int], cmap: str):

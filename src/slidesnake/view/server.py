@@ -34,6 +34,7 @@ from slidesnake.io.tile_file import COORDS, TileFile
 from slidesnake.io.tile_scores import rank_within_slide
 from slidesnake.view import assets, layers
 from slidesnake.view.results import GRID, RAW_SCORES, SCORES, TISSUE, Results, SlideEntry, qc_status
+from slidesnake.workflow import paths
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -111,7 +112,8 @@ class Viewer:
     def opened(self, slide: str) -> OpenedSlide:
         entry = self.entries[slide]
         if entry.file is None or not entry.file.exists():
-            raise FileNotFoundError(f"slide file {entry.file or 'results/slides/' + slide} is missing")
+            missing = entry.file or paths.fill(paths.SLIDE, slide=slide, ext="*")
+            raise FileNotFoundError(f"slide file {missing} is missing")
         return self.slides.get(slide, lambda: OpenedSlide(entry))
 
     def open_error(self, slide: str) -> str | None:
@@ -159,7 +161,7 @@ class Viewer:
                 try:
                     raster, _ = self._layer_raster(slide, layer)
                     item["legend"] = layers.legend(layer, raster)
-                except (OSError, KeyError, ValueError) as error:
+                except (OSError, KeyError, ValueError, SlidesnakeError) as error:
                     item["missing"] = f"unreadable file {layer.file}: {error}"
             info.append(item)
         width, height = opened.size
@@ -266,7 +268,7 @@ def make_handler(viewer: Viewer):
                 self.route(parts, query)
             except KeyError as error:
                 self.send_json({"error": f"not found: {error}"}, 404)
-            except (OSError, openslide.OpenSlideError, ValueError) as error:
+            except (OSError, openslide.OpenSlideError, ValueError, SlidesnakeError) as error:
                 self.send_json({"error": f"{type(error).__name__}: {error}"}, 500)
 
         def route(self, parts, query):
