@@ -54,8 +54,8 @@ class PortInUseError(SlidesnakeError):
 class LRU:
     """A thread-safe least-recently-used cache bounded by the summed `size` of its values."""
 
-    def __init__(self, max_size: int, size=lambda value: 1, on_evict=None):
-        self.max_size, self.size, self.on_evict = max_size, size, on_evict
+    def __init__(self, max_size: int, size=lambda value: 1):
+        self.max_size, self.size = max_size, size
         self.items: OrderedDict = OrderedDict()
         self.total = 0
         self.lock = threading.Lock()
@@ -73,8 +73,6 @@ class LRU:
             while self.total > self.max_size and len(self.items) > 1:
                 _, old = self.items.popitem(last=False)
                 self.total -= self.size(old)
-                if self.on_evict:
-                    self.on_evict(old)
         return value
 
 
@@ -100,7 +98,8 @@ class Viewer:
     def __init__(self, results_dir: str | Path, cache_mb: int = 256):
         self.results = Results(results_dir)
         self.tiles = LRU(cache_mb << 20, size=len)
-        self.slides = LRU(8, on_evict=lambda opened: opened.handle.close())
+        self.slides = LRU(8)  # an evicted slide closes when no request holds it any more (garbage collection)
+        self.checked: dict[str, tuple[int | None, str | None]] = {}  # slide -> (file mtime, open error)
         self.rasters = LRU(64 << 20, size=lambda item: item[0].nbytes if item[0] is not None else 1)
         self.layers: dict[str, dict[str, layers.Layer]] = {}
         self.lock = threading.Lock()
@@ -117,13 +116,19 @@ class Viewer:
         return self.slides.get(slide, lambda: OpenedSlide(entry))
 
     def open_error(self, slide: str) -> str | None:
-        """Why the slide cannot be opened (None: it opens)."""
+        """Why the slide cannot be opened (None: it opens); checked once per version of the file."""
+        file = self.entries[slide].file
+        mtime = file.stat().st_mtime_ns if file is not None and file.exists() else None
+        known = self.checked.get(slide)
+        if known is not None and known[0] == mtime and mtime is not None:
+            return known[1]
         try:
             self.opened(slide)
-            return None
-        except (openslide.OpenSlideError, OSError) as error:
-            file = self.entries[slide].file
-            return f"OpenSlide cannot open {describe_file(file) if file else slide}: {error}"
+            error = None
+        except (openslide.OpenSlideError, OSError) as failure:
+            error = f"OpenSlide cannot open {describe_file(file) if file else slide}: {failure}"
+        self.checked[slide] = (mtime, error)
+        return error
 
     def slide_list(self) -> dict:
         slides = []
