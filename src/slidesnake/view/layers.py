@@ -39,8 +39,8 @@ CLASS_COLOURS += [(247, 129, 191), (153, 153, 153), (255, 255, 51), (0, 0, 0)]
 @dataclass
 class Raster:
     """Values on a regular grid over level 0: cell (row, col) covers level-0 x in [ox + col * cx, ox + (col + 1) * cx),
-    and likewise y; NaN (floats) or -1 (ints) where nothing is. `tiles`: level-0 top-left corners and side of the
-    tiles, for the grid's outlines and the tile look-up."""
+    and likewise y; NaN (floats) or -1 (ints) where nothing is. `box0`: the level-0 side of the tiles (the grid's
+    outlines), `classes`: the class names of a tile-class raster's values."""
 
     values: np.ndarray
     origin: tuple[float, float]

@@ -100,7 +100,7 @@ class Viewer:
         self.tiles = LRU(cache_mb << 20, size=len)
         self.slides = LRU(8)  # an evicted slide closes when no request holds it any more (garbage collection)
         self.checked: dict[str, tuple[int | None, str | None]] = {}  # slide -> (file mtime, open error)
-        self.rasters = LRU(64 << 20, size=lambda item: item[0].nbytes if item[0] is not None else 1)
+        self.rasters = LRU(64 << 20, size=lambda raster: raster.nbytes)
         self.layers: dict[str, dict[str, layers.Layer]] = {}
         self.lock = threading.Lock()
         self.refresh()
@@ -164,7 +164,7 @@ class Viewer:
             item["missing"] = None if layer.present else f"missing file {layer.file}"
             if layer.present:
                 try:
-                    raster, _ = self._layer_raster(slide, layer)
+                    raster = self._layer_raster(slide, layer)
                     item["legend"] = layers.legend(layer, raster)
                 except (OSError, KeyError, ValueError, SlidesnakeError) as error:
                     item["missing"] = f"unreadable file {layer.file}: {error}"
@@ -181,13 +181,14 @@ class Viewer:
             "layers": info,
         }
 
-    def _layer_raster(self, slide: str, layer: layers.Layer):
+    def _layer_raster(self, slide: str, layer: layers.Layer) -> layers.Raster:
+        """A present layer's raster (the slide's tiles file gives the grid of score and class layers)."""
         key = (slide, layer.key, layer.file.stat().st_mtime_ns)
 
         def make():
             tiles_layer = self.layer_index(slide)[GRID]
             tiles = TileFile.read(tiles_layer.file) if tiles_layer.present and layer.kind != TISSUE else None
-            return layers.load(layer, self.opened(slide).size, tiles), tiles
+            return layers.load(layer, self.opened(slide).size, tiles)
 
         return self.rasters.get(key, make)
 
@@ -204,7 +205,7 @@ class Viewer:
         layer = self.layer_index(slide)[key]
 
         def make():
-            raster, _ = self._layer_raster(slide, layer)
+            raster = self._layer_raster(slide, layer)
             box, size = self.opened(slide).box(level, col, row)
             return layers.encode_png(layers.render(layer, raster, box, size, cmap))
 
