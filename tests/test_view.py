@@ -16,6 +16,7 @@ import pytest
 
 from helpers import prepare_slide
 from slidesnake.io.manifest import SLIDE_COLUMNS, write_manifest
+from slidesnake.io.tile_classes import write_tile_classes
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.view import assets
@@ -53,6 +54,11 @@ def results(tumor_slide, tmp_path_factory):
     )
     place(paths.METRICS, task="tumor", model="abmil", fold=1).write_text("{}")  # fold 1's scores are missing
     write_tile_scores(place(paths.PU_TILE_SCORES, task="tumor"), {SLIDE: {"nnpu": ramp}}, {SLIDE: tiles.coords}, {})
+    place(paths.CLASSIFIER_MODEL, classifier="demo").write_bytes(b"")
+    probabilities = np.eye(3, dtype=np.float32)[np.arange(len(tiles)) % 3]
+    write_tile_classes(
+        place(paths.TILE_CLASSES, classifier="demo", slide=SLIDE), tiles.coords, probabilities, ["a", "b", "c"], {}
+    )
     pd.DataFrame({"slide_id": [SLIDE, "broken"], "label": ["tumor", "normal"], "fold0": ["test", "train"]}).to_csv(
         place(paths.SPLITS, task="tumor"), index=False
     )
@@ -151,6 +157,11 @@ def test_overlay_tiles_colour_the_scored_tiles_only(server):
     assert 0 < (grid[..., 3] > 0).mean() < (whole[..., 3] > 0).mean()
     truth = decode(get(server, f"/overlay/{SLIDE}/truth/{level}/0_0.png"))
     assert (truth[..., 3] > 0).any()
+    classes = decode(get(server, f"/overlay/{SLIDE}/classes/demo/{level}/0_0.png"))  # argmax class, 3 colours
+    assert np.array_equal(classes[..., 3], whole[..., 3])
+    assert len(np.unique(classes[classes[..., 3] > 0][:, :3], axis=0)) == 3
+    legend = next(layer for layer in get(server, f"/api/slide/{SLIDE}")["layers"] if layer["key"] == "classes/demo")
+    assert [key["name"] for key in legend["legend"]] == ["a", "b", "c"]
 
 
 def test_point_look_up_returns_the_tile_and_its_scores(server):
