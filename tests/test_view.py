@@ -197,3 +197,12 @@ def test_lru_cache_stays_under_its_size():
         cache.get(i, lambda i=i: bytes(30))
     assert cache.total <= 100 and list(cache.items) == [7, 8, 9]
     assert cache.get(9, lambda: b"new") == bytes(30)  # a hit does not make the value again
+
+
+def test_command_line_names_the_port_in_use(server, results):
+    from slidesnake.view.__main__ import main
+
+    with pytest.raises(SystemExit, match="is in use"):
+        main([str(results), "--port", str(server.server_address[1])])
+    with pytest.raises(SystemExit, match="no such results folder"):
+        main([str(results / "nothing"), "--port", "0"])
