@@ -155,6 +155,8 @@ def test_overlay_tiles_colour_the_scored_tiles_only(server):
     assert not np.array_equal(magma[y, x], whole[y, x]) and np.array_equal(magma[..., 3], whole[..., 3])
     grid = decode(get(server, f"/overlay/{SLIDE}/grid/{level}/0_0.png"))
     assert 0 < (grid[..., 3] > 0).mean() < (whole[..., 3] > 0).mean()
+    coarse = decode(get(server, f"/overlay/{SLIDE}/grid/{level - 1}/0_0.png"))  # tiles of 4 px: no outlines
+    assert not coarse[..., 3].any()
     truth = decode(get(server, f"/overlay/{SLIDE}/truth/{level}/0_0.png"))
     assert (truth[..., 3] > 0).any()
     classes = decode(get(server, f"/overlay/{SLIDE}/classes/demo/{level}/0_0.png"))  # argmax class, 3 colours

@@ -145,6 +145,8 @@ def render(layer: Layer, raster: Raster, box: tuple[float, float, float, float],
     elif layer.kind == GRID:
         line0 = max(box[2] / width, box[3] / height) * 1.5  # 1.5 screen pixels in level-0 px
         side = raster.box0 or raster.cell[0]
+        if side < 4 * line0:  # tiles under 6 screen pixels: outlines would paint them solid; zoom in to see them
+            return rgba
         edge_x = (dx < line0) | ((dx > side - line0) & (dx < side))
         edge_y = (dy < line0) | ((dy > side - line0) & (dy < side))
         edge = (values >= 0) & (edge_x[None, :] | edge_y[:, None])
