@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 8
 
-.PHONY: demo showcase test test-fast setup setup-test lint format clean
+.PHONY: demo showcase test test-fast setup setup-test view lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,25 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q --group test
 	touch $@
 
-setup: $(VENV)/.installed
+# OpenSeadragon, the viewer's deep-zoom page library, from the npm registry into the virtual environment (not
+# into the repository; the viewer serves it, so no internet is needed at view time). Without npm the setup goes on
+# and the viewer says how to install it.
+OSD_VERSION := $(shell sed -n 's/^OSD_VERSION = "\(.*\)".*/\1/p' src/slidesnake/view/assets.py)
+$(VENV)/.installed-viewer: src/slidesnake/view/assets.py | $(BIN)/python
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(VENV)/share/slidesnake-view --no-save --no-audit --no-fund -s openseadragon@$(OSD_VERSION) \
+		&& touch $@ || echo "warning: npm could not install OpenSeadragon: the viewer says how to install it"; \
+	else echo "warning: npm not found: the viewer (make view) needs OpenSeadragon and says how to install it"; fi
 
-setup-test: $(VENV)/.installed-test
+setup: $(VENV)/.installed $(VENV)/.installed-viewer
+
+setup-test: $(VENV)/.installed-test $(VENV)/.installed-viewer
+
+# The viewer of a run's results on http://127.0.0.1:$(PORT)/ (serves until Ctrl-C).
+PORT ?= 8765
+RESULTS ?= results
+view: setup
+	PYTHONPATH=src $(BIN)/python -m slidesnake.view $(RESULTS) --port $(PORT)
 
 # $(TARGET) comes first: --resources (and --configfile) take every word after them, so a target written after
 # them is read as a resource (`--resources gpu=1 tiles` fails with "dictionary update sequence element").

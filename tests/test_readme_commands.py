@@ -57,7 +57,7 @@ AS_WRITTEN = {
     "--lint": "only reads the workflow",
 }
 # make targets whose commands are not workflow runs: `make -n` checks that they exist and what they would run
-MAKE_ONLY_DRY = {"test", "test-fast", "lint", "format", "setup", "setup-test", "clean"}
+MAKE_ONLY_DRY = {"test", "test-fast", "lint", "format", "setup", "setup-test", "view", "clean"}
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
 
 

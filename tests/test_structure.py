@@ -373,6 +373,7 @@ PLAIN_RAISES = {  # (module, start of the message, f-string fields as {}): why i
     ("io/tile_reader.py", "unknown reader"): "the schema's enum rules it out",
     ("io/tile_file.py", "tile file attributes missing"): "writer contract",
     ("io/pyramid_tiff.py", "JPEG encoding failed"): "OpenCV failed on an in-memory image",
+    ("view/layers.py", "PNG encoding failed"): "OpenCV failed on an in-memory image",
     ("io/pyramid_tiff.py", "tile ("): "writer contract",
     ("io/pyramid_tiff.py", "level "): "writer contract",
     ("jobs/slide_manifest.py", "unknown slide manifest columns"): "rule wiring",

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers import config_arg, run_snakemake
+from viewer_check import check_viewer_in_browser
 
 pytestmark = pytest.mark.workflow
 CONFIG = config_arg("demo_small")
@@ -129,3 +130,11 @@ def test_predictions_out_of_fold_and_on_new_unlabelled_slides(demo_run):
     # the new slides went through masks, tiles and features like any slide, and are not in training
     splits = pd.read_csv(workdir / "results/splits/tumor.csv")
     assert not set(splits["slide_id"]) & {"new_000", "new_001"}
+
+
+def test_viewer_shows_the_tumor_heatmap_on_the_truth_tumor_in_chromium(demo_run, tmp_path):
+    """The viewer (python -m slidesnake.view) on the demo results in headless Chromium: zoomed into a tumor slide's
+    tumor, the PU heatmap's hot pixels lie on the truth mask's tumor, the opacity slider changes the overlay, and the
+    slide list shows each slide's prediction."""
+    workdir, _ = demo_run
+    check_viewer_in_browser(workdir / "results", tmp_path)
