@@ -4,10 +4,10 @@ Each slide is a demo layout (demo/geometry.py) without the demo's own random art
 a blurred band (the renderer's Gaussian blur, sigma 1.5 um), a green, a blue and a black marker stroke, and two
 folds (tissue lying twice: both stain densities x1.9). Every tissue tile of the default grid (min_tissue) is
 rendered at level 0 and resampled to qc.artefact_mpp as the tiling job's pyramid read gives it, and measured.
-A tile is an artefact tile of a kind when that artefact covers at least COVER of it (blur: half the tile; pen: 10%
-of its tissue; fold: half its tissue); a clean tile has none of any kind. Per kind: the tile-level detection AUC of its measure
-(artefact tiles of that kind against clean tiles), the share of its tiles the configured thresholds remove, and
-over all kinds the share of clean tiles they remove.
+A tile is an artefact tile of a kind when that artefact covers at least COVER of it (blur: half the tile; pen:
+10% of its tissue; fold: half its tissue); a clean tile has none of any kind. Per kind: the tile-level detection
+AUC of its measure (artefact tiles of that kind against clean tiles), the share of its tiles the configured
+thresholds remove, and over all kinds the share of clean tiles they remove.
 
     PYTHONPATH=src python benchmarks/bench_artefacts.py --slides 6 --out /tmp/bench_artefacts
 """
@@ -43,7 +43,7 @@ def cpu_name() -> str:
 
 def place_artefacts(layout, rng: np.random.Generator) -> None:
     """A blurred band, one stroke of each marker colour and two folds, on the layout's tissue."""
-    w, h = layout.width, layout.height
+    w = layout.width
     inside = (np.argwhere(layout.tissue > 0.3) + 0.5) * GRID  # y, x
     start = int(rng.uniform(0.25, 0.6) * w)
     layout.blur_bands.append((0, start, start + int(0.08 * w)))
@@ -147,8 +147,9 @@ def main() -> None:
     cover = {k: np.array([t[k] for t in covers]) for k in SCORES}
     clean = np.all([cover[k] == 0 for k in SCORES], axis=0)
     lines = [
-        f"artefact QC on {args.slides} rendered {args.size} px demo slides ({n_tiles} tissue tiles of {tiling.tile_px} px "
-        f"at {tiling.mpp} um/px, measured at {qc.artefact_mpp} um/px); {cpu_name()}, {platform.machine()}",
+        f"artefact QC on {args.slides} rendered {args.size} px demo slides ({n_tiles} tissue tiles of "
+        f"{tiling.tile_px} px at {tiling.mpp} um/px, measured at {qc.artefact_mpp} um/px); "
+        f"{cpu_name()}, {platform.machine()}",
         "| artefact | tiles | detection AUC vs clean | removed at the defaults | ",
         "|---|---|---|---|",
     ]
