@@ -37,7 +37,8 @@ import numpy as np
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import LABEL_NAMES, TUMOR
 from slidesnake.io.mask_info import MaskInfo
-from slidesnake.tissue.artefacts import ARTEFACTS, MEASURES, SLIDE_QC_KEYS, TileMeasures
+from slidesnake.tissue.artefact_names import ARTEFACTS, MEASURES, SUMMARY_KEYS
+from slidesnake.tissue.artefacts import TileMeasures
 
 COORDS = "coords"
 TISSUE_FRACTION = "tissue_fraction"
@@ -47,7 +48,7 @@ DROPPED = "dropped"  # group of the artefact tiles
 ARTEFACT_FLAGS = "artefact_flags"
 KINDS = "kinds"
 MEASURE_DATASETS = {m: f"qc_{m}" for m in MEASURES}
-ARTEFACT_ATTRS = SLIDE_QC_KEYS
+ARTEFACT_ATTRS = SUMMARY_KEYS
 (
     SLIDE_ID,
     TILE_PX,

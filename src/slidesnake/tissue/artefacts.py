@@ -7,7 +7,7 @@ pyramid level nearest it, never level 0 where a level serves), one batch of tile
           halved), on tissue pixels. A ratio, so it does not fall with the amount of tissue or of nuclei in a
           tile, only with the loss of the finest detail; blurred tissue has less of it.
   pen     share of the tile's pixels that are green, blue or black marker ink (tissue.masking.pen_mask).
-  fold    the tile's eosin density (colour deconvolution, skimage's rgb2hed, mean over its tissue pixels) over the
+  fold    the tile's eosin density (Ruifrok-Johnston colour deconvolution, mean over its tissue pixels) over the
           slide's median tile: tissue lying twice (a fold) holds twice the eosin of its neighbours, where tumor and
           lymphocytes, just as dark, hold more haematoxylin instead. Relative to the slide, so stain intensity and
           scanner do not move it.
@@ -20,14 +20,21 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from skimage.color import rgb2hed
 
+from slidesnake.tissue.artefact_names import (
+    ARTEFACT_SHARE,
+    ARTEFACTS,
+    DROPPED_TILES,
+    KIND_SHARES,
+    MEASURES,
+    MEDIAN_FOCUS,
+)
 from slidesnake.tissue.masking import pen_mask
 from slidesnake.tissue.params import ArtefactParams
 
-MEASURES = ("focus", "pen", "fold", "white")  # the per-tile measures, in this order everywhere
-ARTEFACTS = ("blur", "pen", "fold", "white")  # the artefact kinds, one per measure (bit k of the flags: kind k)
 WHITE_V, WHITE_S = 215, 30  # near-white: HSV value above and saturation below these (glass ~240, S < 10)
+STAIN_OD = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])  # H, E, residual (Ruifrok)
+EOSIN_FROM_OD = np.linalg.inv(STAIN_OD / np.linalg.norm(STAIN_OD, axis=1, keepdims=True))[:, 1].astype(np.float32)
 MIN_FOCUS_PIXELS = 64  # fewer tissue pixels than this: the focus is not measured (NaN, never blurred)
 
 
@@ -65,10 +72,12 @@ def white_pixels(hsv: np.ndarray) -> np.ndarray:
 
 
 def eosin_density(rgb: np.ndarray, tissue: np.ndarray) -> float:
-    """Mean eosin optical density of the tissue pixels; NaN without any."""
+    """Mean eosin optical density of the tissue pixels (linear in the optical density: the deconvolution of their
+    mean); NaN without any."""
     if not tissue.any():
         return float("nan")
-    return float(rgb2hed(rgb[tissue].reshape(-1, 1, 3))[..., 1].mean())
+    od = -np.log((rgb[tissue].astype(np.float32) + 1) / 256).mean(axis=0)
+    return float(od @ EOSIN_FROM_OD)
 
 
 def focus(grey: np.ndarray, tissue: np.ndarray) -> float:
@@ -130,10 +139,10 @@ class SlideQc:
 
     def attrs(self) -> dict:
         return {
-            "artefact_share": self.artefact_share,
-            **{f"{kind}_share": share for kind, share in self.kind_shares.items()},
-            "median_focus": self.median_focus,
-            "dropped_tiles": self.dropped,
+            ARTEFACT_SHARE: self.artefact_share,
+            **dict(zip(KIND_SHARES, (self.kind_shares[k] for k in ARTEFACTS), strict=True)),
+            MEDIAN_FOCUS: self.median_focus,
+            DROPPED_TILES: self.dropped,
         }
 
     def gate(self, params: ArtefactParams) -> str | None:
@@ -150,9 +159,6 @@ class SlideQc:
                 f"below qc.min_slide_focus {params.min_slide_focus}"
             )
         return None
-
-
-SLIDE_QC_KEYS = tuple(SlideQc(0.0, dict.fromkeys(ARTEFACTS, 0.0), 0.0, 0).attrs())  # tiles file attrs, QC columns
 
 
 def slide_qc(measures: TileMeasures, flags: np.ndarray, tissue_fraction: np.ndarray) -> SlideQc:
