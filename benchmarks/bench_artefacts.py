@@ -9,7 +9,12 @@ A tile is an artefact tile of a kind when that artefact covers at least COVER of
 AUC of its measure (artefact tiles of that kind against clean tiles), the share of its tiles the configured
 thresholds remove, and over all kinds the share of clean tiles they remove.
 
-    PYTHONPATH=src python benchmarks/bench_artefacts.py --slides 6 --out /tmp/bench_artefacts
+With --data (the folder of the two real slides) and --demo N (the first N slides of the `make demo` cohort,
+rendered with the demo's own artefacts) it also runs the mask and tiling jobs on each slide, with the artefact QC
+and without, and reports the tiles each loses (by kind), its artefact share and the seconds the QC adds to the
+tiling job; the artefact pictures are written to --out for looking at.
+
+    PYTHONPATH=src python benchmarks/bench_artefacts.py --slides 6 --data ../shared/data --demo 8
 """
 
 from __future__ import annotations
@@ -125,11 +130,89 @@ def slide_tiles(seed: int, size_px: int, tiling: TilingParams, qc: ArtefactParam
 SCORES = {"blur": lambda m: -m.focus, "pen": lambda m: m.pen, "fold": lambda m: m.fold}  # higher: more artefact
 
 
+def prepare(slide: Path, out: Path, name: str, sheet_mpp: float | None, qc: ArtefactParams | None) -> dict:
+    """The mask and tiling jobs on one slide (the QC with `qc`, else none); the tiling job's seconds and tiles."""
+    from slidesnake.io.tile_file import TileFile
+    from slidesnake.jobs import tile_slide, tissue_mask
+    from slidesnake.tissue.params import MaskParams
+
+    f = {k: out / f"{name}{s}" for k, s in (("mask", ".png"), ("info", ".json"), ("geo", ".geojson"))}
+    f |= {k: out / f"{name}_{k}.jpg" for k in ("thumb", "mask_qc", "tiles_qc", "artefacts")}
+    if not f["info"].exists():
+        mask = default_params(MaskParams, "mask")
+        tissue_mask.run(slide, name, sheet_mpp, None, mask, f["mask"], f["info"], f["geo"], f["thumb"], f["mask_qc"])
+    tiles_h5 = out / f"{name}{'' if qc else '_noqc'}.h5"
+    start = time.perf_counter()
+    tile_slide.run(
+        name,
+        f["mask"],
+        f["info"],
+        f["thumb"],
+        None,
+        default_params(TilingParams, "tiling"),
+        tiles_h5,
+        f["tiles_qc"],
+        slide_path=slide,
+        artefact_params=qc,
+        artefact_jpg=f["artefacts"] if qc else None,
+        artefact_geojson=out / f"{name}_artefacts.geojson" if qc else None,
+    )
+    seconds = time.perf_counter() - start
+    tiles = TileFile.read(tiles_h5)
+    dropped = tiles.dropped
+    kinds = {k: int(((dropped.flags >> b) & 1).sum()) if dropped else 0 for b, k in enumerate(ARTEFACTS)}
+    return {
+        "seconds": seconds,
+        "kept": len(tiles),
+        "dropped": len(dropped) if dropped else 0,
+        "kinds": kinds,
+        "share": float(tiles.attrs.get("artefact_share", 0.0)),
+    }
+
+
+def whole_slides(slides: list[tuple[str, Path, float | None]], out: Path, qc: ArtefactParams) -> list[str]:
+    """Table rows: each slide's tiles, the artefact tiles dropped by kind and the QC's added seconds."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "| slide | tiles | dropped (kinds) | artefact share of tissue | tiling job s without / with QC |",
+        "|---|---|---|---|---|",
+    ]
+    for name, path, mpp in slides:
+        without = prepare(path, out, name, mpp, None)
+        with_qc = prepare(path, out, name, mpp, qc)
+        kinds = ", ".join(f"{k} {n}" for k, n in with_qc["kinds"].items() if n) or "-"
+        lines.append(
+            f"| {name} | {without['kept']} | {with_qc['dropped']} ({kinds}) | {100 * with_qc['share']:.1f}% | "
+            f"{without['seconds']:.2f} / {with_qc['seconds']:.2f} |"
+        )
+    return lines
+
+
+def demo_slides(n: int, folder: Path) -> list[tuple[str, Path, None]]:
+    """The first n slides of the `make demo` cohort (the schema's demo settings), rendered into `folder`."""
+    from slidesnake.demo.cohort import write_demo_slide
+    from slidesnake.demo.plan import plan_cohort
+    from slidesnake.workflow.config import default_config
+
+    demo = default_config()["demo"]
+    folder.mkdir(parents=True, exist_ok=True)
+    slides = []
+    for plan in plan_cohort(demo, demo["n_slides"])[:n]:
+        path = folder / f"{plan.slide_id}.tiff"
+        if not path.exists():
+            write_demo_slide(plan, path, folder / "truth.png", folder / "annotation.png", folder / "stats.json")
+        slides.append((plan.slide_id, path, None))
+    return slides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slides", type=int, default=6)
     parser.add_argument("--size", type=int, default=8192, help="slide side in level-0 px (0.5 um/px)")
     parser.add_argument("--artefact-mpp", type=float, default=None, help="qc.artefact_mpp (default: the schema's)")
+    parser.add_argument("--data", type=Path, default=None, help="folder of the two real slides (shared/data)")
+    parser.add_argument("--demo", type=int, default=0, help="also run the first N slides of the make demo cohort")
+    parser.add_argument("--tcga-mpp", type=float, default=0.25, help="the sheet mpp given to the TCGA slide")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_artefacts"))
     args = parser.parse_args()
     tiling = default_params(TilingParams, "tiling")
@@ -172,6 +255,16 @@ def main() -> None:
     lines.append(f"measures: {result['measure_ms_per_tile']:.2f} ms per tile (one thread, after the read)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "artefacts.json").write_text(json.dumps(result, indent=2))
+    slides = []
+    if args.data:
+        slides += [
+            ("CMU-1-Small-Region", args.data / "CMU-1-Small-Region.svs", None),
+            ("TCGA-CR-7395", args.data / "TCGA-CR-7395-01A-01-TS1.svs", args.tcga_mpp),
+        ]
+    if args.demo:
+        slides += demo_slides(args.demo, args.out / "demo")
+    if slides:
+        lines += ["", *whole_slides(slides, args.out / "slides", qc)]
     print("\n".join(lines))
 
 
