@@ -104,7 +104,6 @@ class Artefacts:
     measures: TileMeasures
     flags: np.ndarray
     qc: SlideQc
-    seconds: float
 
     def dropped(self, grid: TileGrid) -> DroppedTiles:
         bad = self.flags > 0
@@ -133,7 +132,7 @@ def measure_artefacts(slide_path: Path, info: MaskInfo, grid: TileGrid, params: 
         qc.median_focus,
         seconds,
     )
-    return Artefacts(measures, flags, qc, seconds)
+    return Artefacts(measures, flags, qc)
 
 
 def write_artefact_outputs(
