@@ -4,7 +4,7 @@ from pathlib import Path
 
 from slidesnake.core.logs import job_logging
 from slidesnake.jobs import tile_slide
-from slidesnake.tissue.params import TilingParams
+from slidesnake.tissue.params import ArtefactParams, TilingParams
 
 with job_logging(snakemake.log[0]):
     i, out = snakemake.input, snakemake.output
@@ -21,4 +21,8 @@ with job_logging(snakemake.log[0]):
         snakemake.params.strict,
         snakemake.params.source,
         (snakemake.params.import_format, Path(i.imported[0])) if i.imported else None,
+        slide_path=Path(i.slide),
+        artefact_params=ArtefactParams(**snakemake.params.artefacts),
+        artefact_jpg=Path(out.artefacts),
+        artefact_geojson=Path(out.artefact_geojson),
     )

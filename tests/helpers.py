@@ -131,9 +131,11 @@ def prepare_slide(
     qc=None,
     min_tiles=0,
     source="",
+    artefacts=None,
 ) -> dict[str, Path]:
     """Run the tissue_mask and tile_slide jobs on one slide as the rules do (with `qc`: the scale check and
-    exclusion unless qc.strict; `source`: the sheet's file the exclusion names); returns their output files."""
+    exclusion unless qc.strict; `source`: the sheet's file the exclusion names; `artefacts`: ArtefactParams, the
+    artefact QC, with its picture and GeoJSON); returns their output files."""
     from slidesnake.jobs import tile_slide, tissue_mask
 
     files = {
@@ -146,6 +148,8 @@ def prepare_slide(
             ("qc", "_qc.jpg"),
             ("tiles", ".h5"),
             ("tiles_qc", "_tiles_qc.jpg"),
+            ("artefacts", "_artefacts.jpg"),
+            ("artefact_geojson", "_artefacts.geojson"),
         )
     }
     tissue_mask.run(
@@ -174,6 +178,10 @@ def prepare_slide(
         min_tiles,
         True if qc is None else qc.strict,
         source,
+        slide_path=Path(slide_path),
+        artefact_params=artefacts,
+        artefact_jpg=None if artefacts is None else files["artefacts"],
+        artefact_geojson=None if artefacts is None else files["artefact_geojson"],
     )
     return files
 

@@ -33,6 +33,8 @@ def test_every_stage_wrote_every_slide(demo_run):
             f"results/masks/{slide}_qc.jpg",
             f"results/tiles/{slide}.h5",
             f"results/tiles/{slide}_qc.jpg",
+            f"results/tiles/{slide}_artefacts.jpg",
+            f"results/tiles/{slide}_artefacts.geojson",
             f"results/features/resnet18/{slide}.h5",
             f"resources/demo/{slide}_truth_overview.jpg",
         ):
@@ -43,7 +45,15 @@ def test_every_stage_wrote_every_slide(demo_run):
         ):
             assert features["features"].shape == (len(tiles["coords"]), 512)
             assert "annotation_fraction" in tiles
+            assert tiles["qc_focus"].shape == (len(tiles["coords"]),) and "dropped" in tiles  # the artefact QC
     assert (workdir / "results/logs/tissue_mask").is_dir() and (workdir / "results/benchmarks/tile_slide").is_dir()
+
+
+def test_the_artefact_qc_keeps_the_demo_tissue(demo_run):
+    workdir, _ = demo_run
+    table = pd.read_csv(workdir / "results/qc/train.tsv", sep="\t")
+    assert (table["status"] == "ok").all() and (table["artefact_share"] < 0.2).all(), table
+    assert table["dropped_tiles"].sum() < 0.05 * (table["n_tiles"] + table["dropped_tiles"]).sum()
 
 
 def test_training_and_evaluation_outputs(demo_run):

@@ -1,12 +1,14 @@
 """Exclusion instead of blocking, end to end: a labelled cohort of small demo slides plus a truncated file, a
-slide without mpp and one without tissue trains and evaluates on the others (no --keep-going), names the
-three in the QC table and the evaluation; qc.strict fails instead; fixing a slide brings it back."""
+slide without mpp, one without tissue and one out of focus (the artefact gate of the tiling job) trains and
+evaluates on the others (no --keep-going), names the four in the QC table and the evaluation; qc.strict fails
+instead; fixing a slide brings it back."""
 
 import json
 import re
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,12 +17,19 @@ import yaml
 from helpers import TCGA, require_shared_data, run_snakemake, write_small_slide
 from slidesnake.io.exclusion import EXCLUDED, OK
 from slidesnake.io.pyramid_tiff import write_single_level
+from slidesnake.io.slide import Slide
 
 pytestmark = pytest.mark.workflow
 
 GOOD = [(f"t{i}", "tumor") for i in range(3)] + [(f"n{i}", "normal") for i in range(3)]
-BAD = {"truncated": "tumor", "nompp": "normal", "blank": "normal"}  # slide -> label
-REASONS = {"truncated": "OpenSlide cannot", "nompp": "microns-per-pixel", "blank": "no tissue found"}
+BAD = {"truncated": "tumor", "nompp": "normal", "blank": "normal", "blurred": "tumor"}  # slide -> label
+REASONS = {
+    "truncated": "OpenSlide cannot",
+    "nompp": "microns-per-pixel",
+    "blank": "no tissue found",
+    "blurred": "is artefacts (blur 100%)",
+}
+STAGES = {**dict.fromkeys(BAD, "tissue_mask"), "blurred": "tile_slide"}
 CONFIG = {
     "samples": "samples.tsv",
     "tiling": {"tile_px": 256},
@@ -45,7 +54,10 @@ def make_cohort(folder: Path, strict: bool = False) -> dict[str, Path]:
     shutil.copyfile(TCGA, files["nompp"])
     files["blank"] = data / "blank.tiff"
     write_single_level(files["blank"], np.full((2048, 2048, 3), 250, np.uint8), 0.5)
-    order = ["t0", "truncated", "n0", "t1", "nompp", "n1", "t2", "blank", "n2"]
+    files["blurred"] = data / "blurred.tiff"
+    with Slide(files["t1"]) as slide:  # a good slide scanned out of focus
+        write_single_level(files["blurred"], cv2.GaussianBlur(slide.read_downsampled(1.0), (0, 0), 3.0), 0.5)
+    order = ["t0", "truncated", "n0", "t1", "nompp", "n1", "t2", "blank", "n2", "blurred"]
     labels = {**dict(GOOD), **BAD}
     pd.DataFrame(
         [{"slide_id": s, "source": str(files[s]), "label": labels[s], "patient_id": f"P{s}"} for s in order]
@@ -86,9 +98,17 @@ def test_the_qc_table_names_the_excluded_slides_with_reasons(finished):
         assert rows[slide]["source"] == str(files[slide]) and float(rows[slide]["tissue_area_mm2"]) > 0
     for slide, reason in REASONS.items():
         row = rows[slide]
-        assert row["status"] == EXCLUDED and row["stage"] == "tissue_mask" and reason in row["reason"], row
+        assert row["status"] == EXCLUDED and row["stage"] == STAGES[slide] and reason in row["reason"], row
         assert row["source"] == str(files[slide]) and row["n_tiles"] == "0"
     assert "scale_ratio" in rows["t0"]
+    assert float(rows["blurred"]["artefact_share"]) == 1.0 and float(rows["blurred"]["blur_share"]) == 1.0
+    for slide, _ in GOOD:  # the artefact QC measured the good slides and kept their clean tissue
+        assert float(rows[slide]["artefact_share"]) < 0.1 and float(rows[slide]["median_focus"]) > 1.2, rows[slide]
+        assert (workdir / f"results/tiles/{slide}_artefacts.jpg").stat().st_size > 0
+        assert (
+            json.loads((workdir / f"results/tiles/{slide}_artefacts.geojson").read_text())["type"]
+            == "FeatureCollection"
+        )
 
 
 def test_the_evaluation_lists_the_excluded_slides_per_class(finished):
@@ -96,14 +116,14 @@ def test_the_evaluation_lists_the_excluded_slides_per_class(finished):
     report = json.loads((workdir / "results/evaluation/tumor.json").read_text())
     assert report["excluded"]["per_class"] == {
         "normal": {"slides": 5, "excluded": 2},
-        "tumor": {"slides": 4, "excluded": 1},
+        "tumor": {"slides": 5, "excluded": 2},
     }
     listed = {e["slide_id"]: e for e in report["excluded"]["slides"]}
     assert set(listed) == set(BAD) and all(REASONS[s] in listed[s]["reason"] for s in BAD)
     markdown = (workdir / "results/evaluation/tumor.md").read_text()
-    assert "Excluded slides" in markdown and "normal 2 of 5, tumor 1 of 4" in markdown
+    assert "Excluded slides" in markdown and "normal 2 of 5, tumor 2 of 5" in markdown
     for slide in BAD:
-        assert f"| {slide} | {BAD[slide]} | tissue_mask |" in markdown
+        assert f"| {slide} | {BAD[slide]} | {STAGES[slide]} |" in markdown
 
 
 def test_the_log_warns_naming_slide_reason_and_file(finished):

@@ -59,3 +59,42 @@ def notice_picture(lines: list[str], width: int = 800, line_px: int = 28, max_ch
     for row, text in enumerate(wrapped, start=1):
         cv2.putText(rgb, text, (16, line_px * row + 8), cv2.FONT_HERSHEY_SIMPLEX, 0.6, RED, 1, cv2.LINE_AA)
     return rgb
+
+
+ARTEFACT_COLOURS = {"blur": YELLOW, "pen": GREEN, "fold": RED, "white": BLUE}  # kinds of tissue/artefacts.py
+
+
+def kind_cells(flags: np.ndarray, row_col: np.ndarray, grid_shape: tuple[int, int], bit: int) -> np.ndarray:
+    """Boolean grid (rows x cols) of the tiles whose artefact flags have `bit` set (a tile's first kind)."""
+    first = np.zeros(len(flags), np.int64) - 1
+    for b in range(7, -1, -1):
+        first = np.where((flags >> b) & 1 == 1, b, first)
+    cells = np.zeros(grid_shape, bool)
+    rows_cols = row_col[first == bit]
+    cells[rows_cols[:, 0], rows_cols[:, 1]] = True
+    return cells
+
+
+def artefact_picture(
+    thumbnail: np.ndarray, cells: dict[str, np.ndarray], stride0: float, size0: int, downsample: float, lines: list
+) -> np.ndarray:
+    """The thumbnail with the artefact tiles of each kind (`cells`: kind -> grid of tiles) outlined in its colour
+    (ARTEFACT_COLOURS) above a legend (`lines`: text and colour, or None for a line without a swatch)."""
+    out = fit_within(thumbnail)
+    scale = out.shape[1] / thumbnail.shape[1] / downsample  # picture px per level-0 px
+    side = max(1, int(round(size0 * scale)))
+    for kind, grid in cells.items():
+        mask = np.zeros(out.shape[:2], np.uint8)
+        for r, c in np.argwhere(grid):
+            x, y = int(round(c * stride0 * scale)), int(round(r * stride0 * scale))
+            mask[y : y + side, x : x + side] = 1
+        out = draw_outline(out, mask.astype(bool), ARTEFACT_COLOURS[kind], max(1, out.shape[1] // 400))
+    line_px = 22
+    legend = np.full((line_px * len(lines) + 12, max(out.shape[1], 420), 3), 255, np.uint8)
+    for i, (text, colour) in enumerate(lines):
+        y = line_px * (i + 1)
+        if colour is not None:
+            cv2.rectangle(legend, (8, y - 14), (22, y), colour, -1)
+        cv2.putText(legend, text, (30, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    out = np.pad(out, ((0, 0), (0, legend.shape[1] - out.shape[1]), (0, 0)), constant_values=255)
+    return np.vstack([out, legend])

@@ -5,7 +5,9 @@ Slide manifest (`results/cohort/{cohort}/slides.tsv`): slide_id, patient_id, and
 tissue mask, mask info, thumbnail, tiles, annotation mask and demo truth mask (empty when a slide has none).
 Feature manifest (`results/cohort/{cohort}/features_{encoder}.tsv`): slide_id, features, tiles, dim.
 QC table (`results/qc/{cohort}.tsv`, rule qc_table): one row per slide with its status, stage, reason, source
-(the sample sheet's file), tile count (n_tiles), tissue area and the scale check's values (QC_COLUMNS).
+(the sample sheet's file), tile count (n_tiles), tissue area, the scale check's values and the artefact QC's slide
+summary (tissue/artefact_names.py: artefact_share, blur/pen/fold/white_share, median_focus, dropped_tiles; empty
+without the artefact QC) (QC_COLUMNS).
 The manifests list every slide of the cohort with its status columns (slidesnake.io.exclusion: status, stage, reason,
 source): the slide manifest the preparation's (its tiles file's record), the feature manifest the features
 file's. read_manifest is the one place that decides which slides cohort-level jobs read: the OK ones.
@@ -20,6 +22,7 @@ from slidesnake.core.atomic import atomic_output
 from slidesnake.io.exclusion import COLUMNS as STATUS_COLUMNS
 from slidesnake.io.exclusion import OK, STATUS
 from slidesnake.io.mask_info import QC_FIELDS
+from slidesnake.tissue.artefact_names import SUMMARY_KEYS
 
 SLIDE_COLUMNS = (
     "slide_id",
@@ -35,7 +38,7 @@ SLIDE_COLUMNS = (
 )
 FEATURE_COLUMNS = ("slide_id", "features", "tiles", "dim", *STATUS_COLUMNS)
 N_TILES = "n_tiles"
-QC_COLUMNS = ("slide_id", *STATUS_COLUMNS, N_TILES, *(f.name for f in QC_FIELDS))  # the QC table's
+QC_COLUMNS = ("slide_id", *STATUS_COLUMNS, N_TILES, *(f.name for f in QC_FIELDS), *SUMMARY_KEYS)  # the QC table's
 
 
 def write_manifest(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> None:

@@ -2,7 +2,12 @@
 
 Datasets: `coords` (int64, N x 2, level-0 x, y of each tile's top-left corner, row-major spatial order),
 `tissue_fraction` (N), `grid_row_col` (N x 2) and, with an annotation mask, `annotation_fraction`
-(N x 3, shares of background / tissue / tumor; attribute `classes`).
+(N x 3, shares of background / tissue / tumor; attribute `classes`). With the artefact QC (qc.artefacts): the
+tiles' measures `qc_focus`, `qc_pen`, `qc_fold`, `qc_white` (N, tissue/artefacts.py says what each measures), and
+the group `dropped` holding the artefact tiles left out of `coords` (never encoded): `coords`, `tissue_fraction`,
+`grid_row_col`, the four measures and `artefact_flags` (uint8, bit k: kind k of its attribute `kinds`: blur,
+pen, fold, white); the slide's artefact summary is in attributes (ARTEFACT_ATTRS: artefact_share, the share
+per kind, median_focus, dropped_tiles).
 
 Attributes (on the file and on `coords`), each with exactly one meaning:
   tile_px          tile side in pixels at target_mpp (what an encoder sees before its own resize)
@@ -32,11 +37,18 @@ import numpy as np
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.labels import LABEL_NAMES, TUMOR
 from slidesnake.io.mask_info import MaskInfo
+from slidesnake.tissue.artefact_names import ARTEFACTS, MEASURES, SUMMARY_KEYS
+from slidesnake.tissue.artefacts import TileMeasures
 
 COORDS = "coords"
 TISSUE_FRACTION = "tissue_fraction"
 GRID_ROW_COL = "grid_row_col"
 ANNOTATION_FRACTION = "annotation_fraction"
+DROPPED = "dropped"  # group of the artefact tiles
+ARTEFACT_FLAGS = "artefact_flags"
+KINDS = "kinds"
+MEASURE_DATASETS = {m: f"qc_{m}" for m in MEASURES}
+ARTEFACT_ATTRS = SUMMARY_KEYS
 (
     SLIDE_ID,
     TILE_PX,
@@ -120,6 +132,8 @@ class TileFile:
     tissue_fraction: np.ndarray | None = None
     grid_row_col: np.ndarray | None = None
     annotation_fraction: np.ndarray | None = None
+    measures: TileMeasures | None = None
+    dropped: "DroppedTiles | None" = None
 
     @property
     def tile_px(self) -> int:
@@ -172,12 +186,17 @@ class TileFile:
             def optional(name):
                 return h5[name][:] if name in h5 else None
 
+            measures = None
+            if MEASURE_DATASETS[MEASURES[0]] in h5:
+                measures = TileMeasures(*(h5[MEASURE_DATASETS[m]][:] for m in MEASURES))
             return cls(
                 h5[COORDS][:],
                 dict(h5.attrs),
                 optional(TISSUE_FRACTION),
                 optional(GRID_ROW_COL),
                 optional(ANNOTATION_FRACTION),
+                measures,
+                DroppedTiles.read(h5[DROPPED]) if DROPPED in h5 else None,
             )
 
     @staticmethod
@@ -202,5 +221,43 @@ class TileFile:
             if self.annotation_fraction is not None:
                 dataset = h5.create_dataset(ANNOTATION_FRACTION, data=np.asarray(self.annotation_fraction, np.float32))
                 dataset.attrs["classes"] = list(LABEL_NAMES)
+            if self.measures is not None:
+                for m, values in self.measures.arrays().items():
+                    h5.create_dataset(MEASURE_DATASETS[m], data=values)
+            if self.dropped is not None:
+                self.dropped.write(h5.create_group(DROPPED))
             for name, values in (extra or {}).items():
                 h5.create_dataset(name, data=values)
+
+
+@dataclass
+class DroppedTiles:
+    """The artefact tiles of a slide: left out of the tiles, kept with their measures and kinds for QC."""
+
+    coords: np.ndarray
+    tissue_fraction: np.ndarray
+    grid_row_col: np.ndarray
+    measures: TileMeasures
+    flags: np.ndarray  # uint8, bit k: ARTEFACTS[k]
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    def write(self, group) -> None:
+        group.create_dataset(COORDS, data=np.asarray(self.coords, np.int64).reshape(-1, 2))
+        group.create_dataset(TISSUE_FRACTION, data=np.asarray(self.tissue_fraction, np.float32))
+        group.create_dataset(GRID_ROW_COL, data=np.asarray(self.grid_row_col, np.int64).reshape(-1, 2))
+        for m, values in self.measures.arrays().items():
+            group.create_dataset(MEASURE_DATASETS[m], data=values)
+        flags = group.create_dataset(ARTEFACT_FLAGS, data=np.asarray(self.flags, np.uint8))
+        flags.attrs[KINDS] = list(ARTEFACTS)
+
+    @classmethod
+    def read(cls, group) -> "DroppedTiles":
+        return cls(
+            group[COORDS][:],
+            group[TISSUE_FRACTION][:],
+            group[GRID_ROW_COL][:],
+            TileMeasures(*(group[MEASURE_DATASETS[m]][:] for m in MEASURES)),
+            group[ARTEFACT_FLAGS][:],
+        )

@@ -42,3 +42,15 @@ class RegionParams:
     patches_per_side: int  # patches along a region side (16: 4096 px regions)
     mpp: float | None  # target microns per pixel (None: tiling.mpp)
     min_tissue: float  # keep regions with at least this tissue share
+
+
+@dataclass(frozen=True)
+class ArtefactParams:
+    artefacts: bool  # measure every tile (false: no measures, no tile dropped, no gate)
+    artefact_mpp: float  # microns per pixel the measures are computed at (read from the nearest pyramid level)
+    min_focus: float  # tiles with a lower focus are blurred
+    max_pen: float  # tiles with a larger share of marker ink are pen
+    max_fold: float  # tiles with a larger share of dark saturated pixels are folds
+    max_white: float  # tiles with a larger near-white share are background
+    max_artefact_share: float  # a slide with a larger artefact share of its tissue is excluded
+    min_slide_focus: float  # a slide whose tissue tiles' median focus is lower is excluded (out of focus)
