@@ -75,8 +75,9 @@ DEMO_SCORE_NOISE = 3.0  # sd of the score's noise, in points (the score is 100 x
 
 def demo_outcomes(plan: DemoSlidePlan, demo: dict) -> dict[str, str]:
     """A demo slide's survival time (months), event (1 death, 0 censored at the end of follow-up), progression-free
-    time and event (progression or death, at DEMO_PFS_HAZARD_FACTOR the hazard) and continuous score, as sheet text: the hazard rises with the slide's tumor share (exponential times, log hazard ratio
-    DEMO_LOG_HAZARD_RATIO at the top of demo.tumor_fraction), the score is 100 x the share plus noise."""
+    time and event (progression or death, at DEMO_PFS_HAZARD_FACTOR the hazard) and continuous score, as sheet
+    text: the hazard rises with the slide's tumor share (exponential times, log hazard ratio DEMO_LOG_HAZARD_RATIO
+    at the top of demo.tumor_fraction), the score is 100 x the share plus noise."""
     rng = np.random.default_rng([plan.seed, 1])
     burden = plan.tumor_fraction / max(demo["tumor_fraction"][1], 1e-6)
     hazard = np.log(2) / DEMO_MEDIAN_MONTHS * np.exp(DEMO_LOG_HAZARD_RATIO * burden)
