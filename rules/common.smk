@@ -12,7 +12,8 @@ from slidesnake.workflow.config import check_config
 from slidesnake.workflow.inputs import RuleInputs
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import ANNOTATION_EXTENSIONS, SLIDE_EXTENSIONS
-from slidesnake.workflow.tasks import CLASSIFICATION, task_type
+from slidesnake.core.labels import CLASSIFICATION
+from slidesnake.workflow.tasks import task_type
 
 try:
     check_config(config)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from slidesnake.core.labels import OUTPUT_NAMES
 from slidesnake.evaluation.splits import EVENT, TIME, VALUE
 from slidesnake.io.predictions import probability_columns, write_predictions
-from slidesnake.workflow.tasks import OUTPUT_NAMES
 
 
 def endpoint_patient_table(slides: pd.DataFrame) -> pd.DataFrame:

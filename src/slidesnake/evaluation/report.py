@@ -3,10 +3,10 @@ points."""
 
 from __future__ import annotations
 
+from slidesnake.core.labels import ENDPOINTS
 from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
 from slidesnake.io.exclusion import REASON, SOURCE, STAGE
 from slidesnake.io.tile_scores import PU_MODES
-from slidesnake.workflow.tasks import ENDPOINTS
 
 
 def fmt(value) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.workflow.tasks import OUTPUT_NAMES
+from slidesnake.core.labels import OUTPUT_NAMES
 
 PROBABILITY_PREFIX = "prob_"
 

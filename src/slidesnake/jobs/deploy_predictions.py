@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from slidesnake.core.labels import POSITIVE_INDEX, positive_class
+from slidesnake.core.labels import CLASSIFICATION, POSITIVE_INDEX, positive_class
 from slidesnake.evaluation.aggregation import write_prediction_tables
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
@@ -18,7 +18,6 @@ from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.endpoints import predict_endpoint
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
-from slidesnake.workflow.tasks import CLASSIFICATION
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.core.labels import OUTPUT_NAMES
 from slidesnake.figures.endpoints import ENDPOINT_FIGURES
 from slidesnake.io.predictions import read_predictions
-from slidesnake.workflow.tasks import OUTPUT_NAMES
 
 
 def run(kind: str, name: str, predictions: dict[str, list[Path]], evaluation_json: Path, out: Path) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.labels import positive_class
+from slidesnake.core.labels import CLASSIFICATION, ENDPOINTS, OUTPUT_NAMES, positive_class
 from slidesnake.evaluation.endpoints import baseline_predictions, endpoint_entry
 from slidesnake.evaluation.entries import excluded_entry, model_entry, pu_entry
 from slidesnake.evaluation.localisation import truth_tumor_fraction
@@ -31,7 +31,6 @@ from slidesnake.io.tile_scores import (
     score_names,
     scored_box_size,
 )
-from slidesnake.workflow.tasks import CLASSIFICATION, ENDPOINTS, OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 

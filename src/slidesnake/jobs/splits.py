@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.core.labels import CLASSIFICATION, SURVIVAL
 from slidesnake.evaluation.splits import EVENT, EVENT_STRATA, TIME, VALUE, check_no_leakage, patient_folds, value_strata
-from slidesnake.workflow.tasks import CLASSIFICATION, SURVIVAL
 
 log = logging.getLogger(__name__)
 

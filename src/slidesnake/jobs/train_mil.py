@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.core.labels import ENDPOINTS, OUTPUT_NAMES, SURVIVAL
 from slidesnake.core.provenance import provenance_attrs
 from slidesnake.evaluation.endpoints import harrell_c, regression_metrics
 from slidesnake.evaluation.metrics import classification_metrics
@@ -33,7 +34,6 @@ from slidesnake.mil.endpoints import Endpoint, predict_endpoint, target_arrays, 
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.params import TrainParams
 from slidesnake.mil.train import Bags, instance_targets, predict, save_mil_checkpoint, train_fold
-from slidesnake.workflow.tasks import ENDPOINTS, OUTPUT_NAMES, SURVIVAL
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ import torch
 
 from slidesnake.core.early_stopping import EarlyStopping
 from slidesnake.core.errors import InputFileError
+from slidesnake.core.labels import SURVIVAL
 from slidesnake.core.logs import progress
 from slidesnake.evaluation.endpoints import harrell_c, regression_metrics
 from slidesnake.mil.losses import cox_partial_likelihood, regression_loss
 from slidesnake.mil.models import MILModel, build_mil_model
 from slidesnake.mil.params import TrainParams
 from slidesnake.mil.train import SMOOTHING, Bags, predict, training_indices, warmup_cosine
-from slidesnake.workflow.tasks import SURVIVAL
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.labels import REGRESSION, SURVIVAL
 from slidesnake.demo.plan import DemoSlidePlan, demo_outcomes, plan_cohort
 from slidesnake.workflow import paths
 from slidesnake.workflow.sheet import SlideRecord, check_labels, read_sheet
-from slidesnake.workflow.tasks import REGRESSION, SURVIVAL, regression_targets, survival_targets, task_type
+from slidesnake.workflow.tasks import regression_targets, survival_targets, task_type
 
 DEMO = "demo"
 DEMO_LABEL_COLUMN = "label"

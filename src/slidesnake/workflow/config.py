@@ -10,9 +10,10 @@ import jsonschema
 import yaml
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.labels import CLASSIFICATION
 from slidesnake.mil.names import REGION_MODELS
 from slidesnake.workflow.paths import PU_SOURCE, REGION_ENCODER
-from slidesnake.workflow.tasks import CLASSIFICATION, task_type
+from slidesnake.workflow.tasks import task_type
 
 SCHEMAS = resources.files("slidesnake.workflow") / "schemas"
 

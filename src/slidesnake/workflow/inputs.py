@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.labels import CLASSIFICATION
 from slidesnake.features.params import FeatureParams
 from slidesnake.io.exclusion import SOURCE
 from slidesnake.io.manifest import read_manifest
@@ -22,7 +23,7 @@ from slidesnake.workflow.cohort import Cohort, pu_enabled, spread
 from slidesnake.workflow.config import all_models, task_models, train_encoder
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import source_kind
-from slidesnake.workflow.tasks import CLASSIFICATION, task_spec, task_type
+from slidesnake.workflow.tasks import task_spec, task_type
 
 COHORT_REFERENCE = "cohort"  # stain.reference: fitted to the cohort's own slides
 DEMO_PATCHES = "demo"  # classifier.patches: the demo's patch set

@@ -10,17 +10,14 @@ from __future__ import annotations
 import math
 
 from slidesnake.core.errors import TaskTargetError
+from slidesnake.core.labels import CLASSIFICATION, REGRESSION, SURVIVAL
 
-CLASSIFICATION, SURVIVAL, REGRESSION = "classification", "survival", "regression"
-ENDPOINTS = (SURVIVAL, REGRESSION)  # the task types with one continuous model output (a risk, a value)
 EVENT_TRUE, EVENT_FALSE = ("1", "true", "yes", "event", "dead"), ("0", "false", "no", "censored", "alive")
 TASK_KEYS = {  # the keys of a task entry that change what its jobs do, per type
     CLASSIFICATION: ("type", "label_column", "classes"),
     SURVIVAL: ("type", "time_column", "event_column", "batch_slides"),
     REGRESSION: ("type", "value_column", "standardise", "loss", "batch_slides"),
 }
-# what a survival / regression model's single output is, in prediction tables (io/predictions.py) and tile scores
-OUTPUT_NAMES = {SURVIVAL: "risk", REGRESSION: "predicted_value"}
 
 
 def task_type(task: dict) -> str:
