@@ -48,7 +48,7 @@ def oracle_predictions(kind: str, share: np.ndarray, targets: dict, folds: np.nd
     return out
 
 
-def run(kind: str, epochs: int, seed: int) -> dict:
+def run(kind: str, epochs: int, seed: int, batch_slides: int = 16) -> dict:
     import torch
 
     from slidesnake.evaluation.endpoints import baseline_predictions, regression_entry, survival_entry
@@ -62,7 +62,7 @@ def run(kind: str, epochs: int, seed: int) -> dict:
     problem = EndpointProblem(TileProblem(**TILES, seed=seed), kind=kind)
     cohort = simulate_endpoint(problem)
     slides, bags = cohort.slides(), Bags.in_memory(cohort.features)
-    endpoint = Endpoint(kind, 16)
+    endpoint = Endpoint(kind, batch_slides)
     params = default_params(TrainParams, "training", epochs=epochs, min_validation_slides=16, seed=seed, device="cpu")
     folds = np.random.default_rng(seed).permutation(len(slides)) % FOLDS
     outputs, started = np.zeros(len(slides)), time.time()
@@ -93,7 +93,15 @@ def run(kind: str, epochs: int, seed: int) -> dict:
         entries = {n: regression_entry(targets["value"], p, patients) for n, p in predictions.items()}
         summary = {n: {"r2": e["r2"], "ci": e["r2_ci"], "pearson": e["pearson"]} for n, e in entries.items()}
         setting = {"value_noise_sd": problem.value_noise_sd, "oracle_r2_expected": 1 / (1 + problem.value_noise_sd**2)}
-    return {"kind": kind, "tiles": TILES, "setting": setting, "epochs": epochs, "train_s": train_s, "summary": summary}
+    return {
+        "kind": kind,
+        "tiles": TILES,
+        "setting": setting,
+        "epochs": epochs,
+        "batch_slides": batch_slides,
+        "train_s": train_s,
+        "summary": summary,
+    }
 
 
 def main() -> None:
@@ -101,16 +109,25 @@ def main() -> None:
     parser.add_argument("--kinds", default="survival,regression")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--batch-slides", type=int, default=None, help="default: the schema's tasks.<name>.batch_slides"
+    )
     parser.add_argument("--out", type=Path, default=Path("/tmp/slidesnake-bench-survival"))
     args = parser.parse_args()
+    if args.batch_slides is None:
+        from slidesnake.workflow.config import load_schema
+
+        task = load_schema("config")["properties"]["tasks"]["additionalProperties"]
+        args.batch_slides = task["properties"]["batch_slides"]["default"]
     args.out.mkdir(parents=True, exist_ok=True)
     results = {
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-        "runs": [run(kind, args.epochs, args.seed) for kind in args.kinds.split(",")],
+        "runs": [run(kind, args.epochs, args.seed, args.batch_slides) for kind in args.kinds.split(",")],
     }
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     for result in results["runs"]:
-        print(result["kind"], result["setting"], f"train {result['train_s']:.0f} s")
+        print(result["kind"], result["setting"], f"epochs {result['epochs']}, batch {result['batch_slides']}")
+        print(f"  training 5 folds: {result['train_s']:.0f} s")
         for name, values in result["summary"].items():
             print(f"  {name}: {values}")
 
