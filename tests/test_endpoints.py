@@ -160,7 +160,7 @@ def test_task_config_requires_the_type_columns_and_fills_defaults():
         "type": "survival",
         "time_column": "t",
         "event_column": "e",
-        "batch_slides": 16,
+        "batch_slides": 32,
     }
     with pytest.raises(ConfigError, match="pu.task"):
         default_config(tasks={"tumor": {"type": "regression", "value_column": "v"}})
