@@ -7,8 +7,9 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from helpers import config_arg, run_snakemake
+from helpers import TEST_CONFIGS, config_arg, run_snakemake
 from slidesnake.io.tile_scores import MIL_SCORE, score_kind
 
 pytestmark = pytest.mark.workflow
@@ -177,11 +178,10 @@ def test_changed_survival_columns_rerun_only_the_survival_task(demo_run):
     follows from them; the classification and regression tasks stay done (a dry run)."""
     workdir, _ = demo_run
     changed = workdir / "pfs.yaml"
-    changed.write_text(
-        "tasks:\n  survival: {type: survival, time_column: progression_months, event_column: progression,"
-        " models: [abmil], batch_slides: 4}\n"
-    )
-    result = run_snakemake(workdir, CONFIG, f"--configfile={changed}", "all", "-n")
+    config = yaml.safe_load((TEST_CONFIGS / "demo_small" / "config.yaml").read_text())
+    config["tasks"]["survival"].update(time_column="progression_months", event_column="progression")
+    changed.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, f"--configfile={changed}", "all", "-n")
     out = result.stdout + result.stderr
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]
     jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "job"}
