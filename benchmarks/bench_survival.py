@@ -48,6 +48,16 @@ def oracle_predictions(kind: str, share: np.ndarray, targets: dict, folds: np.nd
     return out
 
 
+def default_task(kind: str) -> dict:
+    """The task spec of a survival or regression task with the schema's defaults."""
+    from slidesnake.workflow.config import default_config
+    from slidesnake.workflow.tasks import task_spec
+
+    columns = {"survival": {"time_column": "t", "event_column": "e"}, "regression": {"value_column": "v"}}[kind]
+    config = default_config(tasks={kind: {"type": kind, **columns}}, pu={"enabled": False})
+    return task_spec(config["tasks"][kind])
+
+
 def run(kind: str, epochs: int, seed: int, batch_slides: int = 16) -> dict:
     import torch
 
@@ -62,7 +72,7 @@ def run(kind: str, epochs: int, seed: int, batch_slides: int = 16) -> dict:
     problem = EndpointProblem(TileProblem(**TILES, seed=seed), kind=kind)
     cohort = simulate_endpoint(problem)
     slides, bags = cohort.slides(), Bags.in_memory(cohort.features)
-    endpoint = Endpoint(kind, batch_slides)
+    endpoint = Endpoint.from_spec({**default_task(kind), "batch_slides": batch_slides})
     params = default_params(TrainParams, "training", epochs=epochs, min_validation_slides=16, seed=seed, device="cpu")
     folds = np.random.default_rng(seed).permutation(len(slides)) % FOLDS
     outputs, started = np.zeros(len(slides)), time.time()
@@ -115,10 +125,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/slidesnake-bench-survival"))
     args = parser.parse_args()
     if args.batch_slides is None:
-        from slidesnake.workflow.config import load_schema
-
-        task = load_schema("config")["properties"]["tasks"]["additionalProperties"]
-        args.batch_slides = task["properties"]["batch_slides"]["default"]
+        args.batch_slides = default_task("survival")["batch_slides"]
     args.out.mkdir(parents=True, exist_ok=True)
     results = {
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},

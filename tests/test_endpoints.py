@@ -201,7 +201,7 @@ def test_endpoint_training_runs_and_selects_on_the_metric(kind):
     bags, slides = Bags.in_memory(cohort.features), cohort.slides()
     params = train_params(epochs=3, patience=2, min_validation_slides=4, device="cpu")
     model, history, scale = train_endpoint_fold(
-        "abmil", bags, cohort.targets, slides[:16], slides[16:20], Endpoint(kind, 4), params
+        "abmil", bags, cohort.targets, slides[:16], slides[16:20], Endpoint(kind, 4, "huber", True), params
     )
     assert history["early_stopping"] and len(history["val_score"]) >= 1 and history["best_epoch"] >= 0
     outputs, tile_scores = predict_endpoint(model, bags, slides[20:], scale, "cpu")

@@ -27,12 +27,13 @@ class Endpoint:
 
     kind: str  # survival | regression
     batch_slides: int
-    loss: str = "huber"  # regression only
-    standardise: bool = True  # regression only
+    loss: str | None  # regression only: huber | mse
+    standardise: bool  # regression only
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Endpoint":
-        return cls(spec["type"], spec["batch_slides"], spec.get("loss") or "huber", bool(spec.get("standardise", True)))
+        """From a task spec (workflow.tasks.task_spec of a checked config: the schema filled its defaults)."""
+        return cls(spec["type"], spec["batch_slides"], spec.get("loss"), bool(spec.get("standardise")))
 
 
 def target_arrays(endpoint: Endpoint, targets: dict, slides: list[str]) -> dict[str, np.ndarray]:
