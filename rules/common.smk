@@ -12,6 +12,8 @@ from slidesnake.workflow.config import check_config
 from slidesnake.workflow.inputs import RuleInputs
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import ANNOTATION_EXTENSIONS, SLIDE_EXTENSIONS
+from slidesnake.core.labels import CLASSIFICATION
+from slidesnake.workflow.tasks import task_type
 
 try:
     check_config(config)
@@ -57,10 +59,16 @@ def collect_slide(job, shard_table, slide, out, log_file, strict):
 def task_labels(task):
     """Labels of the training slides for a task, checked here: only targets that train need them."""
     try:
-        return COHORT.labels(TASKS[task])
+        return COHORT.labels(TASKS[task], task)
     except SlidesnakeError as error:
         raise WorkflowError(str(error)) from None
 
 
 def labels_param(wildcards):
     return task_labels(wildcards.task)
+
+
+def first_classification_labels():
+    """The labels of the first classification task (the UMAP colours its slides by them), or none."""
+    names = [t for t in TASKS if task_type(TASKS[t]) == CLASSIFICATION]
+    return task_labels(names[0]) if names else {}

@@ -41,5 +41,6 @@ rule demo_cohort:
     params:
         slides={s: paths.fill(paths.DEMO_SLIDE, slide=s) for s in TRAIN_SLIDES if COHORT.is_demo},
         annotations={s: paths.fill(paths.DEMO_ANNOTATION, slide=s) for s in TRAIN_SLIDES if COHORT.is_demo},
+        outcomes={s: COHORT.record(s).columns for s in TRAIN_SLIDES if COHORT.is_demo},
     script:
         "../scripts/demo_cohort.py"

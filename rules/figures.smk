@@ -65,6 +65,29 @@ rule cohort_figures:
         "../scripts/cohort_figures.py"
 
 
+rule endpoint_figures:
+    input:
+        IN.flat_files(IN.cohort_figure_files),
+        evaluation=paths.EVALUATION_JSON,
+    output:
+        report(paths.COHORT_FIGURE, caption="../report/endpoint_figures.rst", category="Cohort {task}"),
+    log:
+        paths.log("endpoint_figures", "{task}/{name}"),
+    wildcard_constraints:
+        name=alternatives([n for names in paths.ENDPOINT_FIGURES.values() for n in names]),
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        files=IN.cohort_figure_files,
+        kind=IN.task_type,
+    script:
+        "../scripts/endpoint_figures.py"
+
+
 rule umap:
     input:
         features=IN.feature_manifest(paths.TRAIN_COHORT, "{encoder}"),
@@ -90,7 +113,7 @@ rule umap:
         mem_mb=2000 + config["figures"]["umap_max_tiles"] // 10,
         runtime=30,
     params:
-        labels=lambda wildcards: task_labels(next(iter(TASKS))) if TASKS else {},
+        labels=lambda wildcards: first_classification_labels(),
         max_tiles=config["figures"]["umap_max_tiles"],
         seed=config["figures"]["seed"],
     script:

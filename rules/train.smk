@@ -16,6 +16,7 @@ rule splits:
         runtime=5,
     params:
         labels=labels_param,
+        kind=IN.task_type,
         patients=IN.patients(paths.TRAIN_COHORT),
         folds=FOLDS,
         seed=config["training"]["seed"],
@@ -45,6 +46,7 @@ rule train_mil:
         runtime=IN.training_minutes,
     params:
         classes=IN.task_classes,
+        task=IN.task_spec,
         training=section_params(TrainParams, config["training"]),
         encoder=TRAIN_ENCODER,
         # annotated tiles supervise the evidence only with training.instance_weight > 0 (pu's tile threshold)
@@ -99,6 +101,7 @@ rule evaluate:
     params:
         files=IN.evaluation_files,
         classes=IN.task_classes,
+        kind=IN.task_type,
         tumor_threshold=config["pu"]["tumor_threshold"],
     script:
         "../scripts/evaluate.py"

@@ -13,4 +13,5 @@ with job_logging(snakemake.log[0]):
         p.annotations,
         Path(snakemake.output.sheet),
         Path(snakemake.output.truth),
+        p.outcomes,
     )

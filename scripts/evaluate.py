@@ -17,4 +17,6 @@ with job_logging(snakemake.log[0]):
         snakemake.output.md,
         snakemake.input.qc,
         snakemake.input.splits,
+        p.kind,
+        files["features"],
     )

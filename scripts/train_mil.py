@@ -22,4 +22,5 @@ with job_logging(snakemake.log[0]), claim_gpu():
         Path(o.metrics),
         Path(o.predictions),
         Path(o.tile_scores),
+        snakemake.params.task,
     )

@@ -379,6 +379,7 @@ PLAIN_RAISES = {  # (module, start of the message, f-string fields as {}): why i
     ("jobs/slide_manifest.py", "unknown slide manifest columns"): "rule wiring",
     ("demo/patches.py", "no demo recipe for tissue class"): "PATCH_CLASSES and the recipes disagree",
     ("mil/models.py", "unknown MIL model"): "the schema's enum rules it out",
+    ("mil/losses.py", "unknown regression loss"): "the schema's enum rules it out",
     ("pu/learner.py", "unknown PU mode"): "caller contract",
     ("demo/real_tissue.py", "real-tissue testbed: no crop"): "crop centres are drawn where a crop is tissue",
     ("evaluation/calibration.py", "target sensitivity {} is not in"): "caller contract: no config key sets it",

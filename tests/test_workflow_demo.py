@@ -1,13 +1,16 @@
 """The demo cohort end to end through the workflow, small enough for CI (about two minutes on 2 cores)."""
 
 import json
+import re
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from helpers import config_arg, run_snakemake
+from helpers import TEST_CONFIGS, config_arg, run_snakemake
+from slidesnake.io.tile_scores import MIL_SCORE, score_kind
 from viewer_check import check_viewer_in_browser
 
 pytestmark = pytest.mark.workflow
@@ -148,3 +151,67 @@ def test_viewer_shows_the_tumor_heatmap_on_the_truth_tumor_in_chromium(demo_run,
     slide list shows each slide's prediction."""
     workdir, _ = demo_run
     check_viewer_in_browser(workdir / "results", tmp_path)
+
+
+def test_survival_and_regression_tasks(demo_run):
+    """The survival and regression tasks of the demo (ABMIL only): event-stratified splits with the targets,
+    out-of-fold risks and values, the C-index and R² with intervals beside the covariate baseline, the
+    Kaplan-Meier figure and the scatter, risk heatmaps and the fold ensemble on the new slides."""
+    import cv2
+
+    workdir, _ = demo_run
+    splits = pd.read_csv(workdir / "results/splits/survival.csv")
+    assert {"time", "event"} <= set(splits.columns) and set(splits["label"]) <= {"event", "censored"}
+    survival = json.loads((workdir / "results/evaluation/survival.json").read_text())
+    entry = survival["models"]["abmil"]
+    assert survival["type"] == "survival" and set(survival["models"]) == {"abmil"} and entry["n"] == 8
+    assert (
+        0 <= entry["c_index"] <= 1 and "median" in entry["risk_groups"] and survival["baseline"]["c_index"] is not None
+    )
+    assert "C-index" in (workdir / "results/evaluation/survival.md").read_text()
+    burden = json.loads((workdir / "results/evaluation/burden.json").read_text())
+    assert burden["type"] == "regression" and burden["models"]["abmil"]["mae"] >= 0 and "r2" in burden["baseline"]
+    oof = pd.read_csv(workdir / "results/predictions/survival/abmil_oof.csv")
+    assert len(oof) == 8 and {"risk", "time", "event", "fold"} <= set(oof.columns)
+    values = pd.read_csv(workdir / "results/predictions/burden/abmil_oof_patients.csv")
+    assert {"predicted_value", "value"} <= set(values.columns) and values["n_slides"].sum() == 8
+    new = pd.read_csv(workdir / "results/predictions/survival/abmil_new.csv")
+    assert list(new["slide_id"]) == ["new_000", "new_001"] and {"risk", "fold0_risk", "fold1_risk"} <= set(new)
+    assert (new["risk"] - new[["fold0_risk", "fold1_risk"]].mean(axis=1)).abs().max() < 1e-6
+    paths = [workdir / "results/figures/survival/kaplan_meier.png", workdir / "results/figures/burden/scatter.png"]
+    for task in ("survival", "burden"):
+        paths += [
+            workdir / f"results/figures/{task}/heatmaps/abmil/demo_000.jpg",
+            workdir / f"results/figures/{task}/heatmaps/new_abmil/new_000.jpg",
+        ]
+        assert not (workdir / f"results/figures/{task}/roc.png").exists()
+    for path in paths:
+        image = cv2.imread(str(path))
+        assert image is not None and image.std() > 5, path
+    kind = score_kind(workdir / "results/models/survival/abmil/fold0/tile_scores.h5", MIL_SCORE)
+    assert kind.startswith("tile risk")
+
+
+def test_changed_survival_columns_rerun_only_the_survival_task(demo_run):
+    """Pointing the survival task at the demo's progression-free columns reruns its splits, its two folds and what
+    follows from them; the classification and regression tasks stay done (a dry run)."""
+    workdir, _ = demo_run
+    changed = workdir / "pfs.yaml"
+    config = yaml.safe_load((TEST_CONFIGS / "demo_small" / "config.yaml").read_text())
+    config["tasks"]["survival"].update(time_column="progression_months", event_column="progression")
+    changed.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, f"--configfile={changed}", "all", "-n")
+    out = result.stdout + result.stderr
+    table = out.split("Job stats:", 1)[1].split("total", 1)[0]
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "job"}
+    jobs.pop("all", None)
+    assert jobs == {
+        "splits": 1,
+        "train_mil": 2,
+        "evaluate": 1,
+        "oof_predictions": 1,
+        "deploy_predictions": 1,
+        "endpoint_figures": 1,
+        "heatmaps": 2,
+    }, jobs
+    assert "wildcards: task=survival" in out and "task=burden" not in out and "task=tumor" not in out

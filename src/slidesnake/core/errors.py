@@ -32,6 +32,15 @@ class SampleSheetError(SlidesnakeError):
         return SampleSheetError(self.message, self.row, self.column, sheet)
 
 
+class TaskTargetError(SampleSheetError):
+    """A task's target that cannot be trained on (a missing column, a non-numeric value, a negative time, no
+    events): names the task as well as the sheet, the row and the column."""
+
+    def __init__(self, task: str, message: str, row: int | None = None, column: str | None = None, sheet=None):
+        super().__init__(f"task '{task}': {message}", row, column, sheet)
+        self.task = task
+
+
 class SlideError(SlidesnakeError):
     """A slide that cannot be used: names the slide."""
 

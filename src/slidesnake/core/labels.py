@@ -15,3 +15,10 @@ TRUTH_TUMOR_SHARE = 0.5  # a tile is truth tumor when at least this share of it 
 def positive_class(classes: list[str]) -> str:
     """The class whose probability is a slide's score (binary tasks: the second of two)."""
     return classes[POSITIVE_INDEX]
+
+
+# task types (workflow/tasks.py checks their targets); survival and regression tasks have one model output
+CLASSIFICATION, SURVIVAL, REGRESSION = "classification", "survival", "regression"
+ENDPOINTS = (SURVIVAL, REGRESSION)
+# what that output is, in prediction tables (io/predictions.py): a log hazard (higher: earlier event), or the value
+OUTPUT_NAMES = {SURVIVAL: "risk", REGRESSION: "predicted_value"}

@@ -238,10 +238,17 @@ def write_truth_overview(
 
 
 def write_cohort_tables(
-    stats_paths: list[Path], slides: dict[str, Path], annotations: dict[str, Path], sheet_path: Path, truth_path: Path
+    stats_paths: list[Path],
+    slides: dict[str, Path],
+    annotations: dict[str, Path],
+    sheet_path: Path,
+    truth_path: Path,
+    columns: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """The demo sample sheet (as a user would write it, absolute paths) and the per-slide truth table."""
+    """The demo sample sheet (as a user would write it, absolute paths; with `columns`, slide -> the sheet's other
+    columns: the demo's outcomes) and the per-slide truth table."""
     rows = [json.loads(Path(p).read_text()) for p in stats_paths]
+    extra = sorted({k for values in (columns or {}).values() for k in values} - {"label"})
     sheet = pd.DataFrame(
         {
             "slide_id": [r["slide_id"] for r in rows],
@@ -249,6 +256,7 @@ def write_cohort_tables(
             "label": [r["label"] for r in rows],
             "patient_id": [r["patient_id"] for r in rows],
             "annotation": [str(Path(annotations[r["slide_id"]]).resolve()) for r in rows],
+            **{k: [columns[r["slide_id"]].get(k) for r in rows] for k in extra},
         }
     )
     truth = pd.DataFrame(

@@ -61,3 +61,33 @@ def plan_cohort(demo: dict, n_slides: int, seed_offset: int = 0, prefix: str = "
         i += 2 if pair else 1
         patient += 1
     return plans
+
+
+# the demo's outcome columns (demo.outcomes): a survival endpoint and a continuous score tied to the tumor burden
+DEMO_TIME_COLUMN, DEMO_EVENT_COLUMN, DEMO_SCORE_COLUMN = "survival_months", "death", "tumor_score"
+DEMO_PFS_TIME_COLUMN, DEMO_PFS_EVENT_COLUMN = "progression_months", "progression"  # a second endpoint
+DEMO_PFS_HAZARD_FACTOR = 2.0  # progression comes at twice the hazard of death
+DEMO_MEDIAN_MONTHS = 60.0  # median survival without tumor
+DEMO_LOG_HAZARD_RATIO = 3.0  # log hazard ratio between the largest tumor share of demo.tumor_fraction and none
+DEMO_FOLLOW_UP = (12.0, 120.0)  # months: censoring times are uniform in this range (end of follow-up)
+DEMO_SCORE_NOISE = 3.0  # sd of the score's noise, in points (the score is 100 x the tumor share plus noise)
+
+
+def demo_outcomes(plan: DemoSlidePlan, demo: dict) -> dict[str, str]:
+    """A demo slide's survival time (months), event (1 death, 0 censored at the end of follow-up), progression-free
+    time and event (progression or death, at DEMO_PFS_HAZARD_FACTOR the hazard) and continuous score, as sheet
+    text: the hazard rises with the slide's tumor share (exponential times, log hazard ratio DEMO_LOG_HAZARD_RATIO
+    at the top of demo.tumor_fraction), the score is 100 x the share plus noise."""
+    rng = np.random.default_rng([plan.seed, 1])
+    burden = plan.tumor_fraction / max(demo["tumor_fraction"][1], 1e-6)
+    hazard = np.log(2) / DEMO_MEDIAN_MONTHS * np.exp(DEMO_LOG_HAZARD_RATIO * burden)
+    event_time, censor_time = rng.exponential(1 / hazard), rng.uniform(*DEMO_FOLLOW_UP)
+    score = 100 * plan.tumor_fraction + rng.normal(0, DEMO_SCORE_NOISE)
+    progression_time = min(rng.exponential(1 / (DEMO_PFS_HAZARD_FACTOR * hazard)), event_time)
+    return {
+        DEMO_TIME_COLUMN: f"{min(event_time, censor_time):.2f}",
+        DEMO_EVENT_COLUMN: str(int(event_time <= censor_time)),
+        DEMO_PFS_TIME_COLUMN: f"{min(progression_time, censor_time):.2f}",
+        DEMO_PFS_EVENT_COLUMN: str(int(progression_time <= censor_time)),
+        DEMO_SCORE_COLUMN: f"{score:.2f}",
+    }

@@ -3,6 +3,7 @@ points."""
 
 from __future__ import annotations
 
+from slidesnake.core.labels import ENDPOINTS
 from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
 from slidesnake.io.exclusion import REASON, SOURCE, STAGE
 from slidesnake.io.tile_scores import PU_MODES
@@ -19,7 +20,51 @@ def with_interval(value, interval) -> str:
     return fmt(value) if not interval else f"{value:.3f} [{interval[0]:.2f}, {interval[1]:.2f}]"
 
 
+def endpoint_markdown(report: dict) -> list[str]:
+    """The table of a survival task (C-index, log-rank p of the risk groups) or a regression task (R², Pearson,
+    Spearman, MAE), one row per model and the covariate baseline, with 95% patient-bootstrap intervals."""
+    rows = {**report["models"], **({"covariate baseline": report["baseline"]} if report.get("baseline") else {})}
+    if report["type"] == "survival":
+        lines = [
+            f"## Task `{report['task']}`: survival (out of fold)",
+            "",
+            "Harrell's C-index with its 95% patient-bootstrap interval; log-rank p-values between the out-of-fold "
+            "risk groups (median split, tertiles). The baseline is a Cox model on slide covariates (log tile count, "
+            "tissue area, 2 principal components of the mean features) fitted on the same folds.",
+            "",
+            "| model | C-index (OOF) | fold C-index mean ± sd | log-rank p, median split | log-rank p, tertiles "
+            "| slides | events |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, e in rows.items():
+            groups = e["risk_groups"]
+            lines.append(
+                f"| {name} | {with_interval(e['c_index'], e.get('c_index_ci'))} | {fmt(e['fold_c_index_mean'])} ± "
+                f"{fmt(e['fold_c_index_sd'])} | {fmt(groups['median']['logrank_p'])} | "
+                f"{fmt(groups['tertiles']['logrank_p'])} | {e['n']} | {e['events']} |"
+            )
+        return lines
+    lines = [
+        f"## Task `{report['task']}`: regression (out of fold)",
+        "",
+        "95% patient-bootstrap intervals. The baseline is a ridge regression on slide covariates (log tile count, "
+        "tissue area, 2 principal components of the mean features) fitted on the same folds.",
+        "",
+        "| model | R² (OOF) | Pearson | Spearman | MAE | fold R² mean ± sd | slides |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, e in rows.items():
+        lines.append(
+            f"| {name} | {with_interval(e['r2'], e.get('r2_ci'))} | {with_interval(e['pearson'], e.get('pearson_ci'))} "
+            f"| {with_interval(e['spearman'], e.get('spearman_ci'))} | {with_interval(e['mae'], e.get('mae_ci'))} | "
+            f"{fmt(e['fold_r2_mean'])} ± {fmt(e['fold_r2_sd'])} | {e['n']} |"
+        )
+    return lines
+
+
 def markdown_report(report: dict) -> str:
+    if report.get("type") in ENDPOINTS:
+        return "\n".join(endpoint_markdown(report) + excluded_lines(report.get("excluded"))) + "\n"
     lines = [
         f"## Task `{report['task']}` (out of fold)",
         "",

@@ -90,6 +90,21 @@ def pooled_separation(problem: TileProblem, loadings: np.ndarray, direction: np.
     return float(math.sqrt(quadratic))
 
 
+def _draw_slide(
+    problem: TileProblem, rng, mean, loadings, signal, witness: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One slide's tile features and tumor truth: a `witness` share of its tiles (at least one; none for None)
+    shifted by `signal`."""
+    n = int(rng.integers(problem.tiles_per_slide[0], problem.tiles_per_slide[1] + 1))
+    x = mean + (loadings @ rng.standard_normal((problem.rank, n))).T
+    x += rng.normal(0, problem.slide_sd, problem.dim) + rng.normal(0, problem.noise_sd, (n, problem.dim))
+    tumor = np.zeros(n, bool)
+    if witness is not None:
+        tumor[rng.choice(n, max(1, int(round(witness * n))), replace=False)] = True
+        x[tumor] += signal
+    return x, tumor
+
+
 def simulate(problem: TileProblem) -> SimulatedCohort:
     """A cohort of slides with tile features, slide labels, tile truth and partial annotations."""
     rng = np.random.default_rng(problem.seed)
@@ -102,14 +117,8 @@ def simulate(problem: TileProblem) -> SimulatedCohort:
     cohort = SimulatedCohort({}, {}, {}, {}, shift, shift * direction, problem.oracle_auc, problem)
     for index, label in enumerate(labels):
         slide = f"sim_{index:04d}"
-        n = int(rng.integers(problem.tiles_per_slide[0], problem.tiles_per_slide[1] + 1))
-        x = mean + (loadings @ rng.standard_normal((problem.rank, n))).T
-        x += rng.normal(0, problem.slide_sd, problem.dim) + rng.normal(0, problem.noise_sd, (n, problem.dim))
-        tumor = np.zeros(n, bool)
-        if label:
-            tumor[rng.choice(n, max(1, int(round(problem.witness_rate * n))), replace=False)] = True
-            x[tumor] += shift * direction
-        annotated = np.zeros(n, bool)
+        x, tumor = _draw_slide(problem, rng, mean, loadings, shift * direction, problem.witness_rate if label else None)
+        annotated = np.zeros(len(x), bool)
         if label and problem.annotated_fraction > 0:
             hits = np.flatnonzero(tumor)
             annotated[rng.choice(hits, max(1, int(round(problem.annotated_fraction * len(hits)))), replace=False)] = (
@@ -125,3 +134,71 @@ def simulate(problem: TileProblem) -> SimulatedCohort:
 def witness_rate_for_prior(prior: float, annotated_fraction: float) -> float:
     """The witness rate whose unannotated tiles of positive slides hold tumor at share `prior`."""
     return prior / (1 - annotated_fraction + prior * annotated_fraction)
+
+
+@dataclass(frozen=True)
+class EndpointProblem:
+    """A survival or regression target that depends on each slide's witness share. Every slide holds tumor, at a
+    share drawn uniformly from [0, 2 x tiles.witness_rate]; z is that share standardised over the cohort.
+    Survival: event times exponential with hazard exp(log_hazard_ratio * z), censored by independent exponential
+    times whose rate gives about `censoring` censored slides. Regression: value = z + noise of sd `value_noise_sd`
+    (the oracle R² is 1 / (1 + value_noise_sd²))."""
+
+    tiles: TileProblem = TileProblem()
+    kind: str = "survival"
+    log_hazard_ratio: float = 1.0  # per standard deviation of the witness share
+    censoring: float = 0.3  # expected share of censored slides
+    value_noise_sd: float = 0.5
+
+
+@dataclass
+class SimulatedEndpointCohort:
+    features: dict[str, np.ndarray]  # slide -> tiles x dim
+    tumor: dict[str, np.ndarray]  # slide -> bool per tile
+    witness_share: dict[str, float]  # slide -> its true tumor share (what the oracle sees)
+    targets: dict  # slide -> [time, event] (survival) or value (regression), as workflow.tasks gives them
+    problem: EndpointProblem = field(repr=False, default=None)
+
+    def slides(self) -> list[str]:
+        return list(self.features)
+
+
+def censoring_rate(hazards: np.ndarray, share: float) -> float:
+    """Rate of exponential censoring times that censors about `share` of slides with these event hazards
+    (P(C < T) = c / (c + h) per slide, solved for the mean by bisection)."""
+    if share <= 0:
+        return 0.0
+    low, high = 0.0, 1e3 * float(hazards.max())
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if np.mean(middle / (middle + hazards)) < share else (low, middle)
+    return (low + high) / 2
+
+
+def simulate_endpoint(problem: EndpointProblem) -> SimulatedEndpointCohort:
+    """A cohort whose survival times or values follow each slide's witness share."""
+    tiles = problem.tiles
+    rng = np.random.default_rng(tiles.seed)
+    mean = rng.normal(10.0, 1.0, tiles.dim)
+    loadings = _loadings(tiles, rng)
+    direction = _direction(tiles, rng)
+    shift = separation_for_auc(tiles.oracle_auc) / pooled_separation(tiles, loadings, direction)
+    cohort = SimulatedEndpointCohort({}, {}, {}, {}, problem)
+    for index in range(tiles.n_slides):
+        slide = f"sim_{index:04d}"
+        x, tumor = _draw_slide(tiles, rng, mean, loadings, shift * direction, rng.uniform(0, 2 * tiles.witness_rate))
+        cohort.features[slide], cohort.tumor[slide] = x.astype(np.float32), tumor
+        cohort.witness_share[slide] = float(tumor.mean())
+    share = np.array(list(cohort.witness_share.values()))
+    z = (share - share.mean()) / (share.std() or 1.0)
+    if problem.kind == "survival":
+        hazards = np.exp(problem.log_hazard_ratio * z)
+        times = rng.exponential(1 / hazards)
+        rate = censoring_rate(hazards, problem.censoring)
+        censor = rng.exponential(1 / rate, len(z)) if rate > 0 else np.full(len(z), np.inf)
+        for slide, t, c in zip(cohort.features, times, censor, strict=True):
+            cohort.targets[slide] = [float(min(t, c)), int(t <= c)]
+    else:
+        values = z + rng.normal(0, problem.value_noise_sd, len(z))
+        cohort.targets = {slide: float(v) for slide, v in zip(cohort.features, values, strict=True)}
+    return cohort

@@ -12,6 +12,21 @@ from slidesnake.core.errors import ConfigError
 from slidesnake.core.partitions import PARTITIONS, TEST, TRAIN, VALIDATION
 
 VALIDATION_SHARE = 0.2  # of each fold's training patients
+# the splits table's target columns of survival (time, event) and regression (value) tasks; "label" holds the
+# stratum the folds are stratified by (the class; event or censored; the value's quantile bin)
+TIME, EVENT, VALUE = "time", "event", "value"
+EVENT_STRATA = ("censored", "event")
+MAX_QUANTILE_BINS = 4
+
+
+def value_strata(values: np.ndarray, folds: int) -> np.ndarray:
+    """Quantile bins of continuous values ("q1" lowest), as many as keep about two slides per fold in each (2 to
+    MAX_QUANTILE_BINS)."""
+    bins = int(np.clip(len(values) // (2 * folds), 2, MAX_QUANTILE_BINS))
+    ranks = pd.Series(values).rank(method="first").to_numpy()
+    return np.array([f"q{int(b) + 1}" for b in np.minimum((ranks - 1) * bins // len(values), bins - 1)])
+
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +43,7 @@ def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "l
         )
     labels = table[label_column].to_numpy()
     groups = table["patient_id"].to_numpy()
-    out = table[["slide_id", "patient_id", label_column]].reset_index(drop=True).copy()
+    out = table.reset_index(drop=True).copy()
     outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     for fold, (train_idx, test_idx) in enumerate(outer.split(np.zeros(len(table)), labels, groups)):
         column = np.full(len(table), TRAIN, dtype=object)

@@ -1,7 +1,10 @@
 """The slide-predictions contract: a fold's test predictions (`models/.../fold{k}/predictions.csv`), the
 out-of-fold and new-slide tables (`predictions/{task}/{model}_oof.csv`, `_new.csv`). One row per slide:
 slide_id, patient_id, label and fold (where known), one probability column per class (`prob_{class}`), the
-argmax prediction and, on new slides, each fold model's probability of the positive class (`fold{k}_prob_{class}`)."""
+argmax prediction and, on new slides, each fold model's probability of the positive class (`fold{k}_prob_{class}`).
+Survival and regression tasks: one output column in place of the probabilities, `risk` (the log hazard: higher,
+earlier event expected) or `predicted_value` (in the target's units), the targets where known (`time`, `event`;
+`value`) and, on new slides, each fold model's output (`fold{k}_risk`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
+from slidesnake.core.labels import OUTPUT_NAMES
 
 PROBABILITY_PREFIX = "prob_"
 
@@ -56,3 +60,25 @@ def write_predictions(path: str | Path, table: pd.DataFrame) -> None:
 def read_predictions(paths: list[str | Path]) -> pd.DataFrame:
     """The rows of one or more prediction tables (a model's folds), in file order."""
     return pd.concat([pd.read_csv(p) for p in paths])
+
+
+def output_column(kind: str, fold: int | None = None) -> str:
+    """The output column of a survival or regression task's table (of one fold's model, on new slides)."""
+    column = OUTPUT_NAMES[kind]
+    return column if fold is None else f"fold{fold}_{column}"
+
+
+def endpoint_table(
+    slides: list[str],
+    patients: list[str],
+    kind: str,
+    outputs: np.ndarray,
+    targets: dict[str, list] | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """One row per slide with its model output and, where known, its stratum and targets (`targets`: column ->
+    values in slide order, from the splits table)."""
+    known = dict(targets or {})
+    if fold is not None:
+        known["fold"] = fold
+    return pd.DataFrame({"slide_id": slides, "patient_id": patients, **known, output_column(kind): outputs})

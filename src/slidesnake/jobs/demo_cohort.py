@@ -7,6 +7,14 @@ from pathlib import Path
 from slidesnake.demo.cohort import write_cohort_tables
 
 
-def run(stats: list[Path], slides: dict[str, Path], annotations: dict[str, Path], sheet: Path, truth: Path) -> None:
-    """Write the sheet and truth table of the demo slides whose stats JSON files are given."""
-    write_cohort_tables(stats, slides, annotations, sheet, truth)
+def run(
+    stats: list[Path],
+    slides: dict[str, Path],
+    annotations: dict[str, Path],
+    sheet: Path,
+    truth: Path,
+    columns: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Write the sheet (with `columns`: the demo's outcome columns per slide) and truth table of the demo slides
+    whose stats JSON files are given."""
+    write_cohort_tables(stats, slides, annotations, sheet, truth, columns)

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from slidesnake.core.labels import POSITIVE_INDEX, positive_class
+from slidesnake.core.labels import CLASSIFICATION, POSITIVE_INDEX, positive_class
 from slidesnake.evaluation.aggregation import write_prediction_tables
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
-from slidesnake.io.predictions import prediction_table, probability_column
+from slidesnake.io.predictions import endpoint_table, output_column, prediction_table, probability_column
 from slidesnake.io.tile_scores import write_tile_scores
+from slidesnake.mil.endpoints import predict_endpoint
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
 
@@ -29,28 +30,41 @@ def run(
     patient_csv: Path,
     tile_scores_path: Path,
 ) -> pd.DataFrame:
-    """Predict every new slide with each fold's model; the ensemble is the mean of the fold probabilities
-    (tile scores: the mean of the folds' scores). Slides without tiles are skipped with a warning."""
+    """Predict every new slide with each fold's model; the ensemble is the mean of the fold probabilities (survival
+    and regression models: of the fold risks or values; tile scores: the mean of the folds' scores). Slides without
+    tiles are skipped with a warning."""
     features = {s: Path(row["features"]) for s, row in read_manifest(feature_manifest).items()}
     bags = Bags(features)
     slides = [s for s in features if len(bags[s][0])]
     skipped = sorted(set(features) - set(slides))
     if skipped:
         log.warning("no tiles, so no prediction, for: %s", ", ".join(skipped))
-    per_fold, scores, classes = [], {s: [] for s in slides}, None
+    per_fold, scores, classes, endpoint = [], {s: [] for s in slides}, None, None
     for path in model_paths:
         model, checkpoint = load_mil_checkpoint(path)
-        classes = checkpoint["classes"]
-        probabilities, tile_scores = predict(model, bags, slides, torch.device("cpu"))
+        classes, endpoint = checkpoint["classes"], checkpoint.get("endpoint")
+        if endpoint is None:
+            probabilities, tile_scores = predict(model, bags, slides, torch.device("cpu"))
+        else:
+            probabilities, tile_scores = predict_endpoint(
+                model, bags, slides, tuple(endpoint["target_scale"]), torch.device("cpu")
+            )
         per_fold.append(probabilities)
         for s in slides:
             scores[s].append(tile_scores[s])
     ensemble = np.mean(per_fold, axis=0)
-    table = prediction_table(slides, [patients[s] for s in slides], classes, ensemble)
-    for fold, probabilities in enumerate(per_fold):
-        table[probability_column(positive_class(classes), fold)] = probabilities[:, POSITIVE_INDEX]
-    write_prediction_tables(table, classes, slide_csv, patient_csv)
-    kinds = score_kinds(checkpoint["model"])
+    if endpoint is None:
+        table = prediction_table(slides, [patients[s] for s in slides], classes, ensemble)
+        for fold, probabilities in enumerate(per_fold):
+            table[probability_column(positive_class(classes), fold)] = probabilities[:, POSITIVE_INDEX]
+        write_prediction_tables(table, classes, slide_csv, patient_csv)
+    else:
+        kind = endpoint["type"]
+        table = endpoint_table(slides, [patients[s] for s in slides], kind, ensemble)
+        for fold, outputs in enumerate(per_fold):
+            table[output_column(kind, fold)] = outputs
+        write_prediction_tables(table, [], slide_csv, patient_csv)
+    kinds = score_kinds(checkpoint["model"], endpoint["type"] if endpoint else CLASSIFICATION)
     ensemble_scores = {s: {name: np.mean([fold[name] for fold in scores[s]], axis=0) for name in kinds} for s in slides}
     write_tile_scores(
         tile_scores_path,

@@ -25,7 +25,11 @@ TILE_MODEL_DROPOUT = 0.5
 
 
 def positive_evidence(tile_logits: torch.Tensor) -> torch.Tensor:
-    """Per tile: the positive class's logit minus the mean logit of the other classes."""
+    """Per tile: the positive class's logit minus the mean logit of the other classes; with a single output (a
+    survival or regression head) the tile's own output, its contribution to the slide's risk or value (for the
+    attention models the slide output is the attention-weighted sum of these)."""
+    if tile_logits.shape[1] == 1:
+        return tile_logits[:, 0]
     positive = tile_logits[:, POSITIVE_INDEX]
     return positive - (tile_logits.sum(1) - positive) / (tile_logits.shape[1] - 1)
 
@@ -37,9 +41,10 @@ class MILModel(nn.Module):
         raise NotImplementedError
 
     def forward_with_aux(
-        self, bag: torch.Tensor, label: int
+        self, bag: torch.Tensor, label: int | None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
-        """Training forward: logits, tile scores and an extra loss (CLAM's instance clustering) or None."""
+        """Training forward: logits, tile scores and an extra loss (CLAM's instance clustering) or None (always
+        for `label` None: survival and regression slides have no class)."""
         logits, scores = self(bag)
         return logits, scores, None
 
@@ -185,6 +190,8 @@ class CLAMSingleBranch(MILModel):
 
     def forward_with_aux(self, bag, label):
         logits, tile_scores, (h, scores) = self._attend(bag)
+        if label is None:
+            return logits, tile_scores, None
         return logits, tile_scores, self._instance_loss(h, scores, label, bag.device)
 
     def _instance_loss(self, h, scores, label, device):
@@ -334,11 +341,15 @@ ATTENTION_KINDS = {
     "hipt": "region attention",
 }
 EVIDENCE_KIND = "tile evidence (positive-class logit margin)"
+OUTPUT_KINDS = {  # the evidence of a single-output head, per task type (workflow.tasks)
+    "survival": "tile risk (the head's log hazard of the tile)",
+    "regression": "tile value (the head's output on the tile)",
+}
 
 
-def score_kinds(name: str) -> dict[str, str]:
-    """What a model's per-tile scores are (recorded in tile-score files and figure legends)."""
-    kinds = {EVIDENCE: EVIDENCE_KIND}
+def score_kinds(name: str, kind: str = "classification") -> dict[str, str]:
+    """What a model's per-tile scores are (recorded in tile-score files and figure legends) for a task type."""
+    kinds = {EVIDENCE: OUTPUT_KINDS.get(kind, EVIDENCE_KIND)}
     if ATTENTION_KINDS[name]:
         kinds[ATTENTION] = ATTENTION_KINDS[name]
     return kinds

@@ -65,9 +65,10 @@ def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
 
 
 def predict(
-    model: MILModel, bags: Bags, slides: list[str], device
+    model: MILModel, bags: Bags, slides: list[str], device, raw: bool = False
 ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
-    """Class probabilities per slide (rows in `slides` order) and tile scores per slide (name -> array)."""
+    """Class probabilities per slide (rows in `slides` order; with `raw`, the model's outputs: a survival or
+    regression head's risk or value) and tile scores per slide (name -> array)."""
     model.eval()
     probabilities, tile_scores = [], {}
     with torch.inference_mode():
@@ -76,7 +77,7 @@ def predict(
             if len(features) == 0:
                 raise SlideError(slide, "has no tiles; it cannot be classified")
             logits, scores = model(features.to(device))
-            probabilities.append(torch.softmax(logits.float(), 0).cpu().numpy())
+            probabilities.append((logits.float() if raw else torch.softmax(logits.float(), 0)).cpu().numpy())
             tile_scores[slide] = {name: values.float().cpu().numpy() for name, values in scores.items()}
     return np.array(probabilities).reshape(len(slides), -1), tile_scores
 
@@ -228,9 +229,17 @@ def train_fold(
 
 
 def save_mil_checkpoint(
-    path: Path, model: MILModel, model_name: str, in_dim: int, classes: list[str], params: TrainParams
+    path: Path,
+    model: MILModel,
+    model_name: str,
+    in_dim: int,
+    classes: list[str],
+    params: TrainParams,
+    endpoint: dict | None = None,
 ) -> None:
-    """state_dict plus what is needed to rebuild the model; loadable with weights_only=True."""
+    """state_dict plus what is needed to rebuild the model; loadable with weights_only=True. A survival or
+    regression model has one output (`classes` names it) and its `endpoint` (mil.endpoints.Endpoint.record:
+    task type and target scale)."""
     torch.save(
         {
             "state_dict": model.state_dict(),
@@ -239,6 +248,7 @@ def save_mil_checkpoint(
             "classes": list(classes),
             "params": {k: v for k, v in asdict(params).items() if k != "model_kwargs"},
             "model_kwargs": dict(params.model_kwargs),
+            "endpoint": endpoint,
         },
         path,
     )

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from slidesnake.core.errors import ConfigError
-from slidesnake.demo.plan import DemoSlidePlan, plan_cohort
+from slidesnake.core.labels import REGRESSION, SURVIVAL
+from slidesnake.demo.plan import DemoSlidePlan, demo_outcomes, plan_cohort
 from slidesnake.workflow import paths
 from slidesnake.workflow.sheet import SlideRecord, check_labels, read_sheet
+from slidesnake.workflow.tasks import regression_targets, survival_targets, task_type
 
 DEMO = "demo"
 DEMO_LABEL_COLUMN = "label"
@@ -23,9 +25,11 @@ def demo_plans(
     return {plan.slide_id: plan for plan in plan_cohort(demo_config, n_slides, seed_offset, prefix)}
 
 
-def demo_record(plan: DemoSlidePlan, row: int, labelled: bool) -> SlideRecord:
+def demo_record(plan: DemoSlidePlan, row: int, labelled: bool, demo: dict | None = None) -> SlideRecord:
     """A demo slide as a sheet row: its files are written by the demo rules, so none exist yet.
-    New slides come without labels, as new slides would."""
+    New slides come without labels, as new slides would. With `demo` (the config's section) and its `outcomes`,
+    a labelled slide also has the demo's survival and score columns (demo.plan.demo_outcomes)."""
+    outcomes = demo_outcomes(plan, demo) if labelled and demo and demo["outcomes"] else {}
     return SlideRecord(
         slide_id=plan.slide_id,
         source=paths.fill(paths.DEMO_SLIDE, slide=plan.slide_id),
@@ -35,7 +39,7 @@ def demo_record(plan: DemoSlidePlan, row: int, labelled: bool) -> SlideRecord:
         row=row,
         annotation=paths.fill(paths.DEMO_ANNOTATION, slide=plan.slide_id),
         annotation_kind="path",
-        columns={DEMO_LABEL_COLUMN: plan.label if labelled else None},
+        columns={DEMO_LABEL_COLUMN: plan.label if labelled else None, **outcomes},
     )
 
 
@@ -74,8 +78,14 @@ class Cohort:
         slides = self.slides()
         return {f"shard{k // per_job:05d}": slides[k : k + per_job] for k in range(0, len(slides), per_job)}
 
-    def labels(self, task: dict) -> dict[str, str]:
-        """Checked labels of the training slides for a task ({label_column, classes})."""
+    def labels(self, task: dict, name: str = "") -> dict:
+        """Checked targets of the training slides for a task: class names ({label_column, classes}), [time,
+        event] (survival) or values (regression); see workflow.tasks."""
+        kind = task_type(task)
+        if kind == SURVIVAL:
+            return survival_targets(self.train, name, task, self.sheet)
+        if kind == REGRESSION:
+            return regression_targets(self.train, name, task, self.sheet)
         return check_labels(self.train, task["label_column"], task["classes"], self.sheet)
 
 
@@ -104,7 +114,7 @@ def load_cohort(config: dict) -> Cohort:
     if config["samples"] == DEMO:
         demo = config["demo"]
         plans = demo_plans(demo, demo["n_slides"])
-        train = {s: demo_record(p, row, True) for row, (s, p) in enumerate(plans.items(), start=1)}
+        train = {s: demo_record(p, row, True, demo) for row, (s, p) in enumerate(plans.items(), start=1)}
         new_plans = demo_plans(demo, demo["new_slides"], NEW_SEED_OFFSET, NEW_PREFIX) if demo["new_slides"] else {}
         new = {s: demo_record(p, row, False) for row, (s, p) in enumerate(new_plans.items(), start=1)}
         plans.update(new_plans)

@@ -10,9 +10,11 @@ import jsonschema
 import yaml
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.labels import CLASSIFICATION
 from slidesnake.mil.names import REGION_MODELS
 from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.workflow.paths import PU_SOURCE, REGION_ENCODER
+from slidesnake.workflow.tasks import task_type
 
 SCHEMAS = resources.files("slidesnake.workflow") / "schemas"
 
@@ -80,7 +82,7 @@ def check_config(config: dict) -> dict:
             raise ConfigError(f"training.model_lr.{model}", f"'{model}' is not a MIL model ({', '.join(models)})")
     tasks = config["tasks"]
     for name, task in tasks.items():
-        if len(set(task["classes"])) != len(task["classes"]):
+        if task_type(task) == CLASSIFICATION and len(set(task["classes"])) != len(task["classes"]):
             raise ConfigError(f"tasks.{name}.classes", f"classes repeat: {task['classes']}")
     pu = config["pu"]
     if pu["enabled"] and tasks:
@@ -88,6 +90,8 @@ def check_config(config: dict) -> dict:
             raise ConfigError(
                 "pu.task", f"'{pu['task']}' is not one of the tasks {list(tasks)} (or set pu.enabled: false)"
             )
+        if task_type(tasks[pu["task"]]) != CLASSIFICATION:
+            raise ConfigError("pu.task", f"'{pu['task']}' is a {task_type(tasks[pu['task']])} task; PU needs classes")
         if pu["positive_class"] not in tasks[pu["task"]]["classes"]:
             raise ConfigError(
                 "pu.positive_class",
@@ -105,7 +109,7 @@ def check_config(config: dict) -> dict:
         raise ConfigError(
             "features.encoders", f"'{REGION_ENCODER}' names the region features; call the encoder otherwise"
         )
-    region_models = [m for m in training["models"] if m in REGION_MODELS]
+    region_models = [m for m in all_models(config) if m in REGION_MODELS]
     if region_models and not config["regions"]["enabled"]:
         raise ConfigError("training.models", f"{region_models} train on region features: set regions.enabled: true")
     if config["regions"]["enabled"]:
@@ -125,12 +129,26 @@ def check_config(config: dict) -> dict:
             if classifier[key] is None:
                 raise ConfigError(f"classifier.{key}", f"the classifier is enabled but has no {key}: set {meaning}")
     for source in config["figures"]["heatmap_sources"]:
-        if source != PU_SOURCE and source not in training["models"]:
+        if source != PU_SOURCE and source not in all_models(config):
             raise ConfigError(
                 "figures.heatmap_sources",
-                f"'{source}' is neither a model of training.models {training['models']} nor '{PU_SOURCE}'",
+                f"'{source}' is neither a model of training.models {training['models']} (or of a task's models) "
+                f"nor '{PU_SOURCE}'",
             )
     return config
+
+
+def task_models(config: dict, task: str) -> list[str]:
+    """The MIL models a task trains: its own `models`, else training.models."""
+    return config["tasks"][task].get("models") or config["training"]["models"]
+
+
+def all_models(config: dict) -> list[str]:
+    """Every MIL model some task trains, in config order."""
+    names = list(config["training"]["models"])
+    for task in config["tasks"]:
+        names += [m for m in task_models(config, task) if m not in names]
+    return names
 
 
 def default_config(**sections) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.labels import CLASSIFICATION
 from slidesnake.features.params import FeatureParams
 from slidesnake.io.exclusion import SOURCE
 from slidesnake.io.manifest import read_manifest
@@ -19,9 +20,10 @@ from slidesnake.mil.names import REGION_MODELS
 from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import Cohort, pu_enabled, spread
-from slidesnake.workflow.config import train_encoder
+from slidesnake.workflow.config import all_models, task_models, train_encoder
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import source_kind
+from slidesnake.workflow.tasks import task_spec, task_type
 
 COHORT_REFERENCE = "cohort"  # stain.reference: fitted to the cohort's own slides
 DEMO_PATCHES = "demo"  # classifier.patches: the demo's patch set
@@ -53,7 +55,7 @@ class RuleInputs:
         self.tasks = config["tasks"]
         self.encoders = list(config["features"]["encoders"])
         self.train_encoder = train_encoder(config)
-        self.models = config["training"]["models"]
+        self.models = all_models(config)  # of every task (each task trains its own list: task_models)
         self.folds = config["training"]["folds"]
         self.shards = cohort.shards(config["features"]["slides_per_job"])
         self.shard_of = {slide: shard for shard, slides in self.shards.items() for slide in slides}
@@ -324,7 +326,22 @@ class RuleInputs:
     # ---- tasks -----------------------------------------------------------------------------------------
 
     def task_classes(self, wildcards) -> list[str]:
-        return self.tasks[wildcards.task]["classes"]
+        """A classification task's classes (none for survival and regression tasks)."""
+        return self.tasks[wildcards.task]["classes"] if self.is_classification(wildcards.task) else []
+
+    def task_spec(self, wildcards) -> dict:
+        """Params function: the entries of the wildcards' task that its jobs use (workflow.tasks.task_spec)."""
+        return task_spec(self.tasks[wildcards.task])
+
+    def task_type(self, wildcards) -> str:
+        """Params function: classification, survival or regression."""
+        return task_type(self.tasks[wildcards.task])
+
+    def is_classification(self, task: str) -> bool:
+        return task_type(self.tasks[task]) == CLASSIFICATION
+
+    def task_models(self, task: str) -> list[str]:
+        return task_models(self.config, task)
 
     def patients(self, cohort: str):
         """Params function: slide -> patient of a cohort's slides."""
@@ -335,10 +352,10 @@ class RuleInputs:
         return lambda wildcards: paths.fold_files(template, wildcards.task, wildcards.model, self.folds)
 
     def per_model_fold_files(self, template: str, task: str) -> dict[str, list[str]]:
-        return {m: paths.fold_files(template, task, m, self.folds) for m in self.models}
+        return {m: paths.fold_files(template, task, m, self.folds) for m in self.task_models(task)}
 
     def pu_files(self, task: str) -> dict[str, str] | None:
-        if not self.pu_runs(task):
+        if not self.is_classification(task) or not self.pu_runs(task):
             return None
         return {
             "slide_scores": paths.fill(paths.PU_SLIDE_SCORES, task=task),
@@ -352,6 +369,7 @@ class RuleInputs:
             "predictions": self.per_model_fold_files(paths.FOLD_PREDICTIONS, wildcards.task),
             "tile_scores": self.per_model_fold_files(paths.FOLD_TILE_SCORES, wildcards.task),
             "pu": self.pu_files(wildcards.task),
+            "features": None if self.is_classification(wildcards.task) else self.feature_manifest(paths.TRAIN_COHORT),
         }
 
     def cohort_figure_files(self, wildcards) -> dict:
@@ -395,11 +413,18 @@ class RuleInputs:
     def heatmap_sources(self, task: str) -> list[str]:
         """A task's heatmap sources: the configured ones (PU only for its task, when it runs) and, with new
         slides, the fold ensembles of the configured models."""
-        configured = self.config["figures"]["heatmap_sources"]
+        models = self.task_models(task)
+        configured = [s for s in self.config["figures"]["heatmap_sources"] if s == paths.PU_SOURCE or s in models]
         sources = [s for s in configured if s != paths.PU_SOURCE or self.pu_runs(task)]
         if self.new_slides:
-            sources += [paths.new_source(s) for s in configured if s in self.models]
+            sources += [paths.new_source(s) for s in configured if s in models]
         return sources
+
+    def cohort_figures(self, task: str) -> tuple[str, ...]:
+        """The cohort figures of a task: ROC, confusion, ... for a classification; Kaplan-Meier or the
+        predicted-against-true scatter for a survival or regression task."""
+        kind = task_type(self.tasks[task])
+        return paths.COHORT_FIGURES if kind == CLASSIFICATION else paths.ENDPOINT_FIGURES[kind]
 
     def umap_pu_scores(self, wildcards) -> list[str] | str:
         return paths.fill(paths.PU_TILE_SCORES, task=self.config["pu"]["task"]) if self.pu_runs() else []
@@ -495,20 +520,24 @@ class RuleInputs:
     def train_targets(self) -> list[str]:
         tasks = self.training_tasks()
         return (
-            expand(paths.MODEL, task=tasks, model=self.models, fold=range(self.folds))
+            [m for t in tasks for m in expand(paths.MODEL, task=t, model=self.task_models(t), fold=range(self.folds))]
             + expand(paths.EVALUATION_MD, task=tasks)
             + [paths.fill(paths.PU_SLIDE_SCORES, task=t) for t in tasks if self.pu_runs(t)]
         )
 
     def predict_targets(self) -> list[str]:
         tasks = self.training_tasks()
-        new = expand(paths.NEW_PATIENTS, task=tasks, model=self.models) if self.new_slides else []
-        return expand(paths.OOF_PATIENTS, task=tasks, model=self.models) + new
+        targets = []
+        for task in tasks:
+            templates = [paths.OOF_PATIENTS] + ([paths.NEW_PATIENTS] if self.new_slides else [])
+            targets += [f for t in templates for f in expand(t, task=task, model=self.task_models(task))]
+        return targets
 
     def figures_targets(self) -> list[str]:
         tasks = self.training_tasks()
-        targets = expand(paths.COHORT_FIGURE, task=tasks, name=paths.COHORT_FIGURES)
+        targets = []
         for task in tasks:
+            targets += expand(paths.COHORT_FIGURE, task=task, name=self.cohort_figures(task))
             targets += expand(paths.HEATMAP_DIR, task=task, source=self.heatmap_sources(task))
         if self.train_encoder:
             targets.append(paths.fill(paths.UMAP_SCATTER, encoder=self.train_encoder))

@@ -71,6 +71,7 @@ NEW_SOURCE_PREFIX = "new_"  # ... and new_<model>: the model's fold ensemble on 
 PU_MASK_FILES = {"mask": "{slide}_tumor_mask.png", "mask_regions": "{slide}_tumor_mask.geojson"}  # PU source only
 COHORT_FIGURE = f"{RESULTS}/figures/{{task}}/{{name}}.png"
 COHORT_FIGURES = ("roc", "confusion", "reliability", "training_curves", "tiles_per_slide", "tissue_area")
+ENDPOINT_FIGURES = {"survival": ("kaplan_meier",), "regression": ("scatter",)}  # per task type (workflow.tasks)
 UMAP_SCATTER = f"{RESULTS}/figures/umap/{{encoder}}/scatter.png"
 UMAP_RGB_DIR = f"{RESULTS}/figures/umap/{{encoder}}/rgb"
 UMAP_RGB_FILE = "{slide}.jpg"
