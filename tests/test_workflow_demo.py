@@ -20,7 +20,7 @@ CONFIG = config_arg("demo_small")
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo_run")
-    result = run_snakemake(workdir, CONFIG, "all")
+    result = run_snakemake(workdir, CONFIG, "all", timeout=2400)  # a guard against a hang, not a timing test
     return workdir, result
 
 

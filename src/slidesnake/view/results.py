@@ -15,6 +15,7 @@ from pathlib import Path
 
 import h5py
 
+from slidesnake.core.labels import OUTPUT_NAMES
 from slidesnake.io.exclusion import OK, REASON, STAGE, STATUS
 from slidesnake.io.manifest import N_TILES, read_manifest
 from slidesnake.io.predictions import PROBABILITY_PREFIX
@@ -119,6 +120,9 @@ class Results:
                         continue
                     probabilities = {k[len(PROBABILITY_PREFIX) :]: float(v) for k, v in row.items() if _is_prob(k)}
                     prediction = row.get("prediction")
+                    if prediction is None:  # a survival or regression task: its risk or predicted value
+                        output = next((name for name in OUTPUT_NAMES.values() if row.get(name)), None)
+                        prediction = f"{output.replace('_', ' ')} {float(row[output]):.3g}" if output else None
                     entries[slide].predictions[f"{found['task']}/{found['model']}"] = {
                         "prediction": prediction,
                         "probability": probabilities.get(prediction),

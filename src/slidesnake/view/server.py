@@ -143,7 +143,9 @@ class Viewer:
                     "error": self.open_error(entry.slide_id),
                 }
             )
-        models = sorted({m for s in slides for m in s["predictions"]})
+        # classification models first (the page shows the first one's predictions), then risks and values
+        endpoint = {m for s in slides for m, p in s["predictions"].items() if p["probability"] is None}
+        models = sorted({m for s in slides for m in s["predictions"]}, key=lambda m: (m in endpoint, m))
         return {"results": str(self.results.dir), "slides": slides, "models": models, **assets.status()}
 
     def layer_index(self, slide: str, fresh: bool = False) -> dict[str, layers.Layer]:
