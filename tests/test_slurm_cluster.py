@@ -113,7 +113,9 @@ def test_demo_chain_on_slurm(tmp_path, slurm_cluster):
     assert not {"fetch_slide", "fetch_annotation", "tissue_mask", "tile_slide", "collect_features"} & set(by_rule)
     assert len(by_rule["demo_slide"]) == slides and len(by_rule["train_mil"]) == config["training"]["folds"]
     assert len(by_rule["extract_features"]) == 1  # one shard encodes every slide
-    gpu_rules = {rule for rule, (_, block) in rule_blocks().items() if re.search(r"^\s+gpu=1,", block, re.M)}
+    gpu_rules = {
+        rule for rule, (_, block) in rule_blocks().items() if re.search(r"^\s+gpu=(1|IN\.feature_gpus),", block, re.M)
+    }
     for rule, submitted in by_rule.items():
         expected = declared(rule)
         if rule == "extract_features":  # threads: features.num_workers + 1
