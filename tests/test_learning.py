@@ -156,3 +156,31 @@ def test_bootstrap_intervals_cover_the_truth():
     assert mean_interval([0.7, 0.8, 0.9, 0.75])[0] < 0.79 < mean_interval([0.7, 0.8, 0.9, 0.75])[1]
     assert bootstrap_interval(lambda chosen: None, [1, 2, 3]) is None
     assert norm.cdf(0) == 0.5
+
+
+def test_numpy_metrics_equal_sklearn_on_ties_and_several_classes():
+    """The plain-numpy AUC, balanced accuracy and F1 that the bootstrap calls thousands of times give
+    sklearn's values, ties and absent predicted classes included; AUC is undefined with one class."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from slidesnake.evaluation.metrics import binary_auc, classification_metrics
+
+    rng = np.random.default_rng(3)
+    for n_classes in (2, 3, 4):
+        labels = rng.integers(n_classes, size=41)
+        probabilities = rng.dirichlet(np.ones(n_classes), size=41).round(1)  # rounding makes ties
+        probabilities[:, -1] = 1 - probabilities[:, :-1].sum(1)
+        probabilities[:5, 0] = 1.5  # argmax class 0 for a few, so class counts differ from the labels'
+        ours = classification_metrics(labels, probabilities)
+        predictions = probabilities.argmax(1)
+        assert ours["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predictions))
+        average = "binary" if n_classes == 2 else "macro"
+        assert ours["f1"] == pytest.approx(f1_score(labels, predictions, average=average, zero_division=0))
+        if n_classes == 2:
+            assert ours["auc"] == pytest.approx(roc_auc_score(labels, probabilities[:, 1]))
+        else:
+            per_class = [roc_auc_score(labels == c, probabilities[:, c]) for c in range(n_classes)]
+            assert ours["auc"] == pytest.approx(np.mean(per_class))
+    assert binary_auc(np.ones(4), np.arange(4)) is None
+    assert binary_auc([0, 0, 1, 1], [0.2, 0.5, 0.5, 0.9]) == pytest.approx(0.875)  # the tie counts half
+    assert classification_metrics(np.array([0, 0, 1]), np.eye(3)[[0, 1, 1]])["auc"] is None  # class 2 absent

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import concordance_index
-from scipy.stats import pearsonr, spearmanr
+from scipy.stats import rankdata
 
 from slidesnake.evaluation.metrics import grouped_interval
 
@@ -65,29 +65,53 @@ def survival_entry(time, event, risk, patients, **options) -> dict:
     return entry
 
 
-def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
-    """Pearson and Spearman correlations, R² (1 - residual / total sum of squares) and mean absolute error."""
-    y, predicted = np.asarray(y, float), np.asarray(predicted, float)
-    if len(y) < 3:
-        return {"pearson": None, "spearman": None, "r2": None, "mae": None, "mse": None}
-    constant = np.ptp(y) == 0 or np.ptp(predicted) == 0
+def pearson(y: np.ndarray, predicted: np.ndarray) -> float | None:
+    """Pearson correlation; None when either side is constant."""
+    yc, pc = y - y.mean(), predicted - predicted.mean()
+    denominator = np.sqrt((yc @ yc) * (pc @ pc))
+    return float(yc @ pc / denominator) if denominator > 0 else None
+
+
+def spearman(y: np.ndarray, predicted: np.ndarray) -> float | None:
+    """Spearman correlation: Pearson's of the ranks (ties share their mean rank)."""
+    return pearson(rankdata(y), rankdata(predicted))
+
+
+def r_squared(y: np.ndarray, predicted: np.ndarray) -> float | None:
+    """1 - residual / total sum of squares; None when y is constant."""
     total = float(((y - y.mean()) ** 2).sum())
-    return {
-        "pearson": None if constant else float(pearsonr(y, predicted)[0]),
-        "spearman": None if constant else float(spearmanr(y, predicted)[0]),
-        "r2": float(1 - ((y - predicted) ** 2).sum() / total) if total > 0 else None,
-        "mae": float(np.abs(y - predicted).mean()),
-        "mse": float(((y - predicted) ** 2).mean()),
-    }
+    return float(1 - ((y - predicted) ** 2).sum() / total) if total > 0 else None
+
+
+REGRESSION_METRICS = {
+    "pearson": pearson,
+    "spearman": spearman,
+    "r2": r_squared,
+    "mae": lambda y, predicted: float(np.abs(y - predicted).mean()),
+    "mse": lambda y, predicted: float(((y - predicted) ** 2).mean()),
+}
+REGRESSION_INTERVALS = ("pearson", "spearman", "r2", "mae")  # the metrics reported with a bootstrap interval
+
+
+def regression_metric(name: str, y: np.ndarray, predicted: np.ndarray) -> float | None:
+    """One of REGRESSION_METRICS; None with fewer than 3 slides."""
+    y, predicted = np.asarray(y, float), np.asarray(predicted, float)
+    return REGRESSION_METRICS[name](y, predicted) if len(y) >= 3 else None
+
+
+def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
+    """Pearson and Spearman correlations, R² (1 - residual / total sum of squares), mean absolute and mean squared
+    error; all None with fewer than 3 slides."""
+    return {name: regression_metric(name, y, predicted) for name in REGRESSION_METRICS}
 
 
 def regression_entry(y, predicted, patients, **options) -> dict:
-    """regression_metrics with a patient-bootstrap 95% interval for each."""
+    """regression_metrics with a patient-bootstrap 95% interval for each of REGRESSION_INTERVALS."""
     y, predicted = np.asarray(y, float), np.asarray(predicted, float)
     entry = {"n": int(len(y)), **regression_metrics(y, predicted)}
-    for name in ("pearson", "spearman", "r2", "mae"):
+    for name in REGRESSION_INTERVALS:
         entry[f"{name}_ci"] = grouped_interval(
-            lambda rows, name=name: regression_metrics(y[rows], predicted[rows])[name], patients, **options
+            lambda rows, name=name: regression_metric(name, y[rows], predicted[rows]), patients, **options
         )
     return entry
 

@@ -17,12 +17,12 @@ from slidesnake.evaluation.calibration import (
 )
 from slidesnake.evaluation.localisation import localisation
 from slidesnake.evaluation.metrics import (
+    binary_auc,
     classification_metrics,
     grouped_auc_interval,
     grouped_interval,
     mask_overlap,
     mean_interval,
-    safe_auc,
 )
 from slidesnake.io.exclusion import EXCLUDED, NAMES, STATUS
 from slidesnake.io.predictions import probability_column, probability_columns
@@ -84,7 +84,7 @@ def pu_entry(
     prior of U (`annotated`: annotated tumor share of each slide's tiles)."""
     y, patients = (slide_scores["label"] == positive).to_numpy(), slide_scores["patient_id"].to_numpy()
     entry = {
-        "slide_auc": {m: safe_auc(y, slide_scores[f"{m}_score"].to_numpy()) for m in PU_MODES},
+        "slide_auc": {m: binary_auc(y, slide_scores[f"{m}_score"].to_numpy()) for m in PU_MODES},
         "slide_auc_ci": {m: grouped_auc_interval(y, slide_scores[f"{m}_score"].to_numpy(), patients) for m in PU_MODES},
         "prior": prior,
     }
@@ -111,7 +111,7 @@ def pu_entry(
     estimated = prior["mean_estimated_prior"]
     entry.update(
         {
-            "tile_auc": {m: safe_auc(tiles_y, np.concatenate(scored[m])) for m in PU_MODES},
+            "tile_auc": {m: binary_auc(tiles_y, np.concatenate(scored[m])) for m in PU_MODES},
             "tile_auc_ci": {
                 m: grouped_auc_interval(tiles_y, np.concatenate(scored[m]), tile_slides, samples=1000) for m in PU_MODES
             },

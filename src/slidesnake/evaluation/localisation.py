@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from slidesnake.core.labels import TRUTH_TUMOR_SHARE, TUMOR
-from slidesnake.evaluation.metrics import grouped_auc_interval, mean_interval, safe_auc
+from slidesnake.evaluation.metrics import binary_auc, grouped_auc_interval, mean_interval
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import rank_within_slide
 from slidesnake.tissue.tiling import label_fractions, mask_downsample
@@ -32,7 +32,7 @@ def localisation(tile_scores: dict[str, np.ndarray], truth: dict[str, np.ndarray
     for slide in slides:
         y = truth[slide] >= TRUTH_TUMOR_SHARE
         if y.any() and not y.all():
-            per_slide[slide] = safe_auc(y, tile_scores[slide])
+            per_slide[slide] = binary_auc(y, tile_scores[slide])
             pooled_y.append(y)
             pooled_s.append(rank_within_slide(tile_scores[slide]))
             pooled_slide.append(np.full(len(y), slide))
@@ -42,7 +42,7 @@ def localisation(tile_scores: dict[str, np.ndarray], truth: dict[str, np.ndarray
     return {
         "mean_slide_auc": float(np.mean(list(per_slide.values()))),
         "mean_slide_auc_ci": mean_interval(list(per_slide.values())),
-        "pooled_ranked_auc": safe_auc(y, s),
+        "pooled_ranked_auc": binary_auc(y, s),
         "pooled_ranked_auc_ci": grouped_auc_interval(y, s, groups),
         "slides": len(per_slide),
         "per_slide": per_slide,

@@ -3,38 +3,61 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+from scipy.stats import rankdata
 
 from slidesnake.core.labels import POSITIVE_INDEX
 
 
+def binary_auc(y: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC of `scores` against binary `y` (the Mann-Whitney statistic, ties counted half, as sklearn's
+    roc_auc_score); None when `y` holds a single class. Plain numpy: bootstrap intervals call it thousands of
+    times."""
+    y = np.asarray(y).astype(bool)
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    ranks = rankdata(np.asarray(scores, float))
+    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def balanced_accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Mean recall over the classes present in `labels`."""
+    return float(np.mean([np.mean(predictions[labels == c] == c) for c in np.unique(labels)]))
+
+
+def f1(labels: np.ndarray, predictions: np.ndarray, positive: int | None) -> float:
+    """F1 of the `positive` class, or (None) the mean F1 over the classes in labels or predictions (macro); a
+    class without true or predicted members scores 0."""
+
+    def class_f1(c) -> float:
+        hits = np.sum((predictions == c) & (labels == c))
+        total = np.sum(predictions == c) + np.sum(labels == c)
+        return float(2 * hits / total) if total else 0.0
+
+    if positive is not None:
+        return class_f1(positive)
+    return float(np.mean([class_f1(c) for c in np.union1d(labels, predictions)]))
+
+
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """AUC (one-vs-rest macro for several classes), balanced accuracy and F1 of argmax predictions."""
+    """AUC (one-vs-rest macro for several classes; None unless every class is present), balanced accuracy and F1
+    of argmax predictions."""
     labels = np.asarray(labels, int)
     predictions = probabilities.argmax(1)
     n_classes = probabilities.shape[1]
+    positive = range(n_classes)[POSITIVE_INDEX]  # the positive class's label value
     out = {
         "n": int(len(labels)),
-        "balanced_accuracy": float(balanced_accuracy_score(labels, predictions)) if len(labels) else None,
-        "f1": float(f1_score(labels, predictions, average="binary" if n_classes == 2 else "macro", zero_division=0))
-        if len(labels)
-        else None,
+        "balanced_accuracy": balanced_accuracy(labels, predictions) if len(labels) else None,
+        "f1": f1(labels, predictions, positive if n_classes == 2 else None) if len(labels) else None,
     }
-    present = np.unique(labels)
-    if len(present) < 2:
-        out["auc"] = None
-    elif n_classes == 2:
-        out["auc"] = float(roc_auc_score(labels, probabilities[:, POSITIVE_INDEX]))
+    if n_classes == 2:
+        out["auc"] = binary_auc(labels == positive, probabilities[:, POSITIVE_INDEX])
     else:
-        out["auc"] = float(
-            roc_auc_score(labels, probabilities, multi_class="ovr", average="macro", labels=list(range(n_classes)))
-        )
+        per_class = [binary_auc(labels == c, probabilities[:, c]) for c in range(n_classes)]
+        out["auc"] = None if None in per_class else float(np.mean(per_class))
     return out
-
-
-def safe_auc(y: np.ndarray, scores: np.ndarray) -> float | None:
-    """ROC AUC, or None when `y` holds a single class."""
-    return float(roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else None
 
 
 BOOTSTRAP_SAMPLES = 2000
@@ -75,7 +98,7 @@ def grouped_auc_interval(
     """Bootstrap interval of the AUC of `scores` against binary `y`, resampling whole groups (patients,
     or slides for tile AUCs)."""
     y, scores = np.asarray(y), np.asarray(scores)
-    return grouped_interval(lambda rows: safe_auc(y[rows], scores[rows]), groups, **options)
+    return grouped_interval(lambda rows: binary_auc(y[rows], scores[rows]), groups, **options)
 
 
 def mean_interval(values: list[float], **options) -> tuple[float, float] | None:

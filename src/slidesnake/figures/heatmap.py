@@ -19,10 +19,6 @@ from slidesnake.io.tile_scores import rank_within_slide
 HEATMAP_MAX_SIDE = 2048
 
 
-def heatmap_downsample(level0_size: tuple[int, int], max_side: int = HEATMAP_MAX_SIDE) -> float:
-    return max(1.0, max(level0_size) / max_side)
-
-
 def paint_scores(
     coords: np.ndarray,
     scores: np.ndarray,
@@ -59,11 +55,16 @@ def normalise(values: np.ndarray, mode: str) -> np.ndarray:
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 
+def colour_table(cmap: str) -> np.ndarray:
+    """The colour map's 256 entries as uint8 RGB (256 x 3), to colour a score image by table look-up."""
+    return (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
 def overlay(thumbnail: np.ndarray, score: np.ndarray, covered: np.ndarray, cmap: str, alpha: float) -> np.ndarray:
-    colours = (colormaps[cmap](np.clip(score, 0, 1))[..., :3] * 255).astype(np.float32)
-    out = thumbnail.astype(np.float32)
-    blend = covered[..., None].astype(np.float32) * alpha
-    return (out * (1 - blend) + colours * blend).astype(np.uint8)
+    """Scores in [0, 1] coloured by `cmap` and blended with weight `alpha` over the thumbnail where covered."""
+    colours = colour_table(cmap)[np.round(np.clip(score, 0, 1) * 255).astype(np.uint8)]
+    blended = cv2.addWeighted(thumbnail, 1 - alpha, colours, alpha, 0)
+    return np.where(covered[..., None], blended, thumbnail)
 
 
 def render_heatmap(
@@ -81,8 +82,7 @@ def render_heatmap(
     red, annotated tumor yellow (label masks at any resolution)."""
     with Slide(slide_path, require_mpp=False) as slide:
         level0 = slide.dimensions
-        downsample = heatmap_downsample(level0)
-        thumbnail = slide.read_downsampled(downsample)
+        thumbnail, downsample = slide.read_thumbnail(HEATMAP_MAX_SIDE)
     score, covered = paint_scores(
         coords, normalise(np.asarray(scores, np.float32), normalisation), size0, level0, downsample, params.smooth_px
     )

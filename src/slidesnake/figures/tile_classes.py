@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from slidesnake.figures.heatmap import heatmap_downsample, paint_scores  # noqa: E402
+from slidesnake.figures.heatmap import HEATMAP_MAX_SIDE, paint_scores  # noqa: E402
 from slidesnake.figures.slide_figures import image_figure, save  # noqa: E402
 from slidesnake.io.geojson import feature_collection, mask_polygons  # noqa: E402
 from slidesnake.io.slide import Slide  # noqa: E402
@@ -48,8 +48,7 @@ def render_class_map(
     """(thumbnail with class colours, class index map, downsample); memory bounded by the thumbnail."""
     with Slide(slide_path, require_mpp=False) as slide:
         level0 = slide.dimensions
-        downsample = heatmap_downsample(level0)
-        thumbnail = slide.read_downsampled(downsample)
+        thumbnail, downsample = slide.read_thumbnail(HEATMAP_MAX_SIDE)
     labels, confidence = paint_classes(coords, probabilities, size0, level0, downsample)
     colours = np.array(class_colours(classes), np.float32)
     covered = labels >= 0

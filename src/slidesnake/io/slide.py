@@ -155,6 +155,17 @@ class Slide:
             out[r0:r1] = cv2.resize(composite_on_white(rgba), (out_w, r1 - r0), interpolation=cv2.INTER_AREA)
         return out
 
+    def read_thumbnail(self, max_side: int) -> tuple[np.ndarray, float]:
+        """RGB image of the whole slide, its longer side at most `max_side` px, and its downsample from level 0.
+
+        A pyramid level whose longer side lies in [max_side / 2, max_side] is read as it is (no resampling, a
+        fraction of the pixels of a finer level); otherwise the image is resampled to exactly `max_side`.
+        """
+        target = max(1.0, max(self.dimensions) / max_side)
+        served = [ds for ds in self.level_downsamples if target * 0.999 <= ds <= 2 * target]
+        downsample = min(served) if served else target
+        return self.read_downsampled(downsample), downsample
+
     def thumbnail_at_mpp(self, mpp: float) -> tuple[np.ndarray, float]:
         """RGB image at `mpp` microns per pixel and its downsample from level 0."""
         downsample = max(1.0, self.downsample_for_mpp(mpp))
