@@ -255,6 +255,17 @@ def test_precision_follows_device_and_request():
     assert initial_precision(BF16, cpu, native_bf16=lambda: True) is None  # decided on the first batch
 
 
+def test_native_bf16_comes_from_the_cpu_flags_not_from_onednn():
+    """oneDNN calls bf16 supported on any AVX-512 CPU, where it is emulated and slower than fp32: the flags decide."""
+    from slidesnake.features.extract import cpu_flags, cpu_has_native_bf16
+
+    assert not cpu_has_native_bf16({"avx512f", "avx512bw", "avx512_vnni"})  # AVX-512 without BF16: emulated
+    assert cpu_has_native_bf16({"avx512f", "avx512_bf16"}) and cpu_has_native_bf16({"amx_bf16"})
+    assert cpu_has_native_bf16({"fp", "asimd", "bf16"})  # ARM's Features line
+    flags = cpu_flags()
+    assert flags is None or cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
 class FlipsUnderAutocast(torch.nn.Module):
     """A model whose bf16 output is wrong (points the other way), as a broken bf16 kernel would be."""
 
