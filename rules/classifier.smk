@@ -1,7 +1,6 @@
 # A supervised tile classifier (tissue types) trained on a labelled patch set, applied to every slide's tiles
 # at the patch set's resolution: probabilities per tile, tissue composition, prediction maps (target `classify`).
 from slidesnake.classifier.params import ClassifierParams
-from slidesnake.jobs import collect_tile_classes
 
 
 rule demo_patches:
@@ -100,14 +99,16 @@ rule collect_tile_classes:
     log:
         paths.log("collect_tile_classes", "{classifier}/{slide}"),
     localrule: True
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=100,
         runtime=1,
     params:
         strict=config["qc"]["strict"],
-    run:
-        collect_slide(collect_tile_classes.run, input[0], wildcards.slide, output[0], log[0], params.strict)
+    script:
+        "../scripts/collect_tile_classes.py"
 
 
 rule tissue_composition:

@@ -50,12 +50,6 @@ wildcard_constraints:
     method=alternatives(IN.stain_methods),
 
 
-def collect_slide(job, shard_table, slide, out, log_file, strict):
-    """A local collect rule's job (in the Snakemake process: no interpreter start per slide), logged."""
-    with job_logging(log_file):
-        job(Path(shard_table), slide, Path(out), strict)
-
-
 def task_labels(task):
     """Labels of the training slides for a task, checked here: only targets that train need them."""
     try:

@@ -1,6 +1,5 @@
 # Tile features per slide and encoder (or imported from CLAM / TRIDENT feature files). One GPU job encodes a shard of slides with the encoder loaded once
 # (features.slides_per_job); a local job per slide then puts its file in place, or fails that slide alone.
-from slidesnake.jobs import collect_features
 
 
 rule extract_features:
@@ -37,11 +36,13 @@ rule collect_features:
     log:
         paths.log("collect_features", "{encoder}/{slide}"),
     localrule: True
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=100,
         runtime=1,
     params:
         strict=config["qc"]["strict"],
-    run:
-        collect_slide(collect_features.run, input[0], wildcards.slide, output[0], log[0], params.strict)
+    script:
+        "../scripts/collect_features.py"

@@ -1,7 +1,6 @@
 # HIPT's hierarchy: regions of 16 x 16 patches of 256 px, ViT-256 on the patches and ViT-4K on each region's
 # patch tokens (targets `regions` and `region_features`); the MIL model hipt trains on the region features.
 from slidesnake.features.params import RegionFeatureParams
-from slidesnake.jobs import collect_region_features
 from slidesnake.tissue.params import RegionParams
 
 
@@ -57,11 +56,13 @@ rule collect_region_features:
     log:
         paths.log("collect_region_features", "{slide}"),
     localrule: True
+    conda:
+        "../envs/slideio.yaml"
     threads: 1
     resources:
         mem_mb=100,
         runtime=1,
     params:
         strict=config["qc"]["strict"],
-    run:
-        collect_slide(collect_region_features.run, input[0], wildcards.slide, output[0], log[0], params.strict)
+    script:
+        "../scripts/collect_region_features.py"

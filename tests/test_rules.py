@@ -28,7 +28,6 @@ HEAVY_RULES = {
     "tile_class_figures",
     "extract_region_features",
 }
-IN_PROCESS = {"collect_features", "collect_tile_classes", "collect_region_features"}  # run: blocks, no env
 
 
 RULES = {name: block for name, (_, block) in rule_blocks().items()}
@@ -37,7 +36,7 @@ RULES = {name: block for name, (_, block) in rule_blocks().items()}
 @pytest.mark.parametrize("name", sorted(RULES))
 def test_rule_declares_resources_log_and_env(name):
     block = RULES[name]
-    for directive in ("log:", "threads:", "mem_mb=", "runtime=") + (() if name in IN_PROCESS else ("conda:",)):
+    for directive in ("log:", "threads:", "mem_mb=", "runtime=", "conda:"):
         assert directive in block, f"rule {name} lacks {directive}"
     assert ("gpu=1" in block or "gpu=IN.feature_gpus" in block) == (name in GPU_RULES), f"rule {name}: gpu resource"
     if name in HEAVY_RULES:

@@ -26,11 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def qc_image(slide: Slide, mask_rgb: np.ndarray) -> np.ndarray:
-    """The slide at QC_MAX_SIDE px on its longer side (or level 0 when smaller), read from the nearest
-    pyramid level; the mask-resolution image itself when that is already as large. Memory: one such image."""
+    """The slide at up to QC_MAX_SIDE px on its longer side (a pyramid level read as it is when one lies within
+    a factor 2 of that, see Slide.read_thumbnail); the mask-resolution image itself when that is already as
+    large. Memory: one such image."""
     if max(mask_rgb.shape[:2]) >= QC_MAX_SIDE:
         return fit_within(mask_rgb)
-    return slide.read_downsampled(max(1.0, max(slide.dimensions) / QC_MAX_SIDE))
+    return slide.read_thumbnail(QC_MAX_SIDE)[0]
 
 
 def check_scale(slide_id: str, mpp: float, mpp_source: str, estimate: ScaleEstimate, qc: QcParams) -> float | None:
