@@ -20,7 +20,8 @@ CONFIG = config_arg("demo_small")
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo_run")
-    result = run_snakemake(workdir, CONFIG, "all", timeout=2400)  # a guard against a hang, not a timing test
+    # `review` (the QuPath project) rides on the run: one light job more
+    result = run_snakemake(workdir, CONFIG, "all", "review", timeout=2400)  # a guard against a hang, not a timing test
     return workdir, result
 
 
@@ -81,6 +82,21 @@ def test_training_and_evaluation_outputs(demo_run):
     assert all(0 < f["tumor_mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
     assert "Tumor masks" in (workdir / "results/evaluation/tumor.md").read_text()
     assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
+
+
+def test_the_review_project_holds_every_slide_layer_and_class(demo_run):
+    from helpers import check_qupath_project
+    from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
+
+    workdir, _ = demo_run
+    sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
+    slides = {s: workdir / f"results/slides/{s}.tiff" for s in sheet["slide_id"]}
+    tumor = sheet.loc[sheet["label"] == "tumor", "slide_id"]
+    layers = {"tissue": TISSUE_CLASS, "pu_tumor": PU_TUMOR_CLASS, "mil_tumor": MIL_TUMOR_CLASS}
+    counts = check_qupath_project(
+        workdir / "results/review", slides, layers, {s: {"annotation": TUMOR_CLASS} for s in tumor}
+    )
+    assert counts["tissue"] >= len(slides) and counts["annotation"] >= len(tumor) and counts["pu_tumor"] >= 1
 
 
 def test_nothing_left_to_do_after_a_run(demo_run):

@@ -22,3 +22,19 @@ CLASSIFICATION, SURVIVAL, REGRESSION = "classification", "survival", "regression
 ENDPOINTS = (SURVIVAL, REGRESSION)
 # what that output is, in prediction tables (io/predictions.py): a log hazard (higher: earlier event), or the value
 OUTPUT_NAMES = {SURVIVAL: "risk", REGRESSION: "predicted_value"}
+
+# QuPath review classes (slidesnake.review): name -> RGB colour. The user's corrections come back in the first four
+# (CORRECTION_CLASSES); the others name the review project's reference layers, which corrections may carry along.
+TUMOR_CLASS, BENIGN_CLASS, ARTEFACT_CLASS, IGNORE_CLASS = "Tumor", "Benign", "Artefact", "Ignore"
+TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS = "Tissue", "Tumor (PU)", "Tumor (MIL)"
+REVIEW_CLASSES = {
+    TUMOR_CLASS: (200, 0, 0),
+    BENIGN_CLASS: (0, 160, 60),
+    ARTEFACT_CLASS: (230, 200, 20),
+    IGNORE_CLASS: (160, 160, 160),
+    TISSUE_CLASS: (60, 110, 230),
+    PU_TUMOR_CLASS: (255, 90, 200),
+    MIL_TUMOR_CLASS: (255, 140, 0),
+}
+CORRECTION_CLASSES = (TUMOR_CLASS, BENIGN_CLASS, ARTEFACT_CLASS, IGNORE_CLASS)
+REFERENCE_CLASSES = (TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS)

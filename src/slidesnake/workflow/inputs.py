@@ -20,7 +20,7 @@ from slidesnake.mil.names import REGION_MODELS
 from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import Cohort, pu_enabled, spread
-from slidesnake.workflow.config import all_models, task_models, train_encoder
+from slidesnake.workflow.config import all_models, review_choice, task_models, train_encoder
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import source_kind
 from slidesnake.workflow.tasks import task_spec, task_type
@@ -429,6 +429,31 @@ class RuleInputs:
     def umap_pu_scores(self, wildcards) -> list[str] | str:
         return paths.fill(paths.PU_TILE_SCORES, task=self.config["pu"]["task"]) if self.pu_runs() else []
 
+    # ---- the QuPath review project ---------------------------------------------------------------------
+
+    def review_files(self, wildcards) -> dict:
+        """What the review project reads: the training cohort's manifest and QC table, the task's splits, PU's
+        tile scores (where PU runs for the task) and the chosen MIL model's fold tile scores."""
+        task, model = review_choice(self.config)
+        return {
+            "manifest": self.slide_manifest(paths.TRAIN_COHORT),
+            "qc": self.qc_table(paths.TRAIN_COHORT),
+            "splits": paths.fill(paths.SPLITS, task=task),
+            "pu": [paths.fill(paths.PU_TILE_SCORES, task=task)] if self.pu_runs(task) else [],
+            "mil": paths.fold_files(paths.FOLD_TILE_SCORES, task, model, self.folds),
+        }
+
+    def review_input(self, name: str):
+        """Input function: one entry of review_files."""
+        return lambda wildcards: self.review_files(wildcards)[name]
+
+    def review_model(self, wildcards) -> str:
+        """Params function: the MIL model whose evidence the review shows."""
+        return review_choice(self.config)[1]
+
+    def review_minutes(self, wildcards) -> int:
+        return 10 + len(self.train_slides) // 20
+
     # ---- resource estimates from input sizes, so that schedulers get honest requests -----------------
 
     @staticmethod
@@ -481,6 +506,7 @@ class RuleInputs:
             "train": self.train_targets,
             "predict": self.predict_targets,
             "figures": self.figures_targets,
+            "review": lambda: [paths.REVIEW_DIR],
         }
 
     def stage_input(self, stage: str):

@@ -109,6 +109,9 @@ PEER_PATCHES = {CLAM: "{folder}/patches/{slide}.h5", TRIDENT: "{folder}/patches/
 # {mag}x_{px}px_{overlap}px_overlap; encoder: the tool's name of the patch encoder)
 PEER_FEATURES = {CLAM: "{folder}/h5_files/{slide}.h5", TRIDENT: "{folder}/features_{encoder}/{slide}.h5"}
 
+# the QuPath review project (slidesnake.io.qupath names the files inside it)
+REVIEW_DIR = f"{RESULTS}/review"
+
 VERSIONS = f"{RESULTS}/versions.tsv"
 
 

@@ -1,0 +1,28 @@
+# The pathologist in the loop: the training cohort as a QuPath project with review layers (target rule `review`).
+from slidesnake.review.params import ReviewParams
+
+
+rule review_project:
+    input:
+        manifest=IN.review_input("manifest"),
+        qc=IN.review_input("qc"),
+        splits=IN.review_input("splits"),
+        pu=IN.review_input("pu"),
+        mil=IN.review_input("mil"),
+    output:
+        directory(paths.REVIEW_DIR),
+    log:
+        paths.log("review_project"),
+    benchmark:
+        paths.benchmark("review_project")
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=IN.review_minutes,
+    params:
+        model=IN.review_model,
+        review=section_params(ReviewParams, config["review"]),
+    script:
+        "../scripts/review.py"

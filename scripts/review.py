@@ -1,0 +1,20 @@
+"""Adapter of rule review to slidesnake.jobs.review.run (no PU scores where PU does not run)."""
+
+from pathlib import Path
+
+from slidesnake.core.logs import job_logging
+from slidesnake.jobs import review
+from slidesnake.review.params import ReviewParams
+
+with job_logging(snakemake.log[0]):
+    i, p = snakemake.input, snakemake.params
+    review.run(
+        i.manifest,
+        i.qc,
+        i.splits,
+        i.pu[0] if i.pu else None,
+        list(i.mil),
+        p.model,
+        ReviewParams(**p.review),
+        Path(snakemake.output[0]),
+    )

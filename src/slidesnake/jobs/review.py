@@ -1,0 +1,119 @@
+"""Rule review: the training cohort's OK slides as a QuPath project (slidesnake.io.qupath) with, per slide, the
+review layers of slidesnake.review.layers (tissue, the user's annotated tumor, PU's tumor mask, the MIL model's
+thresholded evidence) as GeoJSON in level-0 pixels."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+
+from slidesnake.core.atomic import atomic_output
+from slidesnake.core.errors import SlideError
+from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, REVIEW_CLASSES, TISSUE_CLASS, TUMOR_CLASS
+from slidesnake.core.logs import progress
+from slidesnake.evaluation.splits import read_splits
+from slidesnake.io.annotations import read_label_mask
+from slidesnake.io.geojson import write_geojson
+from slidesnake.io.manifest import read_manifest
+from slidesnake.io.mask_info import MaskInfo
+from slidesnake.io.qupath import image_entry, layer_file, write_import_script, write_project
+from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_scores import (
+    MIL_SCORE,
+    PU_MASK,
+    PU_SCORE,
+    rank_within_slide,
+    read_tile_scores,
+    scored_box_size,
+)
+from slidesnake.review import layers
+from slidesnake.review.params import ReviewParams
+from slidesnake.tissue.tiling import mask_downsample
+
+log = logging.getLogger(__name__)
+
+
+def slide_layers(
+    slide: str,
+    row: dict,
+    pu: dict | None,
+    mil: dict[str, tuple],
+    mil_box: int | None,
+    model: str,
+    params: ReviewParams,
+) -> dict[str, dict]:
+    """Layer name -> GeoJSON feature collection of one slide (no PU layer without PU scores, no annotation layer
+    without an annotation mask)."""
+    info = MaskInfo.read(row["mask_info"])
+    level0 = (info.level0_width, info.level0_height)
+    tissue = cv2.imread(str(row["mask"]), cv2.IMREAD_GRAYSCALE) > 0
+    found = {layers.TISSUE_LAYER: layers.mask_layer(tissue, tuple(info.mask_downsample), TISSUE_CLASS, "tissue", slide)}
+    if row.get("annotation"):
+        labels = read_label_mask(row["annotation"])
+        downsample = mask_downsample(labels.shape, level0, f"annotation mask {row['annotation']}")
+        found[layers.ANNOTATION_LAYER] = layers.annotation_layer(labels, downsample, TUMOR_CLASS, slide)
+    tiles = TileFile.read(row["tiles"])
+    if pu is not None:
+        if slide not in pu[PU_SCORE]:
+            raise SlideError(slide, "has no PU tile scores (rerun train_pu)")
+        coords, probability = pu[PU_SCORE][slide]
+        called = pu[PU_MASK][slide][1] > 0
+        found[layers.PU_LAYER] = layers.called_tile_layer(
+            coords, tiles.stride0, level0, called, probability, PU_TUMOR_CLASS, layers.PU_LAYER, slide, source="nnpu"
+        )
+    if slide not in mil:
+        raise SlideError(slide, f"has no {model} tile scores (rerun train_mil)")
+    coords, evidence = mil[slide]
+    ranked = rank_within_slide(evidence)
+    stride = tiles.stride0 if mil_box in (None, tiles.size0) else float(mil_box)  # HIPT scores regions
+    found[layers.MIL_LAYER] = layers.called_tile_layer(
+        coords,
+        stride,
+        level0,
+        ranked >= params.evidence_threshold,
+        ranked,
+        MIL_TUMOR_CLASS,
+        layers.MIL_LAYER,
+        slide,
+        source=model,
+        threshold=params.evidence_threshold,
+    )
+    return found
+
+
+def run(
+    slide_manifest: Path,
+    qc_table: Path,
+    splits_csv: Path,
+    pu_scores: Path | None,
+    mil_scores: list[Path],
+    model: str,
+    params: ReviewParams,
+    out_dir: Path,
+) -> None:
+    """The QuPath project of every OK slide of the manifest (the QC table's; entries named by slide ID, image URIs
+    the absolute slide files, metadata the slide's patient and label) and its layers in `out_dir`."""
+    manifest = read_manifest(slide_manifest)
+    passed = read_manifest(qc_table)
+    manifest = {s: row for s, row in manifest.items() if s in passed}
+    splits = read_splits(splits_csv)
+    labels = dict(zip(splits["slide_id"], splits["label"], strict=False))
+    pu = None
+    if pu_scores is not None:
+        pu = {name: read_tile_scores([pu_scores], name) for name in (PU_SCORE, PU_MASK)}
+    mil = read_tile_scores(mil_scores, MIL_SCORE)
+    mil_box = scored_box_size(mil_scores[0])
+    entries, counts = [], {}
+    for index, (slide, row) in enumerate(progress(manifest.items(), "review layers", "slide", len(manifest)), start=1):
+        metadata = {"slide_id": slide, "patient_id": row["patient_id"] or "", "label": labels.get(slide) or ""}
+        entries.append(image_entry(index, slide, Path(row["slide"]), metadata))
+        for layer, geojson in slide_layers(slide, row, pu, mil, mil_box, model, params).items():
+            with atomic_output(layer_file(out_dir, slide, layer)) as tmp:
+                write_geojson(tmp, geojson)
+            counts[layer] = counts.get(layer, 0) + len(geojson["features"])
+    write_project(out_dir, entries, REVIEW_CLASSES, int(time.time() * 1000))
+    write_import_script(out_dir)
+    log.info("QuPath project of %d slides in %s; regions per layer: %s", len(entries), out_dir, counts)

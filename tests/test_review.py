@@ -1,0 +1,151 @@
+"""The QuPath review project (rule review_project, slidesnake.jobs.review) on two small slides made here, read back
+with a parser of QuPath's project format (tests/helpers.check_qupath_project); the same check runs on the demo
+run's project in tests/test_workflow_demo.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import check_qupath_project, check_ring, prepare_slide
+from slidesnake.core.errors import ConfigError, InputFileError
+from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
+from slidesnake.io import qupath
+from slidesnake.io.manifest import SLIDE_COLUMNS, write_manifest
+from slidesnake.io.tile_file import TileFile
+from slidesnake.io.tile_scores import write_tile_scores
+from slidesnake.jobs import review
+from slidesnake.review.layers import ANNOTATION_LAYER, MIL_LAYER, PU_LAYER, TISSUE_LAYER
+from slidesnake.review.params import ReviewParams
+from slidesnake.workflow import paths
+from slidesnake.workflow.config import default_config, review_choice
+
+LAYERS = {TISSUE_LAYER: TISSUE_CLASS, PU_LAYER: PU_TUMOR_CLASS, MIL_LAYER: MIL_TUMOR_CLASS}
+
+
+@pytest.fixture(scope="module")
+def results(tumor_slide, normal_slide, tmp_path_factory):
+    """results/ of a run with a tumor slide (annotated) and a normal slide: masks, tiles, PU scores (the tumor mask
+    calls the tiles of the truth's tumor), two folds of one MIL model's scores, manifest, QC table and splits."""
+    work = tmp_path_factory.mktemp("review")
+
+    def place(template, **wildcards):
+        path = work / paths.fill(template, **wildcards)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    slides, rows, pu, coords = {}, [], {}, {}
+    for fold, (name, made) in enumerate((("tumor_a", tumor_slide), ("normal_b", normal_slide))):
+        slide = place(paths.SLIDE, slide=name, ext="tiff")
+        shutil.copy(made["slide"], slide)
+        annotation = None
+        if made["plan"].label == "tumor":
+            annotation = place(paths.ANNOTATION, slide=name, aext="png")
+            shutil.copy(made["annotation"], annotation)
+        files = prepare_slide(slide, place(paths.MASK, slide=name).parent, name, annotation=annotation)
+        shutil.move(files["tiles"], place(paths.TILES, slide=name))
+        tiles = TileFile.read(place(paths.TILES, slide=name))
+        truth = tiles.annotated_tumor() >= 0.5 if annotation is not None else np.zeros(len(tiles))
+        probability = np.clip(np.asarray(truth, float) * 0.8 + 0.1, 0, 1)
+        pu[name] = {"nnpu": probability, "tumor_mask": (probability > 0.5).astype(float)}
+        coords[name] = tiles.coords
+        write_tile_scores(
+            place(paths.FOLD_TILE_SCORES, task="tumor", model="abmil", fold=fold),
+            {name: {"score": probability * 4 - 2 + np.linspace(0, 0.1, len(tiles))}},
+            {name: tiles.coords},
+            {},
+            box_size0=tiles.size0,
+        )
+        slides[name] = slide
+        rows.append(
+            {
+                "slide_id": name,
+                "patient_id": f"p_{name}",
+                "slide": str(slide),
+                "mask": str(files["mask"]),
+                "mask_info": str(files["info"]),
+                "tiles": str(place(paths.TILES, slide=name)),
+                "annotation": None if annotation is None else str(annotation),
+                "status": "ok",
+            }
+        )
+    write_tile_scores(place(paths.PU_TILE_SCORES, task="tumor"), pu, coords, {})
+    write_manifest(place(paths.SLIDE_MANIFEST, cohort="train"), rows, SLIDE_COLUMNS)
+    write_manifest(place(paths.QC_TABLE, cohort="train"), rows, SLIDE_COLUMNS)
+    splits = pd.DataFrame({"slide_id": list(slides), "label": ["tumor", "normal"], "fold0": ["test", "train"]})
+    splits.to_csv(place(paths.SPLITS, task="tumor"), index=False)
+    out = work / paths.REVIEW_DIR
+    review.run(
+        place(paths.SLIDE_MANIFEST, cohort="train"),
+        place(paths.QC_TABLE, cohort="train"),
+        place(paths.SPLITS, task="tumor"),
+        place(paths.PU_TILE_SCORES, task="tumor"),
+        [place(paths.FOLD_TILE_SCORES, task="tumor", model="abmil", fold=k) for k in range(2)],
+        "abmil",
+        ReviewParams(evidence_threshold=0.8),
+        out,
+    )
+    return out, slides
+
+
+def test_the_project_reads_back_with_every_slide_layer_and_class(results):
+    out, slides = results
+    counts = check_qupath_project(out, slides, LAYERS, {"tumor_a": {ANNOTATION_LAYER: TUMOR_CLASS}})
+    assert counts[TISSUE_LAYER] >= 2 and counts[MIL_LAYER] >= 2 and counts[ANNOTATION_LAYER] >= 1
+    normal_pu = json.loads(qupath.layer_file(out, "normal_b", PU_LAYER).read_text())["features"]
+    tumor_pu = json.loads(qupath.layer_file(out, "tumor_a", PU_LAYER).read_text())["features"]
+    assert not normal_pu and tumor_pu and all(f["properties"]["score"] == pytest.approx(0.9) for f in tumor_pu)
+    assert not qupath.layer_file(out, "normal_b", ANNOTATION_LAYER).exists()  # no annotation mask, no layer
+
+
+def test_project_file_follows_qupaths_keys(results):
+    out, _ = results
+    project = json.loads((out / qupath.PROJECT_FILE).read_text())
+    assert list(project) == list(qupath.PROJECT_KEYS) and project["uri"] == (out / qupath.PROJECT_FILE).as_uri()
+    assert project["lastID"] == 2 and [e["entryID"] for e in project["images"]] == [1, 2]
+    first = project["images"][0]
+    assert first["metadata"] == {"slide_id": "tumor_a", "patient_id": "p_tumor_a", "label": "tumor"}
+    assert first["serverBuilder"]["builderType"] == "uri" and first["serverBuilder"]["args"] == []
+    classes = json.loads((out / qupath.CLASSES_FILE).read_text())["pathClasses"]
+    assert {"name": "Tumor", "color": qupath.pack_rgb((200, 0, 0))} in classes
+    assert qupath.pack_rgb((200, 0, 0)) == -3670016  # QuPath's packed opaque red 200 (signed ARGB)
+
+
+def test_a_project_with_a_missing_key_or_relative_uri_is_named(results, tmp_path):
+    out, _ = results
+    project = json.loads((out / qupath.PROJECT_FILE).read_text())
+    del project["modifyTimestamp"]
+    (tmp_path / qupath.PROJECT_FILE).write_text(json.dumps(project))
+    with pytest.raises(InputFileError, match="modifyTimestamp"):
+        qupath.read_project(tmp_path)
+    project["modifyTimestamp"] = 0
+    project["images"][0]["serverBuilder"]["uri"] = "slides/tumor_a.tiff"
+    (tmp_path / qupath.PROJECT_FILE).write_text(json.dumps(project))
+    with pytest.raises(InputFileError, match="absolute file: URI"):
+        qupath.read_project(tmp_path)
+
+
+def test_the_ring_check_catches_a_bow_tie():
+    check_ring([[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]], 20, 20, "square")
+    with pytest.raises(AssertionError, match="cross"):
+        check_ring([[0, 0], [10, 10], [10, 0], [0, 4], [0, 0]], 20, 20, "bow tie")
+    with pytest.raises(AssertionError):
+        check_ring([[0, 0], [30, 0], [30, 10], [0, 0]], 20, 20, "outside")
+
+
+def test_provider_by_format():
+    assert qupath.provider_class(qupath.Path("/a/s.svs")) == qupath.OPENSLIDE
+    assert qupath.provider_class(qupath.Path("/a/s.ome.tiff")) == qupath.BIOFORMATS
+    assert qupath.provider_class(qupath.Path("/a/s.czi")) == qupath.BIOFORMATS
+
+
+def test_review_task_and_model_come_from_the_config():
+    config = default_config()
+    assert review_choice(config) == ("tumor", config["training"]["models"][0])
+    config["review"]["model"] = "not_a_model"
+    with pytest.raises(ConfigError, match="review.model"):
+        review_choice(config)
