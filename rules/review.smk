@@ -26,3 +26,23 @@ rule review_project:
         review=section_params(ReviewParams, config["review"]),
     script:
         "../scripts/review.py"
+
+
+rule merge_corrections:
+    input:
+        tiles=paths.TILES,
+        annotation=IN.annotation_input,
+        corrections=IN.corrections_input,
+    output:
+        mask=paths.CORRECTED_MASK,
+        labels=paths.CORRECTED_LABELS,
+    log:
+        paths.log("merge_corrections", "{slide}"),
+    conda:
+        "../envs/slideio.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/merge_corrections.py"

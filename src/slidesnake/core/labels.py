@@ -38,3 +38,12 @@ REVIEW_CLASSES = {
 }
 CORRECTION_CLASSES = (TUMOR_CLASS, BENIGN_CLASS, ARTEFACT_CLASS, IGNORE_CLASS)
 REFERENCE_CLASSES = (TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS)
+# label values of a corrected annotation mask (results/corrections/{slide}.png): BACKGROUND (nothing said), TUMOR,
+# and these two: tissue confirmed benign (a known negative), and regions no training uses (artefact, ignore, conflicts)
+CONFIRMED_NEGATIVE, IGNORED = 3, 4
+CORRECTED_LABELS = {
+    TUMOR_CLASS: TUMOR,
+    BENIGN_CLASS: CONFIRMED_NEGATIVE,
+    ARTEFACT_CLASS: IGNORED,
+    IGNORE_CLASS: IGNORED,
+}

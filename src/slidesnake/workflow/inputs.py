@@ -451,6 +451,28 @@ class RuleInputs:
         """Params function: the MIL model whose evidence the review shows."""
         return review_choice(self.config)[1]
 
+    def corrections_input(self, wildcards) -> list[str]:
+        """Input function: the slide's corrections GeoJSON in review.corrections, when there is one."""
+        folder = self.config["review"]["corrections"]
+        if folder is None:
+            return []
+        path = paths.fill(paths.CORRECTIONS_FILE, folder=folder, slide=wildcards.slide)
+        return [path] if Path(path).is_file() else []
+
+    def corrected_labels(self, wildcards) -> dict[str, str]:
+        """Params function: training slide -> its corrected tile labels, with review.corrections set (else none:
+        PU and MIL train on the tiles files' annotation fractions)."""
+        if self.config["review"]["corrections"] is None:
+            return {}
+        return {s: paths.fill(paths.CORRECTED_LABELS, slide=s) for s in self.train_slides}
+
+    def mil_corrected_labels(self, wildcards) -> dict[str, str]:
+        """Params function: the corrected tile labels a MIL model trains its evidence on: with
+        training.instance_weight > 0 (else MIL reads no annotation) and for tile models (not HIPT's regions)."""
+        if self.config["training"]["instance_weight"] <= 0 or wildcards.model in REGION_MODELS:
+            return {}
+        return self.corrected_labels(wildcards)
+
     def review_minutes(self, wildcards) -> int:
         return 10 + len(self.train_slides) // 20
 

@@ -111,6 +111,9 @@ PEER_FEATURES = {CLAM: "{folder}/h5_files/{slide}.h5", TRIDENT: "{folder}/featur
 
 # the QuPath review project (slidesnake.io.qupath names the files inside it)
 REVIEW_DIR = f"{RESULTS}/review"
+CORRECTIONS_FILE = "{folder}/{slide}.geojson"  # the user's QuPath export of a slide, in review.corrections
+CORRECTED_MASK = f"{RESULTS}/corrections/{{slide}}.png"  # the annotation with the corrections merged in ...
+CORRECTED_LABELS = f"{RESULTS}/corrections/{{slide}}.h5"  # ... and its tile labels (slidesnake.io.corrected_labels)
 
 VERSIONS = f"{RESULTS}/versions.tsv"
 
