@@ -231,3 +231,55 @@ def test_changed_survival_columns_rerun_only_the_survival_task(demo_run):
         "heatmaps": 2,
     }, jobs
     assert "wildcards: task=survival" in out and "task=burden" not in out and "task=tumor" not in out
+
+
+def test_corrections_from_qupath_rerun_exactly_pu_and_what_follows(demo_run, tmp_path):
+    """A round trip through the review project: one tumor slide's annotation layer, exported back with a Benign
+    tile added, as review.corrections. Dry runs: every training slide's merge, PU and what reads PU's scores, and
+    nothing upstream (no tiling, no features) nor MIL (instance_weight 0: MIL reads no annotation); after the merges
+    ran, editing the one file reruns its merge only, and the user's annotation mask is untouched."""
+    import hashlib
+
+    from slidesnake.io.tile_file import TileFile
+
+    workdir, _ = demo_run
+    sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
+    slide = sheet.loc[sheet["label"] == "tumor", "slide_id"].iloc[0]
+    tiles = TileFile.read(workdir / f"results/tiles/{slide}.h5")
+    x, y = (int(v) for v in tiles.coords[tiles.annotated_tumor() == 0][0])
+    ring = [[x, y], [x + tiles.size0, y], [x + tiles.size0, y + tiles.size0], [x, y + tiles.size0], [x, y]]
+    benign = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"objectType": "annotation", "classification": {"name": "Benign", "color": [0, 160, 60]}},
+    }
+    exported = json.loads((workdir / f"results/review/layers/{slide}/annotation.geojson").read_text())
+    folder = tmp_path / "corrections"
+    folder.mkdir()
+    corrections = folder / f"{slide}.geojson"
+    corrections.write_text(json.dumps({**exported, "features": [benign, *exported["features"]]}))
+    config = yaml.safe_load((TEST_CONFIGS / "demo_small" / "config.yaml").read_text())
+    config["review"] = {"corrections": str(folder)}
+    changed = tmp_path / "corrected.yaml"
+    changed.write_text(yaml.safe_dump(config))
+
+    def planned(*targets):
+        out = run_snakemake(workdir, f"--configfile={changed}", *targets, "-n").stdout
+        table = out.split("Job stats:", 1)[1].split("total", 1)[0]
+        jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+        return {k: v for k, v in jobs.items() if k not in ("job", "all")}
+
+    annotation = workdir / f"results/annotations/{slide}.png"
+    before = hashlib.md5(annotation.read_bytes()).hexdigest()
+    jobs = planned("all")
+    assert jobs["merge_corrections"] == len(sheet) and jobs["train_pu"] == 1, jobs
+    upstream = {"tissue_mask", "tile_slide", "extract_features", "collect_features", "feature_manifest", "train_mil"}
+    assert not upstream & set(jobs), jobs
+    assert set(jobs) <= {"merge_corrections", "train_pu", "evaluate", "heatmaps", "umap"}, jobs
+    merged = [f"results/corrections/{s}.h5" for s in sheet["slide_id"]]
+    run_snakemake(workdir, f"--configfile={changed}", *merged)
+    corrections.write_text(json.dumps({**exported, "features": [benign]}))  # the pathologist edits one slide again
+    again = planned("all")
+    assert again["merge_corrections"] == 1 and again["train_pu"] == 1, again
+    assert hashlib.md5(annotation.read_bytes()).hexdigest() == before
+    assert (workdir / f"results/corrections/{slide}.png").exists()
