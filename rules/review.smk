@@ -8,6 +8,7 @@ rule review_project:
         qc=IN.review_input("qc"),
         splits=IN.review_input("splits"),
         pu=IN.review_input("pu"),
+        pu_run=IN.review_input("pu_run"),
         mil=IN.review_input("mil"),
     output:
         directory(paths.REVIEW_DIR),
@@ -24,6 +25,8 @@ rule review_project:
     params:
         model=IN.review_model,
         review=section_params(ReviewParams, config["review"]),
+        tumor_threshold=config["pu"]["tumor_threshold"],
+        positive_class=config["pu"]["positive_class"],
     script:
         "../scripts/review.py"
 

@@ -1,4 +1,4 @@
-"""Adapter of rule review to slidesnake.jobs.review.run (no PU scores where PU does not run)."""
+"""Adapter of rule review_project to slidesnake.jobs.review.run (no PU files where PU does not run)."""
 
 from pathlib import Path
 
@@ -17,4 +17,5 @@ with job_logging(snakemake.log[0]):
         p.model,
         ReviewParams(**p.review),
         Path(snakemake.output[0]),
+        review.PURun.read(*i.pu_run, p.tumor_threshold, p.positive_class) if i.pu_run else None,
     )

@@ -7,24 +7,31 @@ from __future__ import annotations
 import json
 import shutil
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import check_qupath_project, check_ring, prepare_slide
 from slidesnake.core.errors import ConfigError, InputFileError
-from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
+from slidesnake.core.labels import MIL_TUMOR_CLASS, PROPOSED_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
 from slidesnake.io import qupath
-from slidesnake.io.manifest import SLIDE_COLUMNS, write_manifest
-from slidesnake.io.tile_file import TileFile
+from slidesnake.io.feature_file import FEATURES
+from slidesnake.io.manifest import FEATURE_COLUMNS, SLIDE_COLUMNS, write_manifest
+from slidesnake.io.tile_file import COORDS, TileFile
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.jobs import review
-from slidesnake.review.layers import ANNOTATION_LAYER, MIL_LAYER, PU_LAYER, TISSUE_LAYER
+from slidesnake.review.layers import ANNOTATION_LAYER, MIL_LAYER, PROPOSED_LAYER, PU_LAYER, TISSUE_LAYER
 from slidesnake.review.params import ReviewParams
 from slidesnake.workflow import paths
 from slidesnake.workflow.config import default_config, review_choice
 
-LAYERS = {TISSUE_LAYER: TISSUE_CLASS, PU_LAYER: PU_TUMOR_CLASS, MIL_LAYER: MIL_TUMOR_CLASS}
+LAYERS = {
+    TISSUE_LAYER: TISSUE_CLASS,
+    PU_LAYER: PU_TUMOR_CLASS,
+    MIL_LAYER: MIL_TUMOR_CLASS,
+    PROPOSED_LAYER: PROPOSED_CLASS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +60,10 @@ def results(tumor_slide, normal_slide, tmp_path_factory):
         probability = np.clip(np.asarray(truth, float) * 0.8 + 0.1, 0, 1)
         pu[name] = {"nnpu": probability, "tumor_mask": (probability > 0.5).astype(float)}
         coords[name] = tiles.coords
+        features = np.random.default_rng(fold).normal(size=(len(tiles), 8)).astype(np.float32)
+        with h5py.File(place(paths.FEATURES, encoder="e", slide=name), "w") as h5:
+            h5.create_dataset(FEATURES, data=features)
+            h5.create_dataset(COORDS, data=tiles.coords)
         write_tile_scores(
             place(paths.FOLD_TILE_SCORES, task="tumor", model="abmil", fold=fold),
             {name: {"score": probability * 4 - 2 + np.linspace(0, 0.1, len(tiles))}},
@@ -74,6 +85,26 @@ def results(tumor_slide, normal_slide, tmp_path_factory):
             }
         )
     write_tile_scores(place(paths.PU_TILE_SCORES, task="tumor"), pu, coords, {})
+    place(paths.PU_PRIOR, task="tumor").write_text(
+        json.dumps({"folds": [{"fold": 0, "tumor_mask_threshold": 0.5}, {"fold": 1, "tumor_mask_threshold": 0.3}]})
+    )
+    pd.DataFrame({"slide_id": list(pu), "fold": [0, 1]}).to_csv(place(paths.PU_SLIDE_SCORES, task="tumor"))
+    feature_rows = [
+        {
+            "slide_id": r["slide_id"],
+            "features": str(place(paths.FEATURES, encoder="e", slide=r["slide_id"])),
+            "status": "ok",
+        }
+        for r in rows
+    ]
+    write_manifest(place(paths.FEATURE_MANIFEST, cohort="train", encoder="e"), feature_rows, FEATURE_COLUMNS)
+    pu_run = review.PURun.read(
+        place(paths.PU_PRIOR, task="tumor"),
+        place(paths.PU_SLIDE_SCORES, task="tumor"),
+        place(paths.FEATURE_MANIFEST, cohort="train", encoder="e"),
+        0.5,
+        "tumor",
+    )
     write_manifest(place(paths.SLIDE_MANIFEST, cohort="train"), rows, SLIDE_COLUMNS)
     write_manifest(place(paths.QC_TABLE, cohort="train"), rows, SLIDE_COLUMNS)
     splits = pd.DataFrame({"slide_id": list(slides), "label": ["tumor", "normal"], "fold0": ["test", "train"]})
@@ -86,8 +117,9 @@ def results(tumor_slide, normal_slide, tmp_path_factory):
         place(paths.PU_TILE_SCORES, task="tumor"),
         [place(paths.FOLD_TILE_SCORES, task="tumor", model="abmil", fold=k) for k in range(2)],
         "abmil",
-        ReviewParams(evidence_threshold=0.8),
+        ReviewParams(evidence_threshold=0.8, regions_per_round=5, diversity=0.5),
         out,
+        pu_run,
     )
     return out, slides
 
@@ -100,6 +132,17 @@ def test_the_project_reads_back_with_every_slide_layer_and_class(results):
     tumor_pu = json.loads(qupath.layer_file(out, "tumor_a", PU_LAYER).read_text())["features"]
     assert not normal_pu and tumor_pu and all(f["properties"]["score"] == pytest.approx(0.9) for f in tumor_pu)
     assert not qupath.layer_file(out, "normal_b", ANNOTATION_LAYER).exists()  # no annotation mask, no layer
+
+
+def test_proposals_are_unlabelled_tiles_of_the_tumor_slide_best_first(results):
+    out, _ = results
+    table = pd.read_csv(out / review.PROPOSALS_FILE, sep="\t")
+    assert len(table) == 5 and set(table["slide_id"]) == {"tumor_a"} and table["rank"].tolist() == [1, 2, 3, 4, 5]
+    tiles = TileFile.read(out.parent / "tiles" / "tumor_a.h5")
+    assert (tiles.annotated_tumor()[table["tile"]] < 0.5).all()  # annotated tumor is labelled already
+    layer = json.loads(qupath.layer_file(out, "tumor_a", PROPOSED_LAYER).read_text())["features"]
+    assert [f["properties"]["rank"] for f in layer] == table["rank"].tolist()
+    assert not json.loads(qupath.layer_file(out, "normal_b", PROPOSED_LAYER).read_text())["features"]
 
 
 def test_project_file_follows_qupaths_keys(results):

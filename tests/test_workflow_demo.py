@@ -86,17 +86,25 @@ def test_training_and_evaluation_outputs(demo_run):
 
 def test_the_review_project_holds_every_slide_layer_and_class(demo_run):
     from helpers import check_qupath_project
-    from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
+    from slidesnake.core.labels import MIL_TUMOR_CLASS, PROPOSED_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
 
     workdir, _ = demo_run
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
     slides = {s: workdir / f"results/slides/{s}.tiff" for s in sheet["slide_id"]}
     tumor = sheet.loc[sheet["label"] == "tumor", "slide_id"]
-    layers = {"tissue": TISSUE_CLASS, "pu_tumor": PU_TUMOR_CLASS, "mil_tumor": MIL_TUMOR_CLASS}
+    layers = {
+        "tissue": TISSUE_CLASS,
+        "pu_tumor": PU_TUMOR_CLASS,
+        "mil_tumor": MIL_TUMOR_CLASS,
+        "proposed": PROPOSED_CLASS,
+    }
     counts = check_qupath_project(
         workdir / "results/review", slides, layers, {s: {"annotation": TUMOR_CLASS} for s in tumor}
     )
     assert counts["tissue"] >= len(slides) and counts["annotation"] >= len(tumor) and counts["pu_tumor"] >= 1
+    assert counts["proposed"] == 20  # review.regions_per_round, on the tumor slides
+    proposals = pd.read_csv(workdir / "results/review/proposals.tsv", sep="\t")
+    assert len(proposals) == 20 and set(proposals["slide_id"]) <= set(tumor)
 
 
 def test_nothing_left_to_do_after_a_run(demo_run):

@@ -26,7 +26,7 @@ OUTPUT_NAMES = {SURVIVAL: "risk", REGRESSION: "predicted_value"}
 # QuPath review classes (slidesnake.review): name -> RGB colour. The user's corrections come back in the first four
 # (CORRECTION_CLASSES); the others name the review project's reference layers, which corrections may carry along.
 TUMOR_CLASS, BENIGN_CLASS, ARTEFACT_CLASS, IGNORE_CLASS = "Tumor", "Benign", "Artefact", "Ignore"
-TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS = "Tissue", "Tumor (PU)", "Tumor (MIL)"
+TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS, PROPOSED_CLASS = "Tissue", "Tumor (PU)", "Tumor (MIL)", "Label next"
 REVIEW_CLASSES = {
     TUMOR_CLASS: (200, 0, 0),
     BENIGN_CLASS: (0, 160, 60),
@@ -35,9 +35,10 @@ REVIEW_CLASSES = {
     TISSUE_CLASS: (60, 110, 230),
     PU_TUMOR_CLASS: (255, 90, 200),
     MIL_TUMOR_CLASS: (255, 140, 0),
+    PROPOSED_CLASS: (0, 220, 220),
 }
 CORRECTION_CLASSES = (TUMOR_CLASS, BENIGN_CLASS, ARTEFACT_CLASS, IGNORE_CLASS)
-REFERENCE_CLASSES = (TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS)
+REFERENCE_CLASSES = (TISSUE_CLASS, PU_TUMOR_CLASS, MIL_TUMOR_CLASS, PROPOSED_CLASS)
 # label values of a corrected annotation mask (results/corrections/{slide}.png): BACKGROUND (nothing said), TUMOR,
 # and these two: tissue confirmed benign (a known negative), and regions no training uses (artefact, ignore, conflicts)
 CONFIRMED_NEGATIVE, IGNORED = 3, 4

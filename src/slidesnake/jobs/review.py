@@ -4,11 +4,15 @@ thresholded evidence) as GeoJSON in level-0 pixels."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
+import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
 from slidesnake.core.errors import SlideError
@@ -16,6 +20,7 @@ from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, REVIEW_CLASS
 from slidesnake.core.logs import progress
 from slidesnake.evaluation.splits import read_splits
 from slidesnake.io.annotations import read_label_mask
+from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.geojson import write_geojson
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.mask_info import MaskInfo
@@ -30,10 +35,35 @@ from slidesnake.io.tile_scores import (
     scored_box_size,
 )
 from slidesnake.review import layers
+from slidesnake.review.active import acquisition, select_regions
 from slidesnake.review.params import ReviewParams
 from slidesnake.tissue.tiling import mask_downsample
 
 log = logging.getLogger(__name__)
+
+PROPOSALS_FILE = "proposals.tsv"  # in the review project folder: the tiles to label next, best first
+PROPOSAL_COLUMNS = ("slide_id", "rank", "tile", "x", "y", "size_level0", "score")
+
+
+@dataclass(frozen=True)
+class PURun:
+    """What the proposals need of the PU run: each slide's tumor-mask threshold (its test fold's), the features
+    PU scored, the annotated share that makes a tile Positive, and the task's positive class."""
+
+    thresholds: dict[str, float]
+    features: dict[str, str]
+    tumor_threshold: float
+    positive_class: str
+
+    @classmethod
+    def read(cls, prior_json: Path, slide_scores: Path, feature_manifest: Path, tumor_threshold, positive_class):
+        folds = {
+            int(f["fold"]): float(f["tumor_mask_threshold"]) for f in json.loads(Path(prior_json).read_text())["folds"]
+        }
+        table = pd.read_csv(slide_scores, dtype={"slide_id": str})
+        thresholds = {s: folds[int(k)] for s, k in zip(table["slide_id"], table["fold"], strict=True)}
+        features = {s: row["features"] for s, row in read_manifest(feature_manifest).items()}
+        return cls(thresholds, features, float(tumor_threshold), positive_class)
 
 
 def slide_layers(
@@ -84,6 +114,31 @@ def slide_layers(
     return found
 
 
+def proposal_scores(
+    manifest: dict[str, dict],
+    slides: list[str],
+    pu: dict,
+    pu_run: PURun,
+    mil: dict[str, tuple],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Acquisition score, features and labelled flags of the tiles of `slides` (review.active): PU uncertainty at
+    the tumor-mask threshold of the fold that tested the slide, and the disagreement with the MIL evidence where
+    it scores the same tiles; annotated tumor tiles are labelled."""
+    scores, features, labelled = {}, {}, {}
+    for slide in slides:
+        coords, probability = pu[PU_SCORE][slide]
+        values, feature_coords, _ = read_feature_file(Path(pu_run.features[slide]))
+        if not np.array_equal(coords, feature_coords):
+            raise SlideError(slide, f"{pu_run.features[slide]} lists other tiles than its PU scores; rerun train_pu")
+        mil_coords, evidence = mil[slide]
+        rank = rank_within_slide(evidence) if np.array_equal(mil_coords, coords) else None
+        scores[slide] = acquisition(probability, pu_run.thresholds[slide], rank)
+        annotated = TileFile.read(manifest[slide]["tiles"]).annotated_tumor()
+        labelled[slide] = np.zeros(len(coords), bool) if annotated is None else annotated >= pu_run.tumor_threshold
+        features[slide] = values
+    return scores, features, labelled
+
+
 def run(
     slide_manifest: Path,
     qc_table: Path,
@@ -93,9 +148,12 @@ def run(
     model: str,
     params: ReviewParams,
     out_dir: Path,
+    pu_run: PURun | None = None,
 ) -> None:
     """The QuPath project of every OK slide of the manifest (the QC table's; entries named by slide ID, image URIs
-    the absolute slide files, metadata the slide's patient and label) and its layers in `out_dir`."""
+    the absolute slide files, metadata the slide's patient and label) and its layers in `out_dir`; with PU
+    (`pu_run`), the review.regions_per_round tiles of positive slides to label next as layer `proposed` and
+    `proposals.tsv` (slide, rank, tile, x, y, size, score)."""
     manifest = read_manifest(slide_manifest)
     passed = read_manifest(qc_table)
     manifest = {s: row for s, row in manifest.items() if s in passed}
@@ -114,6 +172,38 @@ def run(
             with atomic_output(layer_file(out_dir, slide, layer)) as tmp:
                 write_geojson(tmp, geojson)
             counts[layer] = counts.get(layer, 0) + len(geojson["features"])
+    if pu is not None and pu_run is not None:
+        counts[layers.PROPOSED_LAYER] = write_proposals(manifest, labels, pu, pu_run, mil, params, out_dir)
     write_project(out_dir, entries, REVIEW_CLASSES, int(time.time() * 1000))
     write_import_script(out_dir)
     log.info("QuPath project of %d slides in %s; regions per layer: %s", len(entries), out_dir, counts)
+
+
+def write_proposals(manifest, labels, pu, pu_run: PURun, mil, params: ReviewParams, out_dir: Path) -> int:
+    """The proposals layer of every slide and proposals.tsv; returns how many tiles were proposed."""
+    positive = [s for s in manifest if labels.get(s) == pu_run.positive_class]
+    scores, features, labelled = proposal_scores(manifest, positive, pu, pu_run, mil)
+    picks = select_regions(scores, features, labelled, params.regions_per_round, params.diversity)
+    rows = []
+    for slide, row in manifest.items():
+        tiles = TileFile.read(row["tiles"])
+        coords = pu[PU_SCORE][slide][0]
+        own = [(index, score, rank) for rank, (s, index, score) in enumerate(picks, start=1) if s == slide]
+        geojson = layers.proposal_layer(own, coords, tiles.size0, tiles.level0_size, slide)
+        with atomic_output(layer_file(out_dir, slide, layers.PROPOSED_LAYER)) as tmp:
+            write_geojson(tmp, geojson)
+        rows += [
+            {
+                "slide_id": slide,
+                "rank": rank,
+                "tile": index,
+                "x": int(coords[index][0]),
+                "y": int(coords[index][1]),
+                "size_level0": tiles.size0,
+                "score": round(score, 4),
+            }
+            for index, score, rank in own
+        ]
+    with atomic_output(Path(out_dir) / PROPOSALS_FILE) as tmp:
+        pd.DataFrame(rows, columns=PROPOSAL_COLUMNS).sort_values("rank").to_csv(tmp, sep="\t", index=False)
+    return len(picks)

@@ -1,5 +1,6 @@
 """Review layers of one slide as QuPath GeoJSON (level-0 pixels): the tissue mask, the user's annotated tumor and
-regions of tiles called tumor (PU's tumor mask, the MIL model's thresholded evidence), each feature with its score.
+regions of tiles called tumor (PU's tumor mask, the MIL model's thresholded evidence), the tiles proposed to label
+next, each feature with its score.
 
 Every feature's properties: objectType "annotation", classification {name, color} (core.labels.REVIEW_CLASSES),
 `layer`, `slide_id`, `score` and `tiles`, with score and tiles also as QuPath `measurements`. The score of a
@@ -11,12 +12,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from slidesnake.core.labels import REVIEW_CLASSES, TUMOR
+from slidesnake.core.labels import PROPOSED_CLASS, REVIEW_CLASSES, TUMOR
 from slidesnake.io.geojson import mask_polygons
 from slidesnake.pu.masks import MASK_UPSAMPLE, tumor_mask_image
 
 TISSUE_LAYER, ANNOTATION_LAYER, PU_LAYER, MIL_LAYER = "tissue", "annotation", "pu_tumor", "mil_tumor"
-LAYERS = (TISSUE_LAYER, ANNOTATION_LAYER, PU_LAYER, MIL_LAYER)
+PROPOSED_LAYER = "proposed"  # the tiles to label next (slidesnake.review.active)
 
 
 def feature(rings, class_name: str, layer: str, slide: str, score: float, tiles: int | None, **extra) -> dict:
@@ -79,4 +80,18 @@ def called_tile_layer(
         score = float(np.asarray(scores)[inside].mean())
         for rings in mask_polygons(components == component, (step, step)):
             features.append(feature(rings, class_name, layer, slide, score, int(inside.sum()), **extra))
+    return collection(features)
+
+
+def proposal_layer(
+    picks: list[tuple[int, float, int]], coords: np.ndarray, size0: int, level0_size: tuple[int, int], slide: str
+) -> dict:
+    """The tiles proposed to label next (tile index, acquisition score, rank over the cohort), as tile squares."""
+    width, height = level0_size
+    features = []
+    for index, score, rank in picks:
+        x, y = (float(v) for v in coords[index])
+        x1, y1 = min(x + size0, width), min(y + size0, height)
+        ring = [[x, y], [x1, y], [x1, y1], [x, y1], [x, y]]
+        features.append(feature([ring], PROPOSED_CLASS, PROPOSED_LAYER, slide, score, 1, rank=rank, tile=index))
     return collection(features)

@@ -11,3 +11,5 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ReviewParams:
     evidence_threshold: float  # rank of a tile's MIL evidence within its slide (0-1) from which it is called tumor
+    regions_per_round: int  # tiles proposed to label next, over all slides
+    diversity: float  # weight of the similarity to the proposals already picked (review.active)

@@ -433,13 +433,23 @@ class RuleInputs:
 
     def review_files(self, wildcards) -> dict:
         """What the review project reads: the training cohort's manifest and QC table, the task's splits, PU's
-        tile scores (where PU runs for the task) and the chosen MIL model's fold tile scores."""
+        tile scores, prior and slide scores and the feature manifest (where PU runs for the task; `pu_run`: those
+        three in that order) and the chosen MIL model's fold tile scores."""
         task, model = review_choice(self.config)
         return {
             "manifest": self.slide_manifest(paths.TRAIN_COHORT),
             "qc": self.qc_table(paths.TRAIN_COHORT),
             "splits": paths.fill(paths.SPLITS, task=task),
             "pu": [paths.fill(paths.PU_TILE_SCORES, task=task)] if self.pu_runs(task) else [],
+            "pu_run": (
+                [
+                    paths.fill(paths.PU_PRIOR, task=task),
+                    paths.fill(paths.PU_SLIDE_SCORES, task=task),
+                    self.feature_manifest(paths.TRAIN_COHORT),
+                ]
+                if self.pu_runs(task)
+                else []
+            ),
             "mil": paths.fold_files(paths.FOLD_TILE_SCORES, task, model, self.folds),
         }
 
