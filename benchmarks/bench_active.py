@@ -109,10 +109,24 @@ def summarise(curves: dict[str, list[list[dict]]]) -> dict:
             }
             for k in range(len(runs[0]))
         ]
+    paired = [  # proposed minus random on the same cohorts and starting annotations
+        {
+            "regions": curves["proposed"][0][k]["regions"],
+            **{
+                m: interval(
+                    np.array([p[k][m] - r[k][m] for p, r in zip(curves["proposed"], curves["random"], strict=True)]),
+                    rng,
+                )
+                for m in ("tile_auc", "slide_auc")
+            },
+        }
+        for k in range(len(curves["proposed"][0]))
+    ]
     final_random = table["random"][-1]["tile_auc"][0]
     reached = [row["regions"] for row in table["proposed"] if row["tile_auc"][0] >= final_random]
     return {
         "table": table,
+        "paired_difference": paired,
         "random_final_tile_auc": final_random,
         "proposed_reaches_it_at": reached[0] if reached else None,
     }
