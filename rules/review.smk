@@ -10,6 +10,7 @@ rule review_project:
         pu=IN.review_input("pu"),
         pu_run=IN.review_input("pu_run"),
         mil=IN.review_input("mil"),
+        corrected=IN.review_input("corrected"),
     output:
         directory(paths.REVIEW_DIR),
     log:
@@ -27,6 +28,7 @@ rule review_project:
         review=section_params(ReviewParams, config["review"]),
         tumor_threshold=config["pu"]["tumor_threshold"],
         positive_class=config["pu"]["positive_class"],
+        corrected=IN.corrected_labels,
     script:
         "../scripts/review.py"
 

@@ -17,5 +17,5 @@ with job_logging(snakemake.log[0]):
         p.model,
         ReviewParams(**p.review),
         Path(snakemake.output[0]),
-        review.PURun.read(*i.pu_run, p.tumor_threshold, p.positive_class) if i.pu_run else None,
+        review.PURun.read(*i.pu_run, p.tumor_threshold, p.positive_class, p.corrected) if i.pu_run else None,
     )

@@ -104,6 +104,7 @@ def results(tumor_slide, normal_slide, tmp_path_factory):
         place(paths.FEATURE_MANIFEST, cohort="train", encoder="e"),
         0.5,
         "tumor",
+        {},
     )
     write_manifest(place(paths.SLIDE_MANIFEST, cohort="train"), rows, SLIDE_COLUMNS)
     write_manifest(place(paths.QC_TABLE, cohort="train"), rows, SLIDE_COLUMNS)
@@ -192,3 +193,38 @@ def test_review_task_and_model_come_from_the_config():
     config["review"]["model"] = "not_a_model"
     with pytest.raises(ConfigError, match="review.model"):
         review_choice(config)
+
+
+def test_proposals_skip_tiles_the_corrections_label(results, tmp_path):
+    from dataclasses import replace
+
+    from slidesnake.io.corrected_labels import write_corrected_labels
+    from slidesnake.io.manifest import read_manifest
+    from slidesnake.io.tile_scores import PU_MASK, PU_SCORE, read_tile_scores
+
+    out, _ = results
+    work = out.parent.parent
+    table = pd.read_csv(out / review.PROPOSALS_FILE, sep="\t")
+    tiles = TileFile.read(work / paths.fill(paths.TILES, slide="tumor_a"))
+    fractions = np.zeros((len(tiles), 3), np.float32)
+    fractions[table["tile"].iloc[0], 1] = 1.0  # the pathologist called the first proposal benign
+    write_corrected_labels(tmp_path / "c.h5", tiles.coords, fractions, {})
+    manifest = read_manifest(work / paths.fill(paths.SLIDE_MANIFEST, cohort="train"))
+    scores = work / paths.fill(paths.PU_TILE_SCORES, task="tumor")
+    pu = {name: read_tile_scores([scores], name) for name in (PU_SCORE, PU_MASK)}
+    folds = [work / paths.fill(paths.FOLD_TILE_SCORES, task="tumor", model="abmil", fold=k) for k in range(2)]
+    mil = read_tile_scores(folds, "score")
+    pu_run = review.PURun.read(
+        work / paths.fill(paths.PU_PRIOR, task="tumor"),
+        work / paths.fill(paths.PU_SLIDE_SCORES, task="tumor"),
+        work / paths.fill(paths.FEATURE_MANIFEST, cohort="train", encoder="e"),
+        0.5,
+        "tumor",
+        {},
+    )
+    _, _, before = review.proposal_scores(manifest, ["tumor_a"], pu, pu_run, mil)
+    _, _, after = review.proposal_scores(
+        manifest, ["tumor_a"], pu, replace(pu_run, corrected={"tumor_a": str(tmp_path / "c.h5")}), mil
+    )
+    first = table["tile"].iloc[0]
+    assert not before["tumor_a"][first] and after["tumor_a"][first]

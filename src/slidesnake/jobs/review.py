@@ -20,6 +20,7 @@ from slidesnake.core.labels import MIL_TUMOR_CLASS, PU_TUMOR_CLASS, REVIEW_CLASS
 from slidesnake.core.logs import progress
 from slidesnake.evaluation.splits import read_splits
 from slidesnake.io.annotations import read_label_mask
+from slidesnake.io.corrected_labels import read_corrected_labels
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.geojson import write_geojson
 from slidesnake.io.manifest import read_manifest
@@ -54,16 +55,19 @@ class PURun:
     features: dict[str, str]
     tumor_threshold: float
     positive_class: str
+    corrected: dict[str, str]  # slide -> corrected tile labels (review.corrections), whose labelled tiles are skipped
 
     @classmethod
-    def read(cls, prior_json: Path, slide_scores: Path, feature_manifest: Path, tumor_threshold, positive_class):
+    def read(
+        cls, prior_json: Path, slide_scores: Path, feature_manifest: Path, tumor_threshold, positive_class, corrected
+    ):
         folds = {
             int(f["fold"]): float(f["tumor_mask_threshold"]) for f in json.loads(Path(prior_json).read_text())["folds"]
         }
         table = pd.read_csv(slide_scores, dtype={"slide_id": str})
         thresholds = {s: folds[int(k)] for s, k in zip(table["slide_id"], table["fold"], strict=True)}
         features = {s: row["features"] for s, row in read_manifest(feature_manifest).items()}
-        return cls(thresholds, features, float(tumor_threshold), positive_class)
+        return cls(thresholds, features, float(tumor_threshold), positive_class, dict(corrected))
 
 
 def slide_layers(
@@ -123,7 +127,8 @@ def proposal_scores(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Acquisition score, features and labelled flags of the tiles of `slides` (review.active): PU uncertainty at
     the tumor-mask threshold of the fold that tested the slide, and the disagreement with the MIL evidence where
-    it scores the same tiles; annotated tumor tiles are labelled."""
+    it scores the same tiles; annotated tumor tiles are labelled, and with corrections also the confirmed negative
+    and ignored ones."""
     scores, features, labelled = {}, {}, {}
     for slide in slides:
         coords, probability = pu[PU_SCORE][slide]
@@ -133,8 +138,12 @@ def proposal_scores(
         mil_coords, evidence = mil[slide]
         rank = rank_within_slide(evidence) if np.array_equal(mil_coords, coords) else None
         scores[slide] = acquisition(probability, pu_run.thresholds[slide], rank)
-        annotated = TileFile.read(manifest[slide]["tiles"]).annotated_tumor()
-        labelled[slide] = np.zeros(len(coords), bool) if annotated is None else annotated >= pu_run.tumor_threshold
+        if slide in pu_run.corrected:
+            own = read_corrected_labels(Path(pu_run.corrected[slide]), slide, coords)
+            labelled[slide] = (own.tumor >= pu_run.tumor_threshold) | own.negative | own.ignored
+        else:
+            annotated = TileFile.read(manifest[slide]["tiles"]).annotated_tumor()
+            labelled[slide] = np.zeros(len(coords), bool) if annotated is None else annotated >= pu_run.tumor_threshold
         features[slide] = values
     return scores, features, labelled
 

@@ -434,7 +434,8 @@ class RuleInputs:
     def review_files(self, wildcards) -> dict:
         """What the review project reads: the training cohort's manifest and QC table, the task's splits, PU's
         tile scores, prior and slide scores and the feature manifest (where PU runs for the task; `pu_run`: those
-        three in that order) and the chosen MIL model's fold tile scores."""
+        three in that order), the chosen MIL model's fold tile scores and, with review.corrections, the corrected
+        tile labels (the proposals skip the tiles they label)."""
         task, model = review_choice(self.config)
         return {
             "manifest": self.slide_manifest(paths.TRAIN_COHORT),
@@ -451,6 +452,7 @@ class RuleInputs:
                 else []
             ),
             "mil": paths.fold_files(paths.FOLD_TILE_SCORES, task, model, self.folds),
+            "corrected": list(self.corrected_labels(wildcards).values()),
         }
 
     def review_input(self, name: str):
