@@ -11,6 +11,7 @@ rule review_project:
         pu_run=IN.review_input("pu_run"),
         mil=IN.review_input("mil"),
         corrected=IN.review_input("corrected"),
+        new=IN.review_input("new"),
     output:
         directory(paths.REVIEW_DIR),
     log:

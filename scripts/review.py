@@ -18,4 +18,5 @@ with job_logging(snakemake.log[0]):
         ReviewParams(**p.review),
         Path(snakemake.output[0]),
         review.PURun.read(*i.pu_run, p.tumor_threshold, p.positive_class, p.corrected) if i.pu_run else None,
+        tuple(Path(f) for f in i.new) if i.new else None,
     )

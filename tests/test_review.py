@@ -26,12 +26,8 @@ from slidesnake.review.params import ReviewParams
 from slidesnake.workflow import paths
 from slidesnake.workflow.config import default_config, review_choice
 
-LAYERS = {
-    TISSUE_LAYER: TISSUE_CLASS,
-    PU_LAYER: PU_TUMOR_CLASS,
-    MIL_LAYER: MIL_TUMOR_CLASS,
-    PROPOSED_LAYER: PROPOSED_CLASS,
-}
+LAYERS = {TISSUE_LAYER: TISSUE_CLASS, MIL_LAYER: MIL_TUMOR_CLASS}  # every slide's, new slides' too
+TRAINING_LAYERS = {PU_LAYER: PU_TUMOR_CLASS, PROPOSED_LAYER: PROPOSED_CLASS}
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +106,23 @@ def results(tumor_slide, normal_slide, tmp_path_factory):
     write_manifest(place(paths.QC_TABLE, cohort="train"), rows, SLIDE_COLUMNS)
     splits = pd.DataFrame({"slide_id": list(slides), "label": ["tumor", "normal"], "fold0": ["test", "train"]})
     splits.to_csv(place(paths.SPLITS, task="tumor"), index=False)
+    new_slide = place(paths.SLIDE, slide="new_c", ext="tiff")  # a new (deploy) slide: tissue and MIL layers
+    shutil.copy(normal_slide["slide"], new_slide)
+    files = prepare_slide(new_slide, place(paths.MASK, slide="new_c").parent, "new_c")
+    shutil.move(files["tiles"], place(paths.TILES, slide="new_c"))
+    new_tiles = TileFile.read(place(paths.TILES, slide="new_c"))
+    write_tile_scores(
+        place(paths.NEW_TILE_SCORES, task="tumor", model="abmil"),
+        {"new_c": {"score": np.linspace(0, 1, len(new_tiles))}},
+        {"new_c": new_tiles.coords},
+        {},
+        box_size0=new_tiles.size0,
+    )
+    new_row = {**rows[1], "slide_id": "new_c", "slide": str(new_slide), "mask": str(files["mask"])}
+    new_row |= {"mask_info": str(files["info"]), "tiles": str(place(paths.TILES, slide="new_c"))}
+    write_manifest(place(paths.SLIDE_MANIFEST, cohort="new"), [new_row], SLIDE_COLUMNS)
+    write_manifest(place(paths.QC_TABLE, cohort="new"), [new_row], SLIDE_COLUMNS)
+    slides["new_c"] = new_slide
     out = work / paths.REVIEW_DIR
     review.run(
         place(paths.SLIDE_MANIFEST, cohort="train"),
@@ -121,13 +134,20 @@ def results(tumor_slide, normal_slide, tmp_path_factory):
         ReviewParams(evidence_threshold=0.8, regions_per_round=5, diversity=0.5),
         out,
         pu_run,
+        (
+            place(paths.SLIDE_MANIFEST, cohort="new"),
+            place(paths.QC_TABLE, cohort="new"),
+            place(paths.NEW_TILE_SCORES, task="tumor", model="abmil"),
+        ),
     )
     return out, slides
 
 
 def test_the_project_reads_back_with_every_slide_layer_and_class(results):
     out, slides = results
-    counts = check_qupath_project(out, slides, LAYERS, {"tumor_a": {ANNOTATION_LAYER: TUMOR_CLASS}})
+    extra = {"tumor_a": {**TRAINING_LAYERS, ANNOTATION_LAYER: TUMOR_CLASS}, "normal_b": TRAINING_LAYERS}
+    counts = check_qupath_project(out, slides, LAYERS, extra)
+    assert not qupath.layer_file(out, "new_c", PU_LAYER).exists()
     assert counts[TISSUE_LAYER] >= 2 and counts[MIL_LAYER] >= 2 and counts[ANNOTATION_LAYER] >= 1
     normal_pu = json.loads(qupath.layer_file(out, "normal_b", PU_LAYER).read_text())["features"]
     tumor_pu = json.loads(qupath.layer_file(out, "tumor_a", PU_LAYER).read_text())["features"]
@@ -150,9 +170,10 @@ def test_project_file_follows_qupaths_keys(results):
     out, _ = results
     project = json.loads((out / qupath.PROJECT_FILE).read_text())
     assert list(project) == list(qupath.PROJECT_KEYS) and project["uri"] == (out / qupath.PROJECT_FILE).as_uri()
-    assert project["lastID"] == 2 and [e["entryID"] for e in project["images"]] == [1, 2]
+    assert [e["entryID"] for e in project["images"]] == [1, 2, 3]
     first = project["images"][0]
-    assert first["metadata"] == {"slide_id": "tumor_a", "patient_id": "p_tumor_a", "label": "tumor"}
+    assert first["metadata"] == {"slide_id": "tumor_a", "cohort": "train", "patient_id": "p_tumor_a", "label": "tumor"}
+    assert project["images"][2]["metadata"]["cohort"] == "new" and project["lastID"] == 3
     assert first["serverBuilder"]["builderType"] == "uri" and first["serverBuilder"]["args"] == []
     classes = json.loads((out / qupath.CLASSES_FILE).read_text())["pathClasses"]
     assert {"name": "Tumor", "color": qupath.pack_rgb((200, 0, 0))} in classes

@@ -90,16 +90,12 @@ def test_the_review_project_holds_every_slide_layer_and_class(demo_run):
 
     workdir, _ = demo_run
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
-    slides = {s: workdir / f"results/slides/{s}.tiff" for s in sheet["slide_id"]}
+    slides = {s: workdir / f"results/slides/{s}.tiff" for s in [*sheet["slide_id"], "new_000", "new_001"]}
     tumor = sheet.loc[sheet["label"] == "tumor", "slide_id"]
-    layers = {
-        "tissue": TISSUE_CLASS,
-        "pu_tumor": PU_TUMOR_CLASS,
-        "mil_tumor": MIL_TUMOR_CLASS,
-        "proposed": PROPOSED_CLASS,
-    }
+    training = {"pu_tumor": PU_TUMOR_CLASS, "proposed": PROPOSED_CLASS}  # new slides: tissue and MIL only
+    extra = {s: {**training, **({"annotation": TUMOR_CLASS} if s in set(tumor) else {})} for s in sheet["slide_id"]}
     counts = check_qupath_project(
-        workdir / "results/review", slides, layers, {s: {"annotation": TUMOR_CLASS} for s in tumor}
+        workdir / "results/review", slides, {"tissue": TISSUE_CLASS, "mil_tumor": MIL_TUMOR_CLASS}, extra
     )
     assert counts["tissue"] >= len(slides) and counts["annotation"] >= len(tumor) and counts["pu_tumor"] >= 1
     assert counts["proposed"] == 20  # review.regions_per_round, on the tumor slides

@@ -39,6 +39,7 @@ from slidesnake.review import layers
 from slidesnake.review.active import acquisition, select_regions
 from slidesnake.review.params import ReviewParams
 from slidesnake.tissue.tiling import mask_downsample
+from slidesnake.workflow.paths import NEW_COHORT, TRAIN_COHORT
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,12 @@ def proposal_scores(
     return scores, features, labelled
 
 
+def ok_rows(slide_manifest: Path, qc_table: Path) -> dict[str, dict]:
+    """The manifest's rows of the slides its cohort's QC table passes."""
+    passed = read_manifest(qc_table)
+    return {s: row for s, row in read_manifest(slide_manifest).items() if s in passed}
+
+
 def run(
     slide_manifest: Path,
     qc_table: Path,
@@ -158,31 +165,41 @@ def run(
     params: ReviewParams,
     out_dir: Path,
     pu_run: PURun | None = None,
+    new_slides: tuple[Path, Path, Path] | None = None,
 ) -> None:
     """The QuPath project of every OK slide of the manifest (the QC table's; entries named by slide ID, image URIs
-    the absolute slide files, metadata the slide's patient and label) and its layers in `out_dir`; with PU
-    (`pu_run`), the review.regions_per_round tiles of positive slides to label next as layer `proposed` and
-    `proposals.tsv` (slide, rank, tile, x, y, size, score)."""
-    manifest = read_manifest(slide_manifest)
-    passed = read_manifest(qc_table)
-    manifest = {s: row for s, row in manifest.items() if s in passed}
+    the absolute slide files, metadata the slide's cohort, patient and label) and its layers in `out_dir`; with
+    PU (`pu_run`), the review.regions_per_round tiles of positive slides to label next as layer `proposed` and
+    `proposals.tsv` (slide, rank, tile, x, y, size, score). `new_slides` (the new cohort's manifest, QC table and
+    the model's fold-ensemble tile scores) adds the new slides, with their tissue and MIL layers."""
+    manifest = ok_rows(slide_manifest, qc_table)
     splits = read_splits(splits_csv)
     labels = dict(zip(splits["slide_id"], splits["label"], strict=False))
     pu = None
     if pu_scores is not None:
         pu = {name: read_tile_scores([pu_scores], name) for name in (PU_SCORE, PU_MASK)}
-    mil = read_tile_scores(mil_scores, MIL_SCORE)
-    mil_box = scored_box_size(mil_scores[0])
+    cohorts = [(TRAIN_COHORT, manifest, pu, mil_scores)]
+    if new_slides is not None:
+        cohorts.append((NEW_COHORT, ok_rows(new_slides[0], new_slides[1]), None, [new_slides[2]]))
     entries, counts = [], {}
-    for index, (slide, row) in enumerate(progress(manifest.items(), "review layers", "slide", len(manifest)), start=1):
-        metadata = {"slide_id": slide, "patient_id": row["patient_id"] or "", "label": labels.get(slide) or ""}
-        entries.append(image_entry(index, slide, Path(row["slide"]), metadata))
-        for layer, geojson in slide_layers(slide, row, pu, mil, mil_box, model, params).items():
-            with atomic_output(layer_file(out_dir, slide, layer)) as tmp:
-                write_geojson(tmp, geojson)
-            counts[layer] = counts.get(layer, 0) + len(geojson["features"])
+    for cohort, rows, cohort_pu, score_files in cohorts:
+        mil, mil_box = read_tile_scores(score_files, MIL_SCORE), scored_box_size(score_files[0])
+        if cohort == TRAIN_COHORT:
+            train_mil = mil  # the proposals' PU-vs-MIL disagreement
+        for slide, row in progress(rows.items(), f"review layers ({cohort})", "slide", len(rows)):
+            metadata = {
+                "slide_id": slide,
+                "cohort": cohort,
+                "patient_id": row["patient_id"] or "",
+                "label": labels.get(slide) or "",
+            }
+            entries.append(image_entry(len(entries) + 1, slide, Path(row["slide"]), metadata))
+            for layer, geojson in slide_layers(slide, row, cohort_pu, mil, mil_box, model, params).items():
+                with atomic_output(layer_file(out_dir, slide, layer)) as tmp:
+                    write_geojson(tmp, geojson)
+                counts[layer] = counts.get(layer, 0) + len(geojson["features"])
     if pu is not None and pu_run is not None:
-        counts[layers.PROPOSED_LAYER] = write_proposals(manifest, labels, pu, pu_run, mil, params, out_dir)
+        counts[layers.PROPOSED_LAYER] = write_proposals(manifest, labels, pu, pu_run, train_mil, params, out_dir)
     write_project(out_dir, entries, REVIEW_CLASSES, int(time.time() * 1000))
     write_import_script(out_dir)
     log.info("QuPath project of %d slides in %s; regions per layer: %s", len(entries), out_dir, counts)

@@ -435,7 +435,8 @@ class RuleInputs:
         """What the review project reads: the training cohort's manifest and QC table, the task's splits, PU's
         tile scores, prior and slide scores and the feature manifest (where PU runs for the task; `pu_run`: those
         three in that order), the chosen MIL model's fold tile scores and, with review.corrections, the corrected
-        tile labels (the proposals skip the tiles they label)."""
+        tile labels (the proposals skip the tiles they label); with new slides (`new`) their manifest, QC table and
+        the model's fold-ensemble tile scores."""
         task, model = review_choice(self.config)
         return {
             "manifest": self.slide_manifest(paths.TRAIN_COHORT),
@@ -453,6 +454,15 @@ class RuleInputs:
             ),
             "mil": paths.fold_files(paths.FOLD_TILE_SCORES, task, model, self.folds),
             "corrected": list(self.corrected_labels(wildcards).values()),
+            "new": (
+                [
+                    self.slide_manifest(paths.NEW_COHORT),
+                    self.qc_table(paths.NEW_COHORT),
+                    paths.fill(paths.NEW_TILE_SCORES, task=task, model=model),
+                ]
+                if self.new_slides
+                else []
+            ),
         }
 
     def review_input(self, name: str):
