@@ -88,6 +88,11 @@ rule figures:
         IN.stage_input("figures"),
 
 
+rule review:
+    input:
+        IN.stage_input("review"),
+
+
 include: "rules/demo.smk"
 include: "rules/download.smk"
 include: "rules/masks.smk"
@@ -101,4 +106,5 @@ include: "rules/cohort.smk"
 include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/figures.smk"
+include: "rules/review.smk"
 include: "rules/versions.smk"

@@ -28,6 +28,7 @@ rule train_mil:
     input:
         splits=paths.SPLITS,
         manifest=IN.mil_manifest(paths.TRAIN_COHORT),
+        corrections=IN.flat_files(IN.mil_corrected_labels),
     output:
         model=paths.MODEL,
         metrics=paths.METRICS,
@@ -51,6 +52,7 @@ rule train_mil:
         encoder=TRAIN_ENCODER,
         # annotated tiles supervise the evidence only with training.instance_weight > 0 (pu's tile threshold)
         tumor_threshold=(config["pu"]["tumor_threshold"] if config["training"]["instance_weight"] > 0 else None),
+        corrected=IN.mil_corrected_labels,
     script:
         "../scripts/train_mil.py"
 
@@ -59,6 +61,7 @@ rule train_pu:
     input:
         splits=paths.SPLITS,
         manifest=IN.feature_manifest(paths.TRAIN_COHORT),
+        corrections=IN.flat_files(IN.corrected_labels),
     output:
         tile_scores=paths.PU_TILE_SCORES,
         slide_scores=paths.PU_SLIDE_SCORES,
@@ -77,6 +80,7 @@ rule train_pu:
         pu=section_params(PUParams, config["pu"]),
         positive_class=config["pu"]["positive_class"],
         encoder=TRAIN_ENCODER,
+        corrected=IN.corrected_labels,
     script:
         "../scripts/train_pu.py"
 

@@ -23,4 +23,5 @@ with job_logging(snakemake.log[0]), claim_gpu():
         Path(o.predictions),
         Path(o.tile_scores),
         snakemake.params.task,
+        snakemake.params.corrected,
     )

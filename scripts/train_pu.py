@@ -17,4 +17,5 @@ with job_logging(snakemake.log[0]):
         Path(o.tile_scores),
         Path(o.slide_scores),
         Path(o.prior),
+        snakemake.params.corrected,
     )

@@ -273,3 +273,73 @@ def group_request(cores: int, slides: int, annotated: bool, fetch_slide=FETCH_LI
             cpus, memory = max(cpus, len(layer)), max(memory, sum(mem for mem, _ in layer))
             runtime += max(minutes for _, minutes in layer)
     return cpus, memory, runtime
+
+
+def check_ring(ring, width: float, height: float, where: str) -> None:
+    """A GeoJSON polygon ring QuPath imports: closed, at least 3 distinct vertices, inside the level-0 frame,
+    an area, and no two non-adjacent edges crossing (shapely's validity where it is installed)."""
+    import numpy as np
+
+    points = np.asarray(ring, float)
+    assert points.ndim == 2 and points.shape[1] == 2 and len(points) >= 4, where
+    assert (points[0] == points[-1]).all(), f"{where}: ring not closed"
+    assert (points >= 0).all() and (points[:, 0] <= width).all() and (points[:, 1] <= height).all(), where
+    x, y = points[:, 0], points[:, 1]
+    assert abs(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1])) > 0, f"{where}: no area"
+    a, b = points[:-1], points[1:]
+    d = b - a
+    n = len(a)
+
+    def cross(u, v):
+        return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+
+    ab = cross(d[:, None], b[None] - a[:, None]), cross(d[:, None], a[None] - a[:, None])  # edge i vs ends of j
+    cd = cross(d[None], a[:, None] - a[None]), cross(d[None], b[:, None] - a[None])  # edge j vs ends of i
+    proper = (ab[0] * ab[1] < 0) & (cd[0] * cd[1] < 0)
+    i, j = np.nonzero(np.triu(proper, 2))
+    crossing = [(p, q) for p, q in zip(i, j, strict=True) if not (p == 0 and q == n - 1)]
+    assert not crossing, f"{where}: edges {crossing[:3]} cross"
+
+
+def check_qupath_project(
+    folder: Path, slides: dict[str, Path], layers: dict[str, str], extra: dict[str, dict[str, str]] | None = None
+) -> dict:
+    """A review project read back as QuPath reads it: project.qpproj (slidesnake.io.qupath.read_project's checks),
+    one entry per slide of `slides` (slide -> its file) whose URI is that file, classes.json with every class of
+    core.labels.REVIEW_CLASSES, and per slide each layer of `layers` (layer -> its class) a FeatureCollection of
+    valid polygons in the slide's level-0 frame with a score (and the layers `extra` names for some slides).
+    Returns layer -> features over all slides."""
+    import json
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    import openslide
+
+    from slidesnake.core.labels import REVIEW_CLASSES
+    from slidesnake.io import qupath
+
+    project = qupath.read_project(folder)
+    entries = {e["imageName"]: e for e in project["images"]}
+    assert set(entries) == set(slides)
+    assert qupath.read_classes(folder) == {k: tuple(v) for k, v in REVIEW_CLASSES.items()}
+    features = {layer: 0 for named in [layers, *(extra or {}).values()] for layer in named}
+    for slide, entry in entries.items():
+        uri = entry["serverBuilder"]["uri"]
+        assert Path(url2pathname(urlparse(uri).path)) == Path(slides[slide]).resolve() and Path(slides[slide]).exists()
+        assert entry["serverBuilder"]["providerClassName"] == qupath.OPENSLIDE
+        assert (folder / qupath.DATA_DIR / str(entry["entryID"]) / qupath.SERVER_FILE).exists()
+        width, height = openslide.OpenSlide(str(slides[slide])).dimensions
+        for layer, class_name in {**layers, **(extra or {}).get(slide, {})}.items():
+            collection = json.loads(qupath.layer_file(folder, slide, layer).read_text())
+            assert collection["type"] == "FeatureCollection"
+            for k, feature in enumerate(collection["features"]):
+                properties = feature["properties"]
+                assert properties["objectType"] == "annotation" and properties["layer"] == layer
+                assert properties["classification"] == {"name": class_name, "color": list(REVIEW_CLASSES[class_name])}
+                assert 0 <= properties["score"] <= 1 and properties["measurements"]["score"] == properties["score"]
+                assert feature["geometry"]["type"] == "Polygon"
+                for ring in feature["geometry"]["coordinates"]:
+                    check_ring(ring, width, height, f"{slide} {layer} feature {k}")
+            features[layer] += len(collection["features"])
+    assert (folder / qupath.SCRIPT_DIR / qupath.IMPORT_SCRIPT).exists()
+    return features

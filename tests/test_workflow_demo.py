@@ -20,7 +20,8 @@ CONFIG = config_arg("demo_small")
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo_run")
-    result = run_snakemake(workdir, CONFIG, "all", timeout=2400)  # a guard against a hang, not a timing test
+    # `review` (the QuPath project) rides on the run: one light job more
+    result = run_snakemake(workdir, CONFIG, "all", "review", timeout=2400)  # a guard against a hang, not a timing test
     return workdir, result
 
 
@@ -81,6 +82,25 @@ def test_training_and_evaluation_outputs(demo_run):
     assert all(0 < f["tumor_mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
     assert "Tumor masks" in (workdir / "results/evaluation/tumor.md").read_text()
     assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
+
+
+def test_the_review_project_holds_every_slide_layer_and_class(demo_run):
+    from helpers import check_qupath_project
+    from slidesnake.core.labels import MIL_TUMOR_CLASS, PROPOSED_CLASS, PU_TUMOR_CLASS, TISSUE_CLASS, TUMOR_CLASS
+
+    workdir, _ = demo_run
+    sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
+    slides = {s: workdir / f"results/slides/{s}.tiff" for s in [*sheet["slide_id"], "new_000", "new_001"]}
+    tumor = sheet.loc[sheet["label"] == "tumor", "slide_id"]
+    training = {"pu_tumor": PU_TUMOR_CLASS, "proposed": PROPOSED_CLASS}  # new slides: tissue and MIL only
+    extra = {s: {**training, **({"annotation": TUMOR_CLASS} if s in set(tumor) else {})} for s in sheet["slide_id"]}
+    counts = check_qupath_project(
+        workdir / "results/review", slides, {"tissue": TISSUE_CLASS, "mil_tumor": MIL_TUMOR_CLASS}, extra
+    )
+    assert counts["tissue"] >= len(slides) and counts["annotation"] >= len(tumor) and counts["pu_tumor"] >= 1
+    assert counts["proposed"] == 20  # review.regions_per_round, on the tumor slides
+    proposals = pd.read_csv(workdir / "results/review/proposals.tsv", sep="\t")
+    assert len(proposals) == 20 and set(proposals["slide_id"]) <= set(tumor)
 
 
 def test_nothing_left_to_do_after_a_run(demo_run):
@@ -215,3 +235,55 @@ def test_changed_survival_columns_rerun_only_the_survival_task(demo_run):
         "heatmaps": 2,
     }, jobs
     assert "wildcards: task=survival" in out and "task=burden" not in out and "task=tumor" not in out
+
+
+def test_corrections_from_qupath_rerun_exactly_pu_and_what_follows(demo_run, tmp_path):
+    """A round trip through the review project: one tumor slide's annotation layer, exported back with a Benign
+    tile added, as review.corrections. Dry runs: every training slide's merge, PU and what reads PU's scores, and
+    nothing upstream (no tiling, no features) nor MIL (instance_weight 0: MIL reads no annotation); after the merges
+    ran, editing the one file reruns its merge only, and the user's annotation mask is untouched."""
+    import hashlib
+
+    from slidesnake.io.tile_file import TileFile
+
+    workdir, _ = demo_run
+    sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
+    slide = sheet.loc[sheet["label"] == "tumor", "slide_id"].iloc[0]
+    tiles = TileFile.read(workdir / f"results/tiles/{slide}.h5")
+    x, y = (int(v) for v in tiles.coords[tiles.annotated_tumor() == 0][0])
+    ring = [[x, y], [x + tiles.size0, y], [x + tiles.size0, y + tiles.size0], [x, y + tiles.size0], [x, y]]
+    benign = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"objectType": "annotation", "classification": {"name": "Benign", "color": [0, 160, 60]}},
+    }
+    exported = json.loads((workdir / f"results/review/layers/{slide}/annotation.geojson").read_text())
+    folder = tmp_path / "corrections"
+    folder.mkdir()
+    corrections = folder / f"{slide}.geojson"
+    corrections.write_text(json.dumps({**exported, "features": [benign, *exported["features"]]}))
+    config = yaml.safe_load((TEST_CONFIGS / "demo_small" / "config.yaml").read_text())
+    config["review"] = {"corrections": str(folder)}
+    changed = tmp_path / "corrected.yaml"
+    changed.write_text(yaml.safe_dump(config))
+
+    def planned(*targets):
+        out = run_snakemake(workdir, f"--configfile={changed}", *targets, "-n").stdout
+        table = out.split("Job stats:", 1)[1].split("total", 1)[0]
+        jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+        return {k: v for k, v in jobs.items() if k not in ("job", "all")}
+
+    annotation = workdir / f"results/annotations/{slide}.png"
+    before = hashlib.md5(annotation.read_bytes()).hexdigest()
+    jobs = planned("all")
+    assert jobs["merge_corrections"] == len(sheet) and jobs["train_pu"] == 1, jobs
+    upstream = {"tissue_mask", "tile_slide", "extract_features", "collect_features", "feature_manifest", "train_mil"}
+    assert not upstream & set(jobs), jobs
+    assert set(jobs) <= {"merge_corrections", "train_pu", "evaluate", "heatmaps", "umap"}, jobs
+    merged = [f"results/corrections/{s}.h5" for s in sheet["slide_id"]]
+    run_snakemake(workdir, f"--configfile={changed}", *merged)
+    corrections.write_text(json.dumps({**exported, "features": [benign]}))  # the pathologist edits one slide again
+    again = planned("all")
+    assert again["merge_corrections"] == 1 and again["train_pu"] == 1, again
+    assert hashlib.md5(annotation.read_bytes()).hexdigest() == before
+    assert (workdir / f"results/corrections/{slide}.png").exists()

@@ -73,3 +73,24 @@ class FieldOfViewError(SlidesnakeError):
             "magnification, or set tiling.tile_px and tiling.mpp to the file's"
         )
         self.slide, self.file = slide, file
+
+
+class CorrectionError(InputFileError):
+    """A correction GeoJSON exported from QuPath that cannot be merged (slidesnake.review.corrections): names the
+    file and, where one is at fault, the feature (its index and QuPath name)."""
+
+
+class OutsideSlideError(CorrectionError):
+    """A correction polygon that reaches outside its slide's level-0 frame."""
+
+
+class SelfIntersectionError(CorrectionError):
+    """A correction polygon whose edges cross (a bow tie): names the crossing edges."""
+
+
+class UnknownClassError(CorrectionError):
+    """A correction of a class that is none of Tumor, Benign, Artefact, Ignore (nor a review layer's)."""
+
+
+class WrongSlideError(CorrectionError):
+    """A correction GeoJSON of another slide: its features name another slide, or none fits this slide's size."""

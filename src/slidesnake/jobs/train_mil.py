@@ -25,6 +25,7 @@ from slidesnake.evaluation.splits import (
     read_splits,
     usable_splits,
 )
+from slidesnake.io.corrected_labels import read_corrected_labels
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import endpoint_table, prediction_table, write_predictions
@@ -39,13 +40,24 @@ log = logging.getLogger(__name__)
 
 
 def annotation_targets(
-    manifest: dict[str, dict], labels: dict[str, int], positive: int, tumor_threshold: float
+    manifest: dict[str, dict],
+    labels: dict[str, int],
+    positive: int,
+    tumor_threshold: float,
+    corrected: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Instance targets of every slide from its tiles file: annotated tumor tiles (annotated tumor share at
-    least `tumor_threshold`) of positive slides 1, every tile of the other slides 0, the rest unlabelled."""
+    least `tumor_threshold`) of positive slides 1, every tile of the other slides 0, the rest unlabelled; a slide
+    in `corrected` (slide -> its corrected tile labels, rule merge_corrections) takes its annotated tumor from
+    there, its confirmed negative tiles 0 and its ignored tiles unlabelled."""
     targets = {}
     for slide, label in labels.items():
         tiles = TileFile.read(manifest[slide]["tiles"])
+        if corrected and slide in corrected:
+            own = read_corrected_labels(Path(corrected[slide]), slide, tiles.coords)
+            tumor = own.tumor >= tumor_threshold
+            targets[slide] = instance_targets(tumor, label == positive, own.negative, own.ignored)
+            continue
         annotated = tiles.annotated_tumor()
         annotated = np.zeros(len(tiles), bool) if annotated is None else annotated >= tumor_threshold
         targets[slide] = instance_targets(annotated, label == positive)
@@ -153,12 +165,14 @@ def run(
     predictions_path: Path,
     tile_scores_path: Path,
     spec: dict | None = None,
+    corrected: dict[str, str] | None = None,
 ) -> dict:
     """Train on the fold's train part, stop early on its validation part, predict its test part (of the slides
     the feature manifest lists as OK: excluded slides are left out of every part); write the
     checkpoint, metrics (with per-epoch history), test predictions and test tile scores. With
     training.instance_weight > 0 the annotated tiles (annotated tumor share >= `tumor_threshold`, pu's) also
-    train the tile evidence. A survival or regression task (`spec`, workflow.tasks.task_spec) trains a one-output
+    train the tile evidence, from `corrected` (slide -> corrected tile labels) where the pathologist's corrections
+    are merged in. A survival or regression task (`spec`, workflow.tasks.task_spec) trains a one-output
     head instead (run_endpoint)."""
     manifest = read_manifest(feature_manifest)
     splits = usable_splits(read_splits(splits_csv), manifest)
@@ -183,7 +197,7 @@ def run(
     instance_labels = None
     if params.instance_weight > 0:
         training = {s: labels[s] for s in parts[TRAIN] + parts[VALIDATION]}
-        instance_labels = annotation_targets(manifest, training, len(classes) - 1, tumor_threshold)
+        instance_labels = annotation_targets(manifest, training, len(classes) - 1, tumor_threshold, corrected)
     model, history = train_fold(
         model_name,
         bags,

@@ -129,12 +129,24 @@ def training_bag(features: torch.Tensor, params: TrainParams, generator: np.rand
 UNLABELLED = np.nan  # instance target of a tile whose class no annotation says
 
 
-def instance_targets(annotated_tumor: np.ndarray, positive_slide: bool) -> np.ndarray:
+def instance_targets(
+    annotated_tumor: np.ndarray,
+    positive_slide: bool,
+    negative: np.ndarray | None = None,
+    ignored: np.ndarray | None = None,
+) -> np.ndarray:
     """Per tile of one slide, what the annotations say: 1 for annotated tumor tiles, 0 for every tile of a
-    negative slide, UNLABELLED for the other tiles of a positive slide."""
+    negative slide, UNLABELLED for the other tiles of a positive slide; with a pathologist's corrections
+    (io.corrected_labels) also 0 for the confirmed negative tiles and UNLABELLED for the ignored ones."""
     if not positive_slide:
-        return np.zeros(len(annotated_tumor), np.float32)
-    return np.where(annotated_tumor, 1.0, UNLABELLED).astype(np.float32)
+        targets = np.zeros(len(annotated_tumor), np.float32)
+    else:
+        targets = np.where(annotated_tumor, 1.0, UNLABELLED).astype(np.float32)
+    if negative is not None:
+        targets[negative] = 0.0
+    if ignored is not None:
+        targets[ignored] = UNLABELLED
+    return targets
 
 
 def instance_loss(evidence: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:

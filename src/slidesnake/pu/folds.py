@@ -29,6 +29,8 @@ class SlideTiles:
 
     features: np.ndarray
     annotated_tumor: np.ndarray | None
+    negative: np.ndarray | None = None  # bool: tiles a pathologist confirmed benign (io.corrected_labels) ...
+    ignored: np.ndarray | None = None  # ... and tiles no set takes (artefact, ignore, conflicting corrections)
 
 
 @dataclass
@@ -49,21 +51,29 @@ class PUResult:
 def fold_sets(
     slides: list[str], tiles: dict[str, SlideTiles], positive: dict[str, bool], params: PUParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """P, U and N (None without negatives, or when PNU is off) of the given training slides."""
-    p, u, n = [], [], []
+    """P, U and N (None without negatives) of the given training slides: N holds the tiles of negative slides
+    (with pu.use_negative_slides) and the confirmed negative tiles of positive slides (a pathologist's
+    corrections, always); ignored tiles are in none."""
+    p, u, n, confirmed = [], [], [], []
     for s in slides:
-        features, annotation = tiles[s].features, tiles[s].annotated_tumor
+        slide = tiles[s]
+        keep = np.ones(len(slide.features), bool) if slide.ignored is None else ~slide.ignored
+        features, annotation = slide.features, slide.annotated_tumor
         if positive[s]:
             if annotation is None:
                 raise SlideError(
                     s,
                     "is positive but has no annotation mask; PU learning needs partial annotations on positive slides",
                 )
-            p.append(features[annotation >= params.tumor_threshold])
-            u.append(features[annotation < params.tumor_threshold])
+            negative = np.zeros(len(features), bool) if slide.negative is None else slide.negative
+            tumor = annotation >= params.tumor_threshold
+            p.append(features[tumor & keep])
+            confirmed.append(features[negative & ~tumor & keep])
+            u.append(features[~tumor & ~negative & keep])
         else:
-            n.append(features)
-    return np.concatenate(p), np.concatenate(u), np.concatenate(n) if n and params.use_negative_slides else None
+            n.append(features[keep])
+    negatives = (n if params.use_negative_slides else []) + [c for c in confirmed if len(c)]
+    return np.concatenate(p), np.concatenate(u), np.concatenate(negatives) if negatives else None
 
 
 def fold_mask_threshold(

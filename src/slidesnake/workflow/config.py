@@ -128,6 +128,8 @@ def check_config(config: dict) -> dict:
         ):
             if classifier[key] is None:
                 raise ConfigError(f"classifier.{key}", f"the classifier is enabled but has no {key}: set {meaning}")
+    if config["review"]["task"] is not None or config["review"]["model"] is not None:
+        review_choice(config)
     for source in config["figures"]["heatmap_sources"]:
         if source != PU_SOURCE and source not in all_models(config):
             raise ConfigError(
@@ -176,3 +178,18 @@ def default_params(cls, section: str, **changes):
 
     entry = encoder_defaults() if section == "features" else {}
     return cls(**section_params(cls, {**entry, **default_config()[section], **changes}))
+
+
+def review_choice(config: dict) -> tuple[str, str]:
+    """The classification task and MIL model the review project shows (review.task, default pu.task; review.model,
+    default the task's first model); a ConfigError names the key that does not fit."""
+    review, tasks = config["review"], config["tasks"]
+    task = review["task"] or config["pu"]["task"]
+    key = "review.task" if review["task"] else "pu.task"
+    if task not in tasks or task_type(tasks[task]) != CLASSIFICATION:
+        raise ConfigError(key, f"the review needs a classification task; '{task}' is not one of {list(tasks)}")
+    models = task_models(config, task)
+    model = review["model"] or models[0]
+    if model not in models:
+        raise ConfigError("review.model", f"'{model}' is not a model of task '{task}' {models}")
+    return task, model

@@ -20,7 +20,7 @@ from slidesnake.mil.names import REGION_MODELS
 from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import Cohort, pu_enabled, spread
-from slidesnake.workflow.config import all_models, task_models, train_encoder
+from slidesnake.workflow.config import all_models, review_choice, task_models, train_encoder
 from slidesnake.workflow.params import section_params
 from slidesnake.workflow.sheet import source_kind
 from slidesnake.workflow.tasks import task_spec, task_type
@@ -429,6 +429,75 @@ class RuleInputs:
     def umap_pu_scores(self, wildcards) -> list[str] | str:
         return paths.fill(paths.PU_TILE_SCORES, task=self.config["pu"]["task"]) if self.pu_runs() else []
 
+    # ---- the QuPath review project ---------------------------------------------------------------------
+
+    def review_files(self, wildcards) -> dict:
+        """What the review project reads: the training cohort's manifest and QC table, the task's splits, PU's
+        tile scores, prior and slide scores and the feature manifest (where PU runs for the task; `pu_run`: those
+        three in that order), the chosen MIL model's fold tile scores and, with review.corrections, the corrected
+        tile labels (the proposals skip the tiles they label); with new slides (`new`) their manifest, QC table and
+        the model's fold-ensemble tile scores."""
+        task, model = review_choice(self.config)
+        return {
+            "manifest": self.slide_manifest(paths.TRAIN_COHORT),
+            "qc": self.qc_table(paths.TRAIN_COHORT),
+            "splits": paths.fill(paths.SPLITS, task=task),
+            "pu": [paths.fill(paths.PU_TILE_SCORES, task=task)] if self.pu_runs(task) else [],
+            "pu_run": (
+                [
+                    paths.fill(paths.PU_PRIOR, task=task),
+                    paths.fill(paths.PU_SLIDE_SCORES, task=task),
+                    self.feature_manifest(paths.TRAIN_COHORT),
+                ]
+                if self.pu_runs(task)
+                else []
+            ),
+            "mil": paths.fold_files(paths.FOLD_TILE_SCORES, task, model, self.folds),
+            "corrected": list(self.corrected_labels(wildcards).values()),
+            "new": (
+                [
+                    self.slide_manifest(paths.NEW_COHORT),
+                    self.qc_table(paths.NEW_COHORT),
+                    paths.fill(paths.NEW_TILE_SCORES, task=task, model=model),
+                ]
+                if self.new_slides
+                else []
+            ),
+        }
+
+    def review_input(self, name: str):
+        """Input function: one entry of review_files."""
+        return lambda wildcards: self.review_files(wildcards)[name]
+
+    def review_model(self, wildcards) -> str:
+        """Params function: the MIL model whose evidence the review shows."""
+        return review_choice(self.config)[1]
+
+    def corrections_input(self, wildcards) -> list[str]:
+        """Input function: the slide's corrections GeoJSON in review.corrections, when there is one."""
+        folder = self.config["review"]["corrections"]
+        if folder is None:
+            return []
+        path = paths.fill(paths.CORRECTIONS_FILE, folder=folder, slide=wildcards.slide)
+        return [path] if Path(path).is_file() else []
+
+    def corrected_labels(self, wildcards) -> dict[str, str]:
+        """Params function: training slide -> its corrected tile labels, with review.corrections set (else none:
+        PU and MIL train on the tiles files' annotation fractions)."""
+        if self.config["review"]["corrections"] is None:
+            return {}
+        return {s: paths.fill(paths.CORRECTED_LABELS, slide=s) for s in self.train_slides}
+
+    def mil_corrected_labels(self, wildcards) -> dict[str, str]:
+        """Params function: the corrected tile labels a MIL model trains its evidence on: with
+        training.instance_weight > 0 (else MIL reads no annotation) and for tile models (not HIPT's regions)."""
+        if self.config["training"]["instance_weight"] <= 0 or wildcards.model in REGION_MODELS:
+            return {}
+        return self.corrected_labels(wildcards)
+
+    def review_minutes(self, wildcards) -> int:
+        return 10 + len(self.train_slides) // 20
+
     # ---- resource estimates from input sizes, so that schedulers get honest requests -----------------
 
     @staticmethod
@@ -481,6 +550,7 @@ class RuleInputs:
             "train": self.train_targets,
             "predict": self.predict_targets,
             "figures": self.figures_targets,
+            "review": lambda: [paths.REVIEW_DIR],
         }
 
     def stage_input(self, stage: str):

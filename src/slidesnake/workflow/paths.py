@@ -109,6 +109,12 @@ PEER_PATCHES = {CLAM: "{folder}/patches/{slide}.h5", TRIDENT: "{folder}/patches/
 # {mag}x_{px}px_{overlap}px_overlap; encoder: the tool's name of the patch encoder)
 PEER_FEATURES = {CLAM: "{folder}/h5_files/{slide}.h5", TRIDENT: "{folder}/features_{encoder}/{slide}.h5"}
 
+# the QuPath review project (slidesnake.io.qupath names the files inside it)
+REVIEW_DIR = f"{RESULTS}/review"
+CORRECTIONS_FILE = "{folder}/{slide}.geojson"  # the user's QuPath export of a slide, in review.corrections
+CORRECTED_MASK = f"{RESULTS}/corrections/{{slide}}.png"  # the annotation with the corrections merged in ...
+CORRECTED_LABELS = f"{RESULTS}/corrections/{{slide}}.h5"  # ... and its tile labels (slidesnake.io.corrected_labels)
+
 VERSIONS = f"{RESULTS}/versions.tsv"
 
 
