@@ -68,6 +68,14 @@ def labels_param(wildcards):
     return task_labels(wildcards.task)
 
 
+def sites_param(wildcards):
+    """slide -> site of the training slides, checked here with training.split_by site."""
+    try:
+        return IN.sites(paths.TRAIN_COHORT, wildcards.task, task_labels(wildcards.task))
+    except SlidesnakeError as error:
+        raise WorkflowError(str(error)) from None
+
+
 def first_classification_labels():
     """The labels of the first classification task (the UMAP colours its slides by them), or none."""
     names = [t for t in TASKS if task_type(TASKS[t]) == CLASSIFICATION]

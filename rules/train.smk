@@ -18,6 +18,8 @@ rule splits:
         labels=labels_param,
         kind=IN.task_type,
         patients=IN.patients(paths.TRAIN_COHORT),
+        sites=sites_param,
+        split_by=config["training"]["split_by"],
         folds=FOLDS,
         seed=config["training"]["seed"],
     script:

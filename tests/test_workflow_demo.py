@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from helpers import TEST_CONFIGS, config_arg, run_snakemake
+from slidesnake.core.labels import SITE_COLUMN
+from slidesnake.demo.plan import site_name
 from slidesnake.io.tile_scores import MIL_SCORE, score_kind
 from viewer_check import check_viewer_in_browser
 
@@ -28,6 +30,7 @@ def test_every_stage_wrote_every_slide(demo_run):
     workdir, _ = demo_run
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
     assert len(sheet) == 8 and set(sheet["label"]) == {"tumor", "normal"}
+    assert set(sheet[SITE_COLUMN]) == {site_name(0)}  # the demo's one staining site (demo.sites)
     for slide in sheet["slide_id"]:
         for path in (
             f"results/slides/{slide}.tiff",

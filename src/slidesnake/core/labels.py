@@ -22,3 +22,6 @@ CLASSIFICATION, SURVIVAL, REGRESSION = "classification", "survival", "regression
 ENDPOINTS = (SURVIVAL, REGRESSION)
 # what that output is, in prediction tables (io/predictions.py): a log hazard (higher: earlier event), or the value
 OUTPUT_NAMES = {SURVIVAL: "risk", REGRESSION: "predicted_value"}
+
+# the optional sample-sheet column naming a slide's site (hospital, scanner, batch); the splits table's column of it
+SITE_COLUMN = "site"
