@@ -3,10 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from slidesnake.core.errors import SiteError
 from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.demo.plan import site_name
+from slidesnake.evaluation.metrics import rank_auc
+from slidesnake.evaluation.per_site import SITES, site_entry
+from slidesnake.evaluation.report import markdown_report, site_lines
 from slidesnake.evaluation.splits import TEST, check_no_leakage, check_site_preserved, site_folds
 from slidesnake.jobs import splits as splits_job
 from slidesnake.workflow.cohort import load_cohort
@@ -117,3 +121,44 @@ def test_demo_slides_carry_their_staining_site():
     config = default_config(demo={"n_slides": 8, "sites": 3})
     cohort = load_cohort(config)
     assert {cohort.record(s).site for s in cohort.slides("train")} == {site_name(k) for k in range(3)}
+
+
+def predictions(rows: list[tuple[str, str, str, int, float]]) -> pd.DataFrame:
+    """A binary predictions table from (slide, patient, label, fold, probability of "b") rows."""
+    table = pd.DataFrame(rows, columns=["slide_id", "patient_id", "label", "fold", "prob_b"])
+    return table.assign(prob_a=1 - table["prob_b"])[["slide_id", "patient_id", "label", "fold", "prob_a", "prob_b"]]
+
+
+def test_per_site_auc_hand_computed_and_unseen_sites():
+    # site A (all tested in fold 0): b's probabilities 0.9, 0.6 against a's 0.7, 0.2: 3 of 4 pairs ranked right.
+    # site B (tested in folds 0 and 1): b 0.8 against a 0.3: 1.0; its slides trained the other fold's model
+    rows = [
+        ("a1", "p1", "b", 0, 0.9),
+        ("a2", "p2", "b", 0, 0.6),
+        ("a3", "p3", "a", 0, 0.7),
+        ("a4", "p4", "a", 0, 0.2),
+        ("b1", "p5", "b", 0, 0.8),
+        ("b2", "p6", "a", 1, 0.3),
+    ]
+    sites = {s: s[0].upper() for s, *_ in rows}
+    flipped = predictions(rows).assign(prob_b=lambda t: 1 - t["prob_b"], prob_a=lambda t: 1 - t["prob_a"])
+    entry = site_entry({"m": predictions(rows), "flipped": flipped}, ["a", "b"], sites)
+    a, b = entry["per_site"]["A"], entry["per_site"]["B"]
+    assert (a["slides"], a["patients"], a["positive_slides"], a["held_out_fold"]) == (4, 4, 2, 0)
+    assert b["held_out_fold"] is None and entry["unseen_sites"] == 1
+    assert a["models"]["m"]["auc"] == pytest.approx(0.75) and a["models"]["flipped"]["auc"] == pytest.approx(0.25)
+    assert b["models"]["m"]["auc"] == pytest.approx(1.0)
+    low, high = a["models"]["m"]["auc_ci"]
+    assert 0 <= low <= 0.75 <= high <= 1
+    assert entry["mean_unseen_site_auc"] == pytest.approx({"m": 0.75, "flipped": 0.25})
+    assert site_entry({"m": predictions(rows)}, ["a", "b"], dict.fromkeys(sites, "A")) is None
+    lines = "\n".join(site_lines(entry))
+    assert "| A | 4 (2) | 4 | 0 | 0.750 [" in lines and "| B | 2 (1) | 2 | no (seen in training) | 1.000" in lines
+    assert "mean over the 1 unseen sites | | | | 0.750 | 0.250 |" in lines
+    assert lines in markdown_report({"task": "t", "models": {}, SITES: entry})
+
+
+def test_rank_auc_equals_roc_auc_with_ties():
+    rng = np.random.default_rng(3)
+    y, scores = rng.random(60) < 0.4, np.round(rng.random(60), 1)  # many ties
+    assert rank_auc(y, scores) == pytest.approx(roc_auc_score(y, scores))

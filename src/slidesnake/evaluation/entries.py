@@ -23,6 +23,7 @@ from slidesnake.evaluation.metrics import (
     mask_overlap,
     mean_interval,
     safe_auc,
+    slide_auc,
 )
 from slidesnake.io.exclusion import EXCLUDED, NAMES, STATUS
 from slidesnake.io.predictions import probability_column, probability_columns
@@ -44,9 +45,8 @@ def model_entry(
     columns = probability_columns(classes)
     y, probabilities = table["label"].map(classes.index).to_numpy(), table[columns].to_numpy()
     oof = classification_metrics(y, probabilities)
-    oof["auc_ci"] = grouped_interval(
-        lambda rows: classification_metrics(y[rows], probabilities[rows])["auc"], table["patient_id"].to_numpy()
-    )
+    patients = table["patient_id"].to_numpy()
+    oof["auc_ci"] = grouped_interval(lambda rows: slide_auc(y[rows], probabilities[rows]), patients)
     per_fold = [
         classification_metrics(g["label"].map(classes.index).to_numpy(), g[columns].to_numpy())["auc"]
         for _, g in table.groupby("fold")
@@ -54,7 +54,6 @@ def model_entry(
     per_fold = [a for a in per_fold if a is not None]
     positive = positive_class(classes)
     is_positive, score = (table["label"] == positive).to_numpy(), table[probability_column(positive)].to_numpy()
-    patients = table["patient_id"].to_numpy()
     entry = {
         "oof": oof,
         "fold_auc_mean": float(np.mean(per_fold)) if per_fold else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from slidesnake.core.labels import ENDPOINTS
 from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
+from slidesnake.evaluation.per_site import SITES
 from slidesnake.io.exclusion import REASON, SOURCE, STAGE
 from slidesnake.io.tile_scores import PU_MODES
 
@@ -85,6 +86,7 @@ def markdown_report(report: dict) -> str:
             f"{with_interval(loc.get('pooled_ranked_auc'), loc.get('pooled_ranked_auc_ci'))} | "
             f"{with_interval(att.get('mean_slide_auc'), att.get('mean_slide_auc_ci'))} |"
         )
+    lines += site_lines(report.get(SITES))
     lines += calibration_lines(report["models"]) + operating_point_lines(report["models"])
     pu = report.get("pu")
     if pu:
@@ -123,6 +125,34 @@ def excluded_lines(excluded: dict | None) -> list[str]:
         for e in excluded["slides"]:
             reason = e[REASON].replace("|", "/").replace("\n", " ")
             lines.append(f"| {e['slide_id']} | {e['class']} | {e[STAGE]} | {reason} | {e[SOURCE]} |")
+    return lines
+
+
+def site_lines(sites: dict | None) -> list[str]:
+    """The per-site table: each site's slides and the fold it was held out in (unseen by that fold's model), and
+    every model's slide AUC on it with its patient-bootstrap interval; the mean over the unseen sites."""
+    if not sites:
+        return []
+    per_site = sites["per_site"]
+    models = list(next(iter(per_site.values()))["models"])
+    lines = [
+        "",
+        "Slide AUC per site (the sheet's site column), with patient-bootstrap 95% intervals. A site is unseen when "
+        "all its slides were tested in one fold, whose model never trained on a slide of it (every site, under "
+        "training.split_by: site).",
+        "",
+        "| site | slides (positive) | patients | unseen: held out in fold | " + " | ".join(models) + " |",
+        "|---|---|---|---|" + "---|" * len(models),
+    ]
+    for site, e in per_site.items():
+        held = "no (seen in training)" if e["held_out_fold"] is None else str(e["held_out_fold"])
+        aucs = [with_interval(e["models"][m]["auc"], e["models"][m]["auc_ci"]) for m in models]
+        lines.append(
+            f"| {site} | {e['slides']} ({e['positive_slides']}) | {e['patients']} | {held} | " + " | ".join(aucs) + " |"
+        )
+    if sites["unseen_sites"]:
+        means = [fmt(sites["mean_unseen_site_auc"][m]) for m in models]
+        lines.append(f"| mean over the {sites['unseen_sites']} unseen sites | | | | " + " | ".join(means) + " |")
     return lines
 
 
