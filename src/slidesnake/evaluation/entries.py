@@ -11,9 +11,11 @@ from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
 from slidesnake.evaluation.calibration import (
     CALIBRATION,
     OPERATING_POINTS,
+    PLATT,
     TARGET_SENSITIVITY,
     calibration,
     operating_points,
+    platt_entry,
 )
 from slidesnake.evaluation.localisation import localisation
 from slidesnake.evaluation.metrics import (
@@ -39,9 +41,9 @@ def model_entry(
     target_sensitivity: float = TARGET_SENSITIVITY,
 ) -> dict:
     """Out-of-fold metrics of one model (its predictions table over every fold), the per-fold AUC spread, the
-    calibration and operating points of its positive-class probabilities (slidesnake.evaluation.calibration:
-    thresholds chosen per fold on the other folds) and, with truth tumor shares of the scored boxes, the
-    localisation of its tile scores (and attention)."""
+    calibration, operating points and Platt scaling of its positive-class probabilities
+    (slidesnake.evaluation.calibration: thresholds and maps chosen per fold on the other folds) and, with truth
+    tumor shares of the scored boxes, the localisation of its tile scores (and attention)."""
     columns = probability_columns(classes)
     y, probabilities = table["label"].map(classes.index).to_numpy(), table[columns].to_numpy()
     oof = classification_metrics(y, probabilities)
@@ -60,6 +62,7 @@ def model_entry(
         "fold_auc_sd": float(np.std(per_fold)) if per_fold else None,
         CALIBRATION: calibration(is_positive, score, patients),
         OPERATING_POINTS: operating_points(is_positive, score, table["fold"].to_numpy(), patients, target_sensitivity),
+        PLATT: platt_entry(is_positive, score, table["fold"].to_numpy(), patients),
     }
     if truth:
         tumor_slides = [s for s in table.loc[table["label"] == positive, "slide_id"] if s in truth]

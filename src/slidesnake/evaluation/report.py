@@ -4,7 +4,7 @@ points."""
 from __future__ import annotations
 
 from slidesnake.core.labels import ENDPOINTS
-from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
+from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, PLATT, TARGET, YOUDEN
 from slidesnake.evaluation.per_site import SITES
 from slidesnake.io.exclusion import REASON, SOURCE, STAGE
 from slidesnake.io.tile_scores import PU_MODES
@@ -87,7 +87,8 @@ def markdown_report(report: dict) -> str:
             f"{with_interval(att.get('mean_slide_auc'), att.get('mean_slide_auc_ci'))} |"
         )
     lines += site_lines(report.get(SITES))
-    lines += calibration_lines(report["models"]) + operating_point_lines(report["models"])
+    lines += calibration_lines(report["models"]) + platt_lines(report["models"])
+    lines += operating_point_lines(report["models"])
     pu = report.get("pu")
     if pu:
         lines += ["", "| PU tile classifier | tile AUC | slide AUC (top-k mean) |", "|---|---|---|"]
@@ -189,6 +190,34 @@ def calibration_lines(models: dict) -> list[str]:
             r = c["reliability"][b]
             cells.append(f"{with_interval(r['observed'], r['observed_ci'])} ({r['count']})" if r["count"] else "-")
         lines.append(f"| {row['lower']:.1f}-{row['upper']:.1f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def platt_lines(models: dict) -> list[str]:
+    """The post-hoc calibration table: per model the ECE and Brier score before and after Platt scaling (each fold
+    calibrated by the map fitted on the other folds) and the cohort's map that new slides get."""
+    models = {m: e[PLATT] for m, e in models.items() if e.get(PLATT)}
+    if not models:
+        return []
+    lines = [
+        "",
+        "Post-hoc calibration by Platt scaling (calibrated probability sigmoid(a logit(p) + b)): each fold's map is "
+        "fitted on the other folds' out-of-fold predictions and applied to the fold, so no map is scored on the "
+        "slides it was fitted on; patient-bootstrap 95% intervals. New slides get the cohort's map, fitted on all "
+        "out-of-fold predictions (the calibrated probability column of the new-slide predictions).",
+        "",
+        "| model | ECE before | ECE after | Brier before | Brier after | slides | cohort map a, b |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, e in models.items():
+        before, after, cohort = e["before"], e["after"], e["cohort_params"]
+        lines.append(
+            f"| {model} | {with_interval(before['ece'], before['ece_ci'])} | "
+            f"{with_interval(after['ece'], after['ece_ci'])} | {with_interval(before['brier'], before['brier_ci'])} | "
+            f"{with_interval(after['brier'], after['brier_ci'])} | {e['slides']} | "
+            + ("n/a" if cohort is None else f"{cohort[0]:.3f}, {cohort[1]:.3f}")
+            + " |"
+        )
     return lines
 
 
