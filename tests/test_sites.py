@@ -11,6 +11,7 @@ from slidesnake.demo.plan import site_name
 from slidesnake.evaluation.metrics import rank_auc
 from slidesnake.evaluation.per_site import SITES, site_entry
 from slidesnake.evaluation.report import markdown_report, site_lines
+from slidesnake.evaluation.simulation import TileProblem, simulate
 from slidesnake.evaluation.splits import TEST, check_no_leakage, check_site_preserved, site_folds
 from slidesnake.jobs import splits as splits_job
 from slidesnake.workflow.cohort import load_cohort
@@ -162,3 +163,18 @@ def test_rank_auc_equals_roc_auc_with_ties():
     rng = np.random.default_rng(3)
     y, scores = rng.random(60) < 0.4, np.round(rng.random(60), 1)  # many ties
     assert rank_auc(y, scores) == pytest.approx(roc_auc_score(y, scores))
+
+
+def test_simulated_site_effects_are_shared_by_a_sites_slides():
+    small = dict(n_slides=12, tiles_per_slide=(30, 40), dim=32, signal_dims=4, slide_sd=0.0, seed=2)
+    plain = simulate(TileProblem(**small))
+    sited = simulate(TileProblem(**small, sites=3, site_sd=2.0))
+    assert set(sited.site.values()) == {0, 1, 2} and set(plain.site.values()) == {0}
+    assert sited.labels == plain.labels
+    negative = [s for s in sited.slides() if not sited.labels[s]]  # no tumor shift (whose size the sites change)
+    offsets = {s: sited.features[s].mean(0) - plain.features[s].mean(0) for s in negative}
+    for slide, offset in offsets.items():  # every slide of a site moved by its site's offset, exactly
+        first = next(s for s in negative if sited.site[s] == sited.site[slide])
+        assert np.allclose(offset, offsets[first], atol=1e-4)
+    assert len({sited.site[s] for s in negative}) > 1
+    assert max(np.abs(o - offsets[negative[0]]).max() for o in offsets.values()) > 1
