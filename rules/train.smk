@@ -91,7 +91,7 @@ rule evaluate:
         splits=paths.SPLITS,
     output:
         json=paths.EVALUATION_JSON,
-        md=paths.EVALUATION_MD,
+        md=report(paths.EVALUATION_MD, caption="../report/evaluation.rst", category="Cohort {task}"),
     log:
         paths.log("evaluate", "{task}"),
     conda:
