@@ -5,6 +5,7 @@ from pathlib import Path
 
 from slidesnake.core.errors import SlidesnakeError
 from slidesnake.core.logs import job_logging
+from slidesnake.core.sites import SPLIT_BY_SITE
 from slidesnake.io.params import DownloadParams
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import load_cohort
@@ -71,7 +72,8 @@ def labels_param(wildcards):
 def sites_param(wildcards):
     """slide -> site of the training slides, checked here with training.split_by site."""
     try:
-        return IN.sites(paths.TRAIN_COHORT, wildcards.task, task_labels(wildcards.task))
+        by_site = config["training"]["split_by"] == SPLIT_BY_SITE  # only then are the labels checked against sites
+        return IN.sites(paths.TRAIN_COHORT, wildcards.task, task_labels(wildcards.task) if by_site else {})
     except SlidesnakeError as error:
         raise WorkflowError(str(error)) from None
 
