@@ -8,6 +8,8 @@ training folds (and the analytic AUC the simulator aims at). PU: nnPU / PNU agai
 priors 0.02-0.2, with the true prior and with the Elkan-Noto estimate, over several cohorts.
 
     PYTHONPATH=src python benchmarks/bench_learning.py --part mil --out /tmp/bench_learning
+    PYTHONPATH=src python benchmarks/bench_learning.py --part mil --settings 'witness 5%, oracle 0.9, site effects' \
+        --models mean_pool,abmil --remedies none,site,slide --tiles 200,600
     PYTHONPATH=src python benchmarks/bench_learning.py --part pu --out /tmp/bench_learning
 """
 
@@ -28,7 +30,14 @@ MIL_SETTINGS = {
     "witness 1%, oracle 0.9": dict(witness_rate=0.01, oracle_auc=0.92, slide_sd=0.0),
     "witness 25%, oracle 0.8": dict(witness_rate=0.25, oracle_auc=0.8, slide_sd=0.0),
     "witness 5%, oracle 0.9, slide effects": dict(witness_rate=0.05, oracle_auc=0.92, slide_sd=0.5),
+    "witness 5%, oracle 0.9, site effects": dict(
+        witness_rate=0.05, oracle_auc=0.92, slide_sd=0.0, sites=4, site_sd=0.5
+    ),
 }
+# batch-effect remedies applied to the tile features before MIL (--remedies): none (the fold's standardisation
+# only, as the workflow trains), site (each site's tiles standardised with the mean and sd of its training slides'
+# tiles), slide (each slide's tiles centred on the slide's own mean tile; label-free)
+REMEDIES = ("none", "site", "slide")
 MIL_BASE = dict(n_slides=100, tiles_per_slide=(1000, 3000), dim=512, signal_dims=8)  # tiles: a WSI at 20x
 PU_PRIORS = (0.02, 0.05, 0.1, 0.2)
 
@@ -50,8 +59,22 @@ def oracle_tile_auc(cohort, train: list[str], test: list[str]) -> float:
     )
 
 
-def mil_task(setting: str, model: str, seed: int) -> dict:
-    """5-fold cross-validation of one model on one simulated cohort."""
+def remedied(cohort, train: list[str], remedy: str) -> dict[str, np.ndarray]:
+    """The cohort's tile features after a remedy (REMEDIES), its statistics from the `train` slides only."""
+    if remedy == "none":
+        return cohort.features
+    if remedy == "slide":
+        return {s: x - x.mean(0) for s, x in cohort.features.items()}
+    statistics = {}
+    for site in set(cohort.site.values()):
+        tiles = np.concatenate([cohort.features[s] for s in train if cohort.site[s] == site])
+        statistics[site] = tiles.mean(0), tiles.std(0) + 1e-6
+    return {s: (x - statistics[cohort.site[s]][0]) / statistics[cohort.site[s]][1] for s, x in cohort.features.items()}
+
+
+def mil_task(setting: str, model: str, seed: int, remedy: str = "none", tiles: tuple[int, int] | None = None) -> dict:
+    """5-fold cross-validation of one model on one simulated cohort (`tiles`: other bag sizes), its features
+    after `remedy` (fitted per fold on its training slides)."""
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -63,8 +86,8 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    cohort = simulate(TileProblem(seed=seed, **MIL_BASE, **MIL_SETTINGS[setting]))
-    bags = Bags.in_memory(cohort.features)
+    base = {**MIL_BASE, **({"tiles_per_slide": tiles} if tiles else {})}
+    cohort = simulate(TileProblem(seed=seed, **base, **MIL_SETTINGS[setting]))
     slides = cohort.slides()
     folds = np.array_split(np.random.default_rng(seed).permutation(slides), 5)
     params = default_params(TrainParams, "training", seed=seed, max_tiles=512)
@@ -73,6 +96,7 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
         test = list(test)
         rest = [s for s in slides if s not in test]
         val, train = rest[: len(rest) // 5], rest[len(rest) // 5 :]
+        bags = Bags.in_memory(remedied(cohort, rest, remedy))
         fitted, _ = train_fold(model, bags, cohort.labels, train, val, 2, params)
         p, scores = predict(fitted, bags, test, torch.device("cpu"))
         probability.update({s: float(row[1]) for s, row in zip(test, p, strict=False)})
@@ -89,6 +113,8 @@ def mil_task(setting: str, model: str, seed: int) -> dict:
         "setting": setting,
         "model": model,
         "seed": seed,
+        "remedy": remedy,
+        "tiles_per_slide": list(base["tiles_per_slide"]),
         "slide_auc": float(roc_auc_score(y, scores)),
         "slide_auc_ci": grouped_auc_interval(y, scores, np.arange(len(y))),
         "evidence_tile_auc": float(np.mean(evidence)),
@@ -166,9 +192,9 @@ def ci(interval) -> str:
 
 def mil_table(results: list[dict]) -> str:
     lines = [
-        "| setting | oracle tile AUC (analytic) | model | slide AUC [95% CI] | tile evidence AUC "
+        "| setting | oracle tile AUC (analytic) | model | remedy | slide AUC [95% CI] | tile evidence AUC [95% CI] "
         "| attention tile AUC |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for setting in MIL_SETTINGS:
         rows = [r for r in results if r["setting"] == setting]
@@ -179,7 +205,8 @@ def mil_table(results: list[dict]) -> str:
             attention = "n/a" if r["attention_tile_auc"] is None else f"{r['attention_tile_auc']:.3f}"
             lines.append(
                 f"| {setting} | {np.mean(oracle):.3f} ({r['analytic_oracle_auc']:.2f}) | {r['model']} | "
-                f"{r['slide_auc']:.3f}{ci(r['slide_auc_ci'])} | {r['evidence_tile_auc']:.3f} | {attention} |"
+                f"{r.get('remedy', 'none')} | {r['slide_auc']:.3f}{ci(r['slide_auc_ci'])} | "
+                f"{r['evidence_tile_auc']:.3f}{ci(r['evidence_tile_auc_ci'])} | {attention} |"
             )
     return "\n".join(lines)
 
@@ -210,15 +237,19 @@ def main() -> None:
     parser.add_argument("--settings", default=";".join(MIL_SETTINGS), help="setting names separated by ;")
     parser.add_argument("--seeds", type=int, default=1, help="simulated cohorts per setting (PU: at least 3)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--remedies", default="none", help=f"batch-effect remedies, comma-separated: {REMEDIES}")
+    parser.add_argument("--tiles", default=None, help="tiles per slide as MIN,MAX (default 1000,3000)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/slidesnake-bench-learning"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPU"
     if args.part == "mil":
+        tiles = tuple(int(v) for v in args.tiles.split(",")) if args.tiles else None
         tasks = [
-            (mil_task, (setting, model, seed))
+            (mil_task, (setting, model, seed, remedy, tiles))
             for setting in args.settings.split(";")
             for model in args.models.split(",")
+            for remedy in args.remedies.split(",")
             for seed in range(1, args.seeds + 1)
         ]
         results = run(tasks, args.workers)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from slidesnake.core.errors import SlidesnakeError
 from slidesnake.core.logs import job_logging
+from slidesnake.core.sites import SPLIT_BY_SITE
 from slidesnake.io.params import DownloadParams
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import load_cohort
@@ -60,6 +61,15 @@ def task_labels(task):
 
 def labels_param(wildcards):
     return task_labels(wildcards.task)
+
+
+def sites_param(wildcards):
+    """slide -> site of the training slides, checked here with training.split_by site."""
+    try:
+        by_site = config["training"]["split_by"] == SPLIT_BY_SITE  # only then are the labels checked against sites
+        return IN.sites(paths.TRAIN_COHORT, wildcards.task, task_labels(wildcards.task) if by_site else {})
+    except SlidesnakeError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def first_classification_labels():

@@ -24,6 +24,7 @@ rule oof_predictions:
 rule deploy_predictions:
     input:
         models=IN.fold_outputs(paths.MODEL),
+        oof=IN.fold_outputs(paths.FOLD_PREDICTIONS),
         manifest=IN.mil_manifest(paths.NEW_COHORT),
     output:
         slides=paths.NEW_SLIDE_PREDICTIONS,

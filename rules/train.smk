@@ -18,6 +18,8 @@ rule splits:
         labels=labels_param,
         kind=IN.task_type,
         patients=IN.patients(paths.TRAIN_COHORT),
+        sites=sites_param,
+        split_by=config["training"]["split_by"],
         folds=FOLDS,
         seed=config["training"]["seed"],
     script:
@@ -93,7 +95,7 @@ rule evaluate:
         splits=paths.SPLITS,
     output:
         json=paths.EVALUATION_JSON,
-        md=paths.EVALUATION_MD,
+        md=report(paths.EVALUATION_MD, caption="../report/evaluation.rst", category="Cohort {task}"),
     log:
         paths.log("evaluate", "{task}"),
     conda:

@@ -15,4 +15,5 @@ with job_logging(snakemake.log[0]), claim_gpu():
         Path(o.slides),
         Path(o.patients),
         Path(o.tile_scores),
+        [Path(p) for p in i.oof],
     )

@@ -7,4 +7,4 @@ from slidesnake.jobs import splits
 
 with job_logging(snakemake.log[0]):
     p = snakemake.params
-    splits.run(p.labels, p.patients, p.folds, p.seed, Path(snakemake.output[0]), p.kind)
+    splits.run(p.labels, p.patients, p.folds, p.seed, Path(snakemake.output[0]), p.kind, p.sites, p.split_by)

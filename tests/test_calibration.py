@@ -11,13 +11,18 @@ import pytest
 from slidesnake.evaluation.calibration import (
     CALIBRATION,
     OPERATING_POINTS,
+    PLATT,
     TARGET,
     YOUDEN,
     brier_score,
     calibration,
     expected_calibration_error,
+    nested_platt,
     nested_thresholds,
     operating_point,
+    platt_apply,
+    platt_entry,
+    platt_fit,
     reliability_bins,
     sensitivity_threshold,
     youden_threshold,
@@ -144,3 +149,38 @@ def test_model_entry_and_report_hold_calibration_and_operating_points(monkeypatc
     assert "| model | ECE | Brier score |" in text and "| abmil | Youden's J |" in text
     assert "| abmil | sensitivity >= 0.8 |" in text and f"| abmil | {entry[CALIBRATION]['ece']:.3f} [" in text
     assert "| 0.9-1.0 |" in text
+    platt = entry[PLATT]
+    assert platt["slides"] == len(table) and platt["before"]["ece"] == pytest.approx(expected_calibration_error(y, p))
+    assert platt["cohort_params"] == pytest.approx(platt_fit(y, p))
+    assert f"| abmil | {platt['before']['ece']:.3f} [" in text and "Platt scaling" in text
+
+
+def test_platt_fit_hand_computed_and_recovered():
+    # one positive at p 0.8 and one negative at 0.2 (logits +-log 4); Platt's targets are 2/3 and 1/3, so the fit
+    # solves sigmoid(a log 4 + b) = 2/3 and sigmoid(-a log 4 + b) = 1/3: b = 0 and a log 4 = log 2, a = 0.5
+    assert platt_fit(np.array([1, 0]), np.array([0.8, 0.2])) == pytest.approx((0.5, 0.0), abs=1e-9)
+    assert platt_fit(np.array([1, 1]), np.array([0.8, 0.2])) is None
+    rng = np.random.default_rng(0)  # outcomes drawn from sigmoid(2 logit(p) - 1): the fit recovers (2, -1)
+    p = rng.uniform(0.02, 0.98, 20000)
+    y = rng.random(20000) < platt_apply((2.0, -1.0), p)
+    a, b = platt_fit(y, p)
+    assert a == pytest.approx(2.0, abs=0.1) and b == pytest.approx(-1.0, abs=0.1)
+
+
+def test_no_platt_map_is_fitted_on_its_own_fold():
+    y = np.array([1, 0, 1, 0, 1, 1, 0])
+    p = np.array([0.9, 0.1, 0.8, 0.2, 0.6, 0.7, 0.4])
+    folds = np.array([0, 0, 1, 1, 2, 2, 2])
+    calibrated, params = nested_platt(y, p, folds)
+    # fold 1 (p 0.8, 0.2) gets the map of folds 0 and 2; fold 0's hand case (a = 0.5, b = 0) is checked above
+    for k in (0, 1, 2):
+        assert params[k] == pytest.approx(platt_fit(y[folds != k], p[folds != k]))
+        assert calibrated[folds == k] == pytest.approx(platt_apply(params[k], p[folds == k]))
+        flipped = np.where(folds == k, 1 - y, y)  # the fold's own labels change nothing of its calibration
+        assert nested_platt(flipped, p, folds)[0][folds == k] == pytest.approx(calibrated[folds == k])
+        assert not np.allclose(nested_platt(flipped, p, folds)[0][folds != k], calibrated[folds != k])
+    one_class = nested_platt(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1]))
+    assert np.isnan(one_class[0]).all() and one_class[1] == {0: None, 1: None}  # the other fold holds one class
+    entry = platt_entry(y, p, folds, np.arange(len(y)))
+    assert entry["after"]["ece"] == pytest.approx(expected_calibration_error(y, calibrated))
+    assert entry["after"]["brier"] == pytest.approx(brier_score(y, calibrated))

@@ -10,6 +10,9 @@ import pytest
 import yaml
 
 from helpers import TEST_CONFIGS, config_arg, run_snakemake
+from slidesnake.core.labels import SITE_COLUMN
+from slidesnake.demo.plan import site_name
+from slidesnake.evaluation.calibration import platt_apply, platt_fit
 from slidesnake.io.tile_scores import MIL_SCORE, score_kind
 from viewer_check import check_viewer_in_browser
 
@@ -29,6 +32,7 @@ def test_every_stage_wrote_every_slide(demo_run):
     workdir, _ = demo_run
     sheet = pd.read_csv(workdir / "resources/demo/samples.tsv", sep="\t")
     assert len(sheet) == 8 and set(sheet["label"]) == {"tumor", "normal"}
+    assert set(sheet[SITE_COLUMN]) == {site_name(0)}  # the demo's one staining site (demo.sites)
     for slide in sheet["slide_id"]:
         for path in (
             f"results/slides/{slide}.tiff",
@@ -82,6 +86,8 @@ def test_training_and_evaluation_outputs(demo_run):
     assert all(0 < f["tumor_mask_threshold"] < 1 for f in report["pu"]["prior"]["folds"])
     assert "Tumor masks" in (workdir / "results/evaluation/tumor.md").read_text()
     assert "slide AUC" in (workdir / "results/evaluation/tumor.md").read_text()
+    assert "Platt scaling" in (workdir / "results/evaluation/tumor.md").read_text()
+    assert report["sites"] is None  # one staining site: no per-site table
 
 
 def test_the_review_project_holds_every_slide_layer_and_class(demo_run):
@@ -158,6 +164,8 @@ def test_predictions_out_of_fold_and_on_new_unlabelled_slides(demo_run):
     assert list(new["slide_id"]) == ["new_000", "new_001"] and "label" not in new
     assert {"fold0_prob_tumor", "fold1_prob_tumor"} <= set(new.columns)
     assert (new["prob_tumor"] - new[["fold0_prob_tumor", "fold1_prob_tumor"]].mean(axis=1)).abs().max() < 1e-6
+    cohort_map = platt_fit((oof["label"] == "tumor").to_numpy(), oof["prob_tumor"].to_numpy())  # all OOF slides
+    assert np.allclose(new["calibrated_prob_tumor"], platt_apply(cohort_map, new["prob_tumor"].to_numpy()))
     with h5py.File(workdir / "results/predictions/tumor/abmil_new_tile_scores.h5") as h5:
         assert set(h5) == {"new_000", "new_001"} and len(h5["new_000/score"]) == len(h5["new_000/coords"])
     # the new slides went through masks, tiles and features like any slide, and are not in training

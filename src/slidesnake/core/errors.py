@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from slidesnake.core.labels import SITE_COLUMN
+
 
 class SlidesnakeError(Exception):
     """Base class for errors a user can act on."""
@@ -39,6 +41,18 @@ class TaskTargetError(SampleSheetError):
     def __init__(self, task: str, message: str, row: int | None = None, column: str | None = None, sheet=None):
         super().__init__(f"task '{task}': {message}", row, column, sheet)
         self.task = task
+
+
+class SiteError(SampleSheetError):
+    """Sites whose slides cannot form the folds of site-preserved cross-validation (training.split_by: site): names
+    the sheet, the site column, the site and, where one row is at fault, the row."""
+
+    def __init__(self, message: str, site: str | None = None, row: int | None = None, sheet=None):
+        super().__init__(f"site '{site}': {message}" if site is not None else message, row, SITE_COLUMN, sheet)
+        self.site = site
+
+    def in_sheet(self, sheet: str) -> "SiteError":
+        return SiteError(self.message, None, self.row, sheet)
 
 
 class SlideError(SlidesnakeError):

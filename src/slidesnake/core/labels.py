@@ -48,3 +48,5 @@ CORRECTED_LABELS = {
     ARTEFACT_CLASS: IGNORED,
     IGNORE_CLASS: IGNORED,
 }
+# the optional sample-sheet column naming a slide's site (hospital, scanner, batch); the splits table's column of it
+SITE_COLUMN = "site"

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.labels import TISSUE, TUMOR
+from slidesnake.core.labels import SITE_COLUMN, TISSUE, TUMOR
 from slidesnake.core.logs import progress
 from slidesnake.demo.geometry import make_layout
-from slidesnake.demo.plan import DemoSlidePlan
+from slidesnake.demo.plan import DemoSlidePlan, site_name
 from slidesnake.demo.render import SlideRenderer
 from slidesnake.figures.qc import GREEN, RED, YELLOW, draw_outline, write_rgb
 from slidesnake.io.pyramid_tiff import PyramidTiffWriter, encode_jpeg_tile
@@ -245,8 +245,8 @@ def write_cohort_tables(
     truth_path: Path,
     columns: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """The demo sample sheet (as a user would write it, absolute paths; with `columns`, slide -> the sheet's other
-    columns: the demo's outcomes) and the per-slide truth table."""
+    """The demo sample sheet (as a user would write it, absolute paths, each slide's staining site; with
+    `columns`, slide -> the sheet's other columns: the demo's outcomes) and the per-slide truth table."""
     rows = [json.loads(Path(p).read_text()) for p in stats_paths]
     extra = sorted({k for values in (columns or {}).values() for k in values} - {"label"})
     sheet = pd.DataFrame(
@@ -255,6 +255,7 @@ def write_cohort_tables(
             "source": [str(Path(slides[r["slide_id"]]).resolve()) for r in rows],
             "label": [r["label"] for r in rows],
             "patient_id": [r["patient_id"] for r in rows],
+            SITE_COLUMN: [site_name(r["site"]) for r in rows],
             "annotation": [str(Path(annotations[r["slide_id"]]).resolve()) for r in rows],
             **{k: [columns[r["slide_id"]].get(k) for r in rows] for k in extra},
         }

@@ -25,6 +25,11 @@ class DemoSlidePlan:
     site_stain_shift: float  # how far each site's stain batch moves from the others
 
 
+def site_name(site: int) -> str:
+    """A demo staining site's name in the sample sheet's site column."""
+    return f"site{site}"
+
+
 PAIRED_PATIENTS = 0.25  # about this share of patients hold two slides of the same label
 
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import expit
 
 from slidesnake.evaluation.metrics import grouped_interval
 
 CALIBRATION_BINS = 10
 TARGET_SENSITIVITY = 0.9
 YOUDEN, TARGET = "youden", "target_sensitivity"  # the operating-point rules, the keys of operating_points()
-CALIBRATION, OPERATING_POINTS = "calibration", "operating_points"  # their keys in a model's evaluation entry
+CALIBRATION, OPERATING_POINTS, PLATT = "calibration", "operating_points", "platt"  # keys of a model's entry
+LOGIT_CLIP = 1e-6  # probabilities are clipped to [LOGIT_CLIP, 1 - LOGIT_CLIP] before their logit
+PLATT_ITERATIONS = 100
 
 
 def brier_score(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -176,13 +179,92 @@ def calibration(y: np.ndarray, p: np.ndarray, patients: np.ndarray, bins: int = 
         )
     return {
         "bins": bins,
-        "ece": expected_calibration_error(y, p, bins),
-        "ece_ci": grouped_interval(lambda rows: expected_calibration_error(y[rows], p[rows], bins), patients),
-        "brier": brier_score(y, p),
-        "brier_ci": grouped_interval(lambda rows: brier_score(y[rows], p[rows]), patients),
+        **calibration_summary(y, p, patients, bins),
         "reliability": reliability,
     }
 
 
 def _observed(y: np.ndarray, members: np.ndarray) -> float | None:
     return float(y[members].mean()) if members.any() else None
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), LOGIT_CLIP, 1 - LOGIT_CLIP)
+    return np.log(p / (1 - p))
+
+
+def platt_fit(y: np.ndarray, p: np.ndarray) -> tuple[float, float] | None:
+    """Platt scaling: (a, b) of the calibrated probability sigmoid(a * logit(p) + b), the maximum-likelihood
+    logistic fit (damped Newton's method) against Platt's smoothed targets, (n+ + 1) / (n+ + 2) for positives and
+    1 / (n- + 2) for negatives, which keep the fit finite on separable predictions. None unless both classes are
+    present."""
+    y, x = np.asarray(y, bool), logit(p)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if not positives or not negatives:
+        return None
+    target = np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    design = np.column_stack([x, np.ones_like(x)])
+
+    def loss(params: np.ndarray) -> float:  # cross-entropy against the targets
+        z = design @ params
+        return float(np.sum(np.logaddexp(0, z) - target * z))
+
+    params = np.array([1.0, 0.0])
+    for _ in range(PLATT_ITERATIONS):
+        q = expit(design @ params)
+        gradient = design.T @ (q - target)
+        hessian = design.T @ (design * (q * (1 - q))[:, None]) + 1e-9 * np.eye(2)
+        step, before = np.linalg.solve(hessian, gradient), loss(params)
+        while loss(params - step) > before and np.abs(step).max() > 1e-12:  # damped: never a worse fit
+            step = step / 2
+        params = params - step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(params[0]), float(params[1])
+
+
+def platt_apply(params: tuple[float, float], p: np.ndarray) -> np.ndarray:
+    """The calibrated probabilities sigmoid(a * logit(p) + b)."""
+    a, b = params
+    return expit(a * logit(p) + b)
+
+
+def nested_platt(y: np.ndarray, p: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Each fold's probabilities calibrated by the map fitted on the other folds' (NaN where no map could be
+    fitted: a class missing from the other folds), and fold -> its (a, b) or None."""
+    y, p, folds = np.asarray(y, bool), np.asarray(p, float), np.asarray(folds)
+    calibrated, params = np.full(len(p), np.nan), {}
+    for k in np.unique(folds):
+        fitted = platt_fit(y[folds != k], p[folds != k])
+        params[int(k)] = fitted
+        if fitted is not None:
+            calibrated[folds == k] = platt_apply(fitted, p[folds == k])
+    return calibrated, params
+
+
+def calibration_summary(y: np.ndarray, p: np.ndarray, patients: np.ndarray, bins: int = CALIBRATION_BINS) -> dict:
+    """ECE and Brier score with their patient-bootstrap intervals (None without slides)."""
+    return {
+        "ece": expected_calibration_error(y, p, bins),
+        "ece_ci": grouped_interval(lambda rows: expected_calibration_error(y[rows], p[rows], bins), patients)
+        if len(y)
+        else None,
+        "brier": brier_score(y, p),
+        "brier_ci": grouped_interval(lambda rows: brier_score(y[rows], p[rows]), patients) if len(y) else None,
+    }
+
+
+def platt_entry(
+    y: np.ndarray, p: np.ndarray, folds: np.ndarray, patients: np.ndarray, bins: int = CALIBRATION_BINS
+) -> dict:
+    """Platt scaling out of fold (nested_platt): ECE and Brier score with patient-bootstrap intervals before and
+    after, over the slides whose fold had a map; each fold's map and the cohort's map (fitted on all out-of-fold
+    predictions: the one applied to new slides)."""
+    y, p, patients = np.asarray(y, bool), np.asarray(p, float), np.asarray(patients)
+    calibrated, per_fold = nested_platt(y, p, folds)
+    fitted = ~np.isnan(calibrated)
+    summaries = {
+        name: calibration_summary(y[fitted], values[fitted], patients[fitted], bins)
+        for name, values in (("before", p), ("after", calibrated))
+    }
+    return {"slides": int(fitted.sum()), "fold_params": per_fold, "cohort_params": platt_fit(y, p), **summaries}

@@ -11,9 +11,11 @@ from slidesnake.core.labels import TRUTH_TUMOR_SHARE, positive_class
 from slidesnake.evaluation.calibration import (
     CALIBRATION,
     OPERATING_POINTS,
+    PLATT,
     TARGET_SENSITIVITY,
     calibration,
     operating_points,
+    platt_entry,
 )
 from slidesnake.evaluation.localisation import localisation
 from slidesnake.evaluation.metrics import (
@@ -23,6 +25,7 @@ from slidesnake.evaluation.metrics import (
     grouped_interval,
     mask_overlap,
     mean_interval,
+    slide_auc,
 )
 from slidesnake.io.exclusion import EXCLUDED, NAMES, STATUS
 from slidesnake.io.predictions import probability_column, probability_columns
@@ -38,15 +41,14 @@ def model_entry(
     target_sensitivity: float = TARGET_SENSITIVITY,
 ) -> dict:
     """Out-of-fold metrics of one model (its predictions table over every fold), the per-fold AUC spread, the
-    calibration and operating points of its positive-class probabilities (slidesnake.evaluation.calibration:
-    thresholds chosen per fold on the other folds) and, with truth tumor shares of the scored boxes, the
-    localisation of its tile scores (and attention)."""
+    calibration, operating points and Platt scaling of its positive-class probabilities
+    (slidesnake.evaluation.calibration: thresholds and maps chosen per fold on the other folds) and, with truth
+    tumor shares of the scored boxes, the localisation of its tile scores (and attention)."""
     columns = probability_columns(classes)
     y, probabilities = table["label"].map(classes.index).to_numpy(), table[columns].to_numpy()
     oof = classification_metrics(y, probabilities)
-    oof["auc_ci"] = grouped_interval(
-        lambda rows: classification_metrics(y[rows], probabilities[rows])["auc"], table["patient_id"].to_numpy()
-    )
+    patients = table["patient_id"].to_numpy()
+    oof["auc_ci"] = grouped_interval(lambda rows: slide_auc(y[rows], probabilities[rows]), patients)
     per_fold = [
         classification_metrics(g["label"].map(classes.index).to_numpy(), g[columns].to_numpy())["auc"]
         for _, g in table.groupby("fold")
@@ -54,13 +56,13 @@ def model_entry(
     per_fold = [a for a in per_fold if a is not None]
     positive = positive_class(classes)
     is_positive, score = (table["label"] == positive).to_numpy(), table[probability_column(positive)].to_numpy()
-    patients = table["patient_id"].to_numpy()
     entry = {
         "oof": oof,
         "fold_auc_mean": float(np.mean(per_fold)) if per_fold else None,
         "fold_auc_sd": float(np.std(per_fold)) if per_fold else None,
         CALIBRATION: calibration(is_positive, score, patients),
         OPERATING_POINTS: operating_points(is_positive, score, table["fold"].to_numpy(), patients, target_sensitivity),
+        PLATT: platt_entry(is_positive, score, table["fold"].to_numpy(), patients),
     }
     if truth:
         tumor_slides = [s for s in table.loc[table["label"] == positive, "slide_id"] if s in truth]

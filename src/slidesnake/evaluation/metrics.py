@@ -52,12 +52,19 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
         "balanced_accuracy": balanced_accuracy(labels, predictions) if len(labels) else None,
         "f1": f1(labels, predictions, positive if n_classes == 2 else None) if len(labels) else None,
     }
-    if n_classes == 2:
-        out["auc"] = binary_auc(labels == positive, probabilities[:, POSITIVE_INDEX])
-    else:
-        per_class = [binary_auc(labels == c, probabilities[:, c]) for c in range(n_classes)]
-        out["auc"] = None if None in per_class else float(np.mean(per_class))
+    out["auc"] = slide_auc(labels, probabilities)
     return out
+
+
+def slide_auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
+    """AUC of class indices `labels` against class probabilities (N x classes): the positive class's for two
+    classes, the one-vs-rest macro mean for more; None unless every class is present."""
+    labels = np.asarray(labels, int)
+    n_classes = probabilities.shape[1]
+    if n_classes == 2:
+        return binary_auc(labels == range(n_classes)[POSITIVE_INDEX], probabilities[:, POSITIVE_INDEX])
+    per_class = [binary_auc(labels == c, probabilities[:, c]) for c in range(n_classes)]
+    return None if None in per_class else float(np.mean(per_class))
 
 
 BOOTSTRAP_SAMPLES = 2000

@@ -4,7 +4,8 @@ points."""
 from __future__ import annotations
 
 from slidesnake.core.labels import ENDPOINTS
-from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, TARGET, YOUDEN
+from slidesnake.evaluation.calibration import CALIBRATION, OPERATING_POINTS, PLATT, TARGET, YOUDEN
+from slidesnake.evaluation.per_site import SITES
 from slidesnake.io.exclusion import REASON, SOURCE, STAGE
 from slidesnake.io.tile_scores import PU_MODES
 
@@ -85,7 +86,9 @@ def markdown_report(report: dict) -> str:
             f"{with_interval(loc.get('pooled_ranked_auc'), loc.get('pooled_ranked_auc_ci'))} | "
             f"{with_interval(att.get('mean_slide_auc'), att.get('mean_slide_auc_ci'))} |"
         )
-    lines += calibration_lines(report["models"]) + operating_point_lines(report["models"])
+    lines += site_lines(report.get(SITES))
+    lines += calibration_lines(report["models"]) + platt_lines(report["models"])
+    lines += operating_point_lines(report["models"])
     pu = report.get("pu")
     if pu:
         lines += ["", "| PU tile classifier | tile AUC | slide AUC (top-k mean) |", "|---|---|---|"]
@@ -126,6 +129,34 @@ def excluded_lines(excluded: dict | None) -> list[str]:
     return lines
 
 
+def site_lines(sites: dict | None) -> list[str]:
+    """The per-site table: each site's slides and the fold it was held out in (unseen by that fold's model), and
+    every model's slide AUC on it with its patient-bootstrap interval; the mean over the unseen sites."""
+    if not sites:
+        return []
+    per_site = sites["per_site"]
+    models = list(next(iter(per_site.values()))["models"])
+    lines = [
+        "",
+        "Slide AUC per site (the sheet's site column), with patient-bootstrap 95% intervals. A site is unseen when "
+        "all its slides were tested in one fold, whose model never trained on a slide of it (every site, under "
+        "training.split_by: site).",
+        "",
+        "| site | slides (positive) | patients | unseen: held out in fold | " + " | ".join(models) + " |",
+        "|---|---|---|---|" + "---|" * len(models),
+    ]
+    for site, e in per_site.items():
+        held = "no (seen in training)" if e["held_out_fold"] is None else str(e["held_out_fold"])
+        aucs = [with_interval(e["models"][m]["auc"], e["models"][m]["auc_ci"]) for m in models]
+        lines.append(
+            f"| {site} | {e['slides']} ({e['positive_slides']}) | {e['patients']} | {held} | " + " | ".join(aucs) + " |"
+        )
+    if sites["unseen_sites"]:
+        means = [fmt(sites["mean_unseen_site_auc"][m]) for m in models]
+        lines.append(f"| mean over the {sites['unseen_sites']} unseen sites | | | | " + " | ".join(means) + " |")
+    return lines
+
+
 def calibration_lines(models: dict) -> list[str]:
     """The calibration table (ECE and Brier score per model) and the reliability bins (observed share of
     positives per bin of predicted probability, one column per model)."""
@@ -159,6 +190,34 @@ def calibration_lines(models: dict) -> list[str]:
             r = c["reliability"][b]
             cells.append(f"{with_interval(r['observed'], r['observed_ci'])} ({r['count']})" if r["count"] else "-")
         lines.append(f"| {row['lower']:.1f}-{row['upper']:.1f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def platt_lines(models: dict) -> list[str]:
+    """The post-hoc calibration table: per model the ECE and Brier score before and after Platt scaling (each fold
+    calibrated by the map fitted on the other folds) and the cohort's map that new slides get."""
+    models = {m: e[PLATT] for m, e in models.items() if e.get(PLATT)}
+    if not models:
+        return []
+    lines = [
+        "",
+        "Post-hoc calibration by Platt scaling (calibrated probability sigmoid(a logit(p) + b)): each fold's map is "
+        "fitted on the other folds' out-of-fold predictions and applied to the fold, so no map is scored on the "
+        "slides it was fitted on; patient-bootstrap 95% intervals. New slides get the cohort's map, fitted on all "
+        "out-of-fold predictions (the calibrated probability column of the new-slide predictions).",
+        "",
+        "| model | ECE before | ECE after | Brier before | Brier after | slides | cohort map a, b |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, e in models.items():
+        before, after, cohort = e["before"], e["after"], e["cohort_params"]
+        lines.append(
+            f"| {model} | {with_interval(before['ece'], before['ece_ci'])} | "
+            f"{with_interval(after['ece'], after['ece_ci'])} | {with_interval(before['brier'], before['brier_ci'])} | "
+            f"{with_interval(after['brier'], after['brier_ci'])} | {e['slides']} | "
+            + ("n/a" if cohort is None else f"{cohort[0]:.3f}, {cohort[1]:.3f}")
+            + " |"
+        )
     return lines
 
 

@@ -2,7 +2,8 @@
 
 Tiles of a slide are drawn as x = mu + B z + s_slide + e: a fixed mean like the positive, offset features
 of a CNN (mu), correlated tissue variation of low rank (B z), a per-slide offset shared by all its tiles
-(stain and scanner: s_slide) and noise (e). In positive slides a share of the tiles (the witness rate)
+(stain and scanner: s_slide), optionally a per-site offset shared by a site's slides (staining batches)
+and noise (e). In positive slides a share of the tiles (the witness rate)
 are tumor: they carry `shift` along a direction confined to `signal_dims` of the `dim` feature
 dimensions. The shift is set from a target "oracle" tile AUC, the AUC of the best linear tile classifier
 trained on true tile labels, so difficulty is stated in the one number that says how much tile-level
@@ -35,6 +36,8 @@ class TileProblem:
     rank: int = 16  # correlated tissue variation
     tissue_sd: float = 1.0  # of the low-rank variation, relative to the noise
     slide_sd: float = 0.5  # per-slide offsets (stain, scanner), relative to the noise
+    sites: int = 1  # slide k belongs to site k % sites (independent of its label)
+    site_sd: float = 0.0  # per-site offsets shared by a site's slides (staining batches), relative to the noise
     noise_sd: float = 0.6  # per-dimension noise (random-weight CNN features: about 0.6)
     annotated_fraction: float = 0.3  # PU: share of a positive slide's tumor tiles that are annotated
     seed: int = 0
@@ -50,6 +53,7 @@ class SimulatedCohort:
     signal: np.ndarray  # the tumor shift vector itself (dim)
     expected_oracle_auc: float
     problem: TileProblem = field(repr=False, default=None)
+    site: dict[str, int] = field(default_factory=dict)  # slide -> its site
 
     def slides(self) -> list[str]:
         return list(self.features)
@@ -82,8 +86,8 @@ def _direction(problem: TileProblem, rng: np.random.Generator) -> np.ndarray:
 
 def pooled_separation(problem: TileProblem, loadings: np.ndarray, direction: np.ndarray) -> float:
     """Mahalanobis length of a unit shift along `direction` under the pooled tile covariance
-    (loadings loadings^T + (noise^2 + slide^2) I), by the Woodbury identity."""
-    isotropic = problem.noise_sd**2 + problem.slide_sd**2
+    (loadings loadings^T + (noise^2 + slide^2 + site^2) I), by the Woodbury identity."""
+    isotropic = problem.noise_sd**2 + problem.slide_sd**2 + problem.site_sd**2
     inner = np.eye(problem.rank) + loadings.T @ loadings / isotropic
     projected = loadings.T @ direction
     quadratic = direction @ direction / isotropic - projected @ np.linalg.solve(inner, projected) / isotropic**2
@@ -115,9 +119,12 @@ def simulate(problem: TileProblem) -> SimulatedCohort:
     n_positive = int(round(problem.positive_share * problem.n_slides))
     labels = np.array([1] * n_positive + [0] * (problem.n_slides - n_positive))[rng.permutation(problem.n_slides)]
     cohort = SimulatedCohort({}, {}, {}, {}, shift, shift * direction, problem.oracle_auc, problem)
+    site_offsets = np.random.default_rng([problem.seed, 7]).normal(0, problem.site_sd, (problem.sites, problem.dim))
     for index, label in enumerate(labels):
         slide = f"sim_{index:04d}"
         x, tumor = _draw_slide(problem, rng, mean, loadings, shift * direction, problem.witness_rate if label else None)
+        cohort.site[slide] = index % problem.sites
+        x += site_offsets[cohort.site[slide]]
         annotated = np.zeros(len(x), bool)
         if label and problem.annotated_fraction > 0:
             hits = np.flatnonzero(tumor)

@@ -1,4 +1,7 @@
-"""Patient-level, label-stratified k-fold splits with a validation part inside each training fold."""
+"""Patient-level or site-level, label-stratified k-fold splits with a validation part inside each training fold.
+
+Site-preserved cross-validation (training.split_by: site) puts every site's slides in one fold's test part, so
+that each fold is tested on sites its models never saw; with as many sites as folds it is leave-one-site-out."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from slidesnake.core.errors import ConfigError
+from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.core.partitions import PARTITIONS, TEST, TRAIN, VALIDATION
+from slidesnake.core.sites import check_sites
 
 VALIDATION_SHARE = 0.2  # of each fold's training patients
 # the splits table's target columns of survival (time, event) and regression (value) tasks; "label" holds the
@@ -42,10 +47,38 @@ def patient_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "l
             f"{k}-fold cross-validation needs at least {k} patients; the sheet has {table['patient_id'].nunique()}",
         )
     labels = table[label_column].to_numpy()
+    outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    tests = [test for _, test in outer.split(np.zeros(len(table)), labels, table["patient_id"].to_numpy())]
+    return with_partitions(table, tests, seed, label_column)
+
+
+def site_folds(table: pd.DataFrame, k: int, seed: int, label_column: str = "label", classification: bool = True):
+    """Like patient_folds, with every site's slides (column SITE_COLUMN) in one fold's test part: one site per
+    fold (leave-one-site-out) when there are k sites, otherwise sites grouped into k folds stratified by label as
+    far as whole sites allow."""
+    sites = dict(zip(table["slide_id"], table[SITE_COLUMN].where(table[SITE_COLUMN].notna(), None), strict=True))
+    classes = dict(zip(table["slide_id"], table[label_column], strict=True)) if classification else None
+    check_sites(sites, dict(zip(table["slide_id"], table["patient_id"], strict=True)), k, classes)
+    site_of = table[SITE_COLUMN].to_numpy()
+    names = sorted(set(site_of))
+    if len(names) == k:
+        tests = [np.flatnonzero(site_of == name) for name in names]
+    else:
+        outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        tests = [test for _, test in outer.split(np.zeros(len(table)), table[label_column].to_numpy(), site_of)]
+        if min(len(t) for t in tests) == 0:  # stratification left a fold without a site: group only
+            tests = [t for _, t in GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=site_of)]
+    return with_partitions(table, tests, seed, label_column)
+
+
+def with_partitions(table: pd.DataFrame, tests: list[np.ndarray], seed: int, label_column: str) -> pd.DataFrame:
+    """The table with columns fold0.. (test: that fold's rows; validation: a stratified patient share of the
+    rest; train: the others)."""
+    labels = table[label_column].to_numpy()
     groups = table["patient_id"].to_numpy()
     out = table.reset_index(drop=True).copy()
-    outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for fold, (train_idx, test_idx) in enumerate(outer.split(np.zeros(len(table)), labels, groups)):
+    for fold, test_idx in enumerate(tests):
+        train_idx = np.setdiff1d(np.arange(len(table)), test_idx)
         column = np.full(len(table), TRAIN, dtype=object)
         column[test_idx] = TEST
         _, val_rel = next(
@@ -77,6 +110,14 @@ def check_no_leakage(splits: pd.DataFrame) -> None:
         leaking = per_patient[per_patient > 1]
         if len(leaking):
             raise AssertionError(f"{column}: patients in several partitions: {list(leaking.index)}")
+
+
+def check_site_preserved(splits: pd.DataFrame) -> None:
+    """Raise when a site's slides are tested in two folds."""
+    tested = splits.melt(id_vars=[SITE_COLUMN], value_vars=[c for c in splits.columns if c.startswith("fold")])
+    folds_per_site = tested[tested["value"] == TEST].groupby(SITE_COLUMN)["variable"].nunique()
+    if (folds_per_site > 1).any():
+        raise AssertionError(f"sites tested in several folds: {list(folds_per_site[folds_per_site > 1].index)}")
 
 
 def fold_partitions(splits: pd.DataFrame, fold: int) -> dict[str, list[str]]:

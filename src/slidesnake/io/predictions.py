@@ -1,7 +1,8 @@
 """The slide-predictions contract: a fold's test predictions (`models/.../fold{k}/predictions.csv`), the
 out-of-fold and new-slide tables (`predictions/{task}/{model}_oof.csv`, `_new.csv`). One row per slide:
 slide_id, patient_id, label and fold (where known), one probability column per class (`prob_{class}`), the
-argmax prediction and, on new slides, each fold model's probability of the positive class (`fold{k}_prob_{class}`).
+argmax prediction and, on new slides, each fold model's probability of the positive class (`fold{k}_prob_{class}`)
+and the ensemble's after the cohort's Platt scaling (`calibrated_prob_{class}`; empty where no map could be fitted).
 Survival and regression tasks: one output column in place of the probabilities, `risk` (the log hazard: higher,
 earlier event expected) or `predicted_value` (in the target's units), the targets where known (`time`, `event`;
 `value`) and, on new slides, each fold model's output (`fold{k}_risk`)."""
@@ -23,6 +24,11 @@ def probability_column(cls: str, fold: int | None = None) -> str:
     """The column of one class's probability (of one fold's model, on new slides)."""
     column = f"{PROBABILITY_PREFIX}{cls}"
     return column if fold is None else f"fold{fold}_{column}"
+
+
+def calibrated_column(cls: str) -> str:
+    """The column of a new slide's positive-class probability after the cohort's Platt scaling."""
+    return f"calibrated_{probability_column(cls)}"
 
 
 def probability_columns(classes: list[str]) -> list[str]:

@@ -1,4 +1,6 @@
-"""Rule deploy_predictions: every fold's model and their ensemble on new slides, with fold-mean tile scores."""
+"""Rule deploy_predictions: every fold's model and their ensemble on new slides, with fold-mean tile scores; the
+ensemble's positive-class probability also calibrated by Platt scaling fitted on the model's out-of-fold
+predictions."""
 
 from __future__ import annotations
 
@@ -11,15 +13,35 @@ import torch
 
 from slidesnake.core.labels import CLASSIFICATION, POSITIVE_INDEX, positive_class
 from slidesnake.evaluation.aggregation import write_prediction_tables
+from slidesnake.evaluation.calibration import platt_apply, platt_fit
 from slidesnake.io.feature_file import tile_size_level0
 from slidesnake.io.manifest import read_manifest
-from slidesnake.io.predictions import endpoint_table, output_column, prediction_table, probability_column
+from slidesnake.io.predictions import (
+    calibrated_column,
+    endpoint_table,
+    output_column,
+    prediction_table,
+    probability_column,
+    read_predictions,
+)
 from slidesnake.io.tile_scores import write_tile_scores
 from slidesnake.mil.endpoints import predict_endpoint
 from slidesnake.mil.models import score_kinds
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict
 
 log = logging.getLogger(__name__)
+
+
+def calibrated_platt(oof: pd.DataFrame, positive: str, p: np.ndarray) -> np.ndarray:
+    """`p` (new slides' probabilities of `positive`) after Platt scaling fitted on all out-of-fold probabilities of
+    the class (`oof`, a predictions table; the fold models' own, applied here to their mean); NaN when the
+    out-of-fold slides hold one class."""
+    params = platt_fit((oof["label"] == positive).to_numpy(), oof[probability_column(positive)].to_numpy())
+    if params is None:
+        log.warning("no Platt scaling: the out-of-fold predictions hold one class")
+        return np.full(len(p), np.nan)
+    log.info("Platt scaling of the new slides' probability of %s: a %.3f, b %.3f", positive, *params)
+    return platt_apply(params, p)
 
 
 def run(
@@ -29,10 +51,12 @@ def run(
     slide_csv: Path,
     patient_csv: Path,
     tile_scores_path: Path,
+    oof_paths: list[Path] | None = None,
 ) -> pd.DataFrame:
     """Predict every new slide with each fold's model; the ensemble is the mean of the fold probabilities (survival
     and regression models: of the fold risks or values; tile scores: the mean of the folds' scores). Slides without
-    tiles are skipped with a warning."""
+    tiles are skipped with a warning. With `oof_paths` (the model's fold predictions on its test slides), a
+    classification ensemble's positive-class probability is also given calibrated (calibrated_platt)."""
     features = {s: Path(row["features"]) for s, row in read_manifest(feature_manifest).items()}
     bags = Bags(features)
     slides = [s for s in features if len(bags[s][0])]
@@ -57,6 +81,10 @@ def run(
         table = prediction_table(slides, [patients[s] for s in slides], classes, ensemble)
         for fold, probabilities in enumerate(per_fold):
             table[probability_column(positive_class(classes), fold)] = probabilities[:, POSITIVE_INDEX]
+        if oof_paths:
+            table[calibrated_column(positive_class(classes))] = calibrated_platt(
+                read_predictions(oof_paths), positive_class(classes), ensemble[:, POSITIVE_INDEX]
+            )
         write_prediction_tables(table, classes, slide_csv, patient_csv)
     else:
         kind = endpoint["type"]

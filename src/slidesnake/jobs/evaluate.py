@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.labels import CLASSIFICATION, ENDPOINTS, OUTPUT_NAMES, positive_class
+from slidesnake.core.labels import CLASSIFICATION, ENDPOINTS, OUTPUT_NAMES, SITE_COLUMN, positive_class
 from slidesnake.evaluation.endpoints import baseline_predictions, endpoint_entry
 from slidesnake.evaluation.entries import excluded_entry, model_entry, pu_entry
 from slidesnake.evaluation.localisation import truth_tumor_fraction
+from slidesnake.evaluation.per_site import SITES, site_entry
 from slidesnake.evaluation.report import markdown_report
 from slidesnake.evaluation.splits import read_splits
 from slidesnake.io.feature_file import read_feature_file
@@ -52,6 +53,14 @@ def truth_of_boxes(
         for s, (coords, _) in boxes.items()
         if s in truth
     }
+
+
+def slide_sites(splits_csv: Path) -> dict[str, str]:
+    """slide -> site of the splits table's slides that have one (none when the sheet has no site column)."""
+    splits = read_splits(splits_csv)
+    if SITE_COLUMN not in splits:
+        return {}
+    return splits.dropna(subset=[SITE_COLUMN]).set_index("slide_id")[SITE_COLUMN].to_dict()
 
 
 BASELINE = "covariate_baseline"  # the entry of the Cox / ridge model on slide covariates in an endpoint report
@@ -126,7 +135,8 @@ def run(
     """Evaluate every model's out-of-fold predictions (and PU learning when `pu` names its outputs); tile
     scores are compared with the truth masks the slide manifest lists. With the cohort's `qc_table` and the
     task's `splits_csv`, only the slides that passed are evaluated and the excluded ones are listed per class
-    with their reasons. Writes JSON and Markdown."""
+    with their reasons; where the splits table has sites, each site's AUC per model (evaluation.per_site).
+    Writes JSON and Markdown."""
     manifest = read_manifest(slide_manifest)
     excluded = None
     if qc_table is not None:
@@ -142,14 +152,16 @@ def run(
     tiles = {s: TileFile.read(row["tiles"]) for s, row in manifest.items()}
     truth = {s: truth_tumor_fraction(Path(row["truth"]), tiles[s]) for s, row in manifest.items() if row["truth"]}
     report = {"task": task, "models": {}, "pu": None, "excluded": excluded}
-    for model, paths in predictions.items():
+    tables = {model: read_predictions(paths) for model, paths in predictions.items()}
+    for model, table in tables.items():
         files = tile_scores[model]
         boxes_truth = truth_of_boxes(files, manifest, tiles, truth) if truth else truth
         scores = read_scores(files, MIL_SCORE) if boxes_truth else {}
         attention = (
             read_scores(files, MIL_ATTENTION) if boxes_truth and MIL_ATTENTION in score_names(files[0]) else None
         )
-        report["models"][model] = model_entry(read_predictions(paths), classes, boxes_truth, scores, attention)
+        report["models"][model] = model_entry(table, classes, boxes_truth, scores, attention)
+    report[SITES] = site_entry(tables, classes, slide_sites(splits_csv)) if splits_csv is not None else None
     if pu:
         pu_scores = {m: read_scores([pu["tile_scores"]], m) for m in (*PU_MODES, PU_MASK)} if truth else {}
         report["pu"] = pu_entry(

@@ -1,5 +1,6 @@
-"""Rule splits: patient-level cross-validation folds of one task, stratified by class (classification), by event
-(survival) or by the value's quantile (regression); the table carries the survival and regression targets."""
+"""Rule splits: patient-level or site-preserved (training.split_by) cross-validation folds of one task, stratified
+by class (classification), by event (survival) or by the value's quantile (regression); the table carries each
+slide's site (where the sheet has them) and the survival and regression targets."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.labels import CLASSIFICATION, SURVIVAL
-from slidesnake.evaluation.splits import EVENT, EVENT_STRATA, TIME, VALUE, check_no_leakage, patient_folds, value_strata
+from slidesnake.core.labels import CLASSIFICATION, SITE_COLUMN, SURVIVAL
+from slidesnake.core.sites import SPLIT_BY_PATIENT, SPLIT_BY_SITE
+from slidesnake.evaluation.splits import (
+    EVENT,
+    EVENT_STRATA,
+    TIME,
+    VALUE,
+    check_no_leakage,
+    check_site_preserved,
+    patient_folds,
+    site_folds,
+    value_strata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +46,29 @@ def run(
     seed: int,
     out_csv: Path,
     kind: str = CLASSIFICATION,
+    sites: dict[str, str | None] | None = None,
+    split_by: str = SPLIT_BY_PATIENT,
 ) -> pd.DataFrame:
-    """Write one row per slide with its fold0..fold{k-1} partitions (train / val / test), its stratum (`label`)
-    and, for survival and regression tasks (`kind`), its targets."""
+    """Write one row per slide with its fold0..fold{k-1} partitions (train / val / test), its stratum (`label`),
+    its site (with `sites` holding any) and, for survival and regression tasks (`kind`), its targets; `split_by`
+    "site" keeps each site's slides in one fold's test part (evaluation.splits.site_folds)."""
+    sites = sites or {}
+    with_sites = any(sites.get(s) is not None for s in labels)
     table = pd.DataFrame(
-        {"slide_id": list(labels), "patient_id": [patients[s] for s in labels], **target_table(labels, kind, folds)}
+        {
+            "slide_id": list(labels),
+            "patient_id": [patients[s] for s in labels],
+            **({SITE_COLUMN: [sites.get(s) for s in labels]} if with_sites else {}),
+            **target_table(labels, kind, folds),
+        }
     )
-    splits = patient_folds(table, folds, seed)
+    if split_by == SPLIT_BY_SITE:
+        if not with_sites:
+            table[SITE_COLUMN] = None
+        splits = site_folds(table, folds, seed, classification=kind == CLASSIFICATION)
+        check_site_preserved(splits)
+    else:
+        splits = patient_folds(table, folds, seed)
     check_no_leakage(splits)
     with atomic_output(out_csv) as tmp:
         splits.to_csv(tmp, index=False)

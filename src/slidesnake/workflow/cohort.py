@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from slidesnake.core.errors import ConfigError
 from slidesnake.core.labels import REGRESSION, SURVIVAL
-from slidesnake.demo.plan import DemoSlidePlan, demo_outcomes, plan_cohort
+from slidesnake.demo.plan import DemoSlidePlan, demo_outcomes, plan_cohort, site_name
 from slidesnake.workflow import paths
 from slidesnake.workflow.sheet import SlideRecord, check_labels, read_sheet
 from slidesnake.workflow.tasks import regression_targets, survival_targets, task_type
@@ -39,6 +39,7 @@ def demo_record(plan: DemoSlidePlan, row: int, labelled: bool, demo: dict | None
         row=row,
         annotation=paths.fill(paths.DEMO_ANNOTATION, slide=plan.slide_id),
         annotation_kind="path",
+        site=site_name(plan.site),
         columns={DEMO_LABEL_COLUMN: plan.label if labelled else None, **outcomes},
     )
 

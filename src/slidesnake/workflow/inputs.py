@@ -13,6 +13,7 @@ from pathlib import Path
 
 from slidesnake.core.errors import ConfigError
 from slidesnake.core.labels import CLASSIFICATION
+from slidesnake.core.sites import SPLIT_BY_SITE, check_sites
 from slidesnake.features.params import FeatureParams
 from slidesnake.io.exclusion import SOURCE
 from slidesnake.io.manifest import read_manifest
@@ -346,6 +347,22 @@ class RuleInputs:
     def patients(self, cohort: str):
         """Params function: slide -> patient of a cohort's slides."""
         return lambda wildcards: {s: self.cohort.record(s).patient_id for s in self.cohort.slides(cohort)}
+
+    def sites(self, cohort: str, task: str, labels: dict) -> dict[str, str | None]:
+        """slide -> site (None where the sheet has none) of a cohort's slides; with training.split_by site, checked
+        now against the task's `labels` (evaluation.splits.check_sites: errors name the sheet, the site, the row)."""
+        records = {s: self.cohort.record(s) for s in self.cohort.slides(cohort)}
+        sites = {s: r.site for s, r in records.items()}
+        if self.config["training"]["split_by"] == SPLIT_BY_SITE:
+            check_sites(
+                sites,
+                {s: r.patient_id for s, r in records.items()},
+                self.folds,
+                labels if self.is_classification(task) else None,
+                self.cohort.sheet,
+                {s: r.row for s, r in records.items()},
+            )
+        return sites
 
     def fold_outputs(self, template: str):
         """Input function: one file per fold of the wildcards' task and model."""

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 import jsonschema
 
 from slidesnake.core.errors import SampleSheetError
+from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.workflow.config import load_schema
 
 URL_SCHEMES = ("http", "https", "file")
@@ -33,7 +34,7 @@ SLIDE_EXTENSIONS = (
     "czi",
 )
 ANNOTATION_EXTENSIONS = ("png", "tif", "tiff")
-KNOWN_COLUMNS = ("slide_id", "source", "md5", "patient_id", "annotation", "mpp")
+KNOWN_COLUMNS = ("slide_id", "source", "md5", "patient_id", "annotation", "mpp", SITE_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class SlideRecord:
     annotation: str | None = None
     annotation_kind: str | None = None
     mpp: float | None = None
+    site: str | None = None  # the optional site column (hospital, scanner, batch)
     columns: dict = field(default_factory=dict)  # every other column (labels, ...): value or None
 
     @property
@@ -152,6 +154,7 @@ def check_row(raw: dict, row: int, base_dir: Path, validator) -> SlideRecord:
         annotation=annotation,
         annotation_kind=annotation_kind,
         mpp=record.get("mpp"),
+        site=record.get(SITE_COLUMN),
         columns={k: v for k, v in record.items() if k not in KNOWN_COLUMNS},
     )
 
