@@ -257,13 +257,13 @@ def test_precision_follows_device_and_request():
 
 def test_native_bf16_comes_from_the_cpu_flags_not_from_onednn():
     """oneDNN calls bf16 supported on any AVX-512 CPU, where it is emulated and slower than fp32: the flags decide."""
-    from slidesnake.features.extract import cpu_flags, cpu_has_native_bf16
+    from slidesnake.features.extract import NATIVE_BF16_FLAGS, cpu_flags, cpu_has_native_bf16
 
     assert not cpu_has_native_bf16({"avx512f", "avx512bw", "avx512_vnni"})  # AVX-512 without BF16: emulated
     assert cpu_has_native_bf16({"avx512f", "avx512_bf16"}) and cpu_has_native_bf16({"amx_bf16"})
     assert cpu_has_native_bf16({"fp", "asimd", "bf16"})  # ARM's Features line
     flags = cpu_flags()
-    assert flags is None or cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    assert flags is None or cpu_has_native_bf16() == bool(flags & set(NATIVE_BF16_FLAGS))
 
 
 class FlipsUnderAutocast(torch.nn.Module):

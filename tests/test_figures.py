@@ -32,6 +32,25 @@ def test_paint_scores_averages_overlaps():
     assert labels[0, 2] == 0 and labels[0, 12] == 1 and labels[0, 17] == -1 and confidence[0, 12] == pytest.approx(0.8)
 
 
+def test_thumbnails_come_from_a_pyramid_level_that_fits():
+    """A level whose longer side lies in [max_side / 2, max_side] is read as it is; otherwise the image is
+    resampled from the nearest finer level to exactly max_side (never above it)."""
+    from slidesnake.io.slide import Slide
+
+    class Pyramid:  # the attributes read_thumbnail uses; read_downsampled records the downsample asked for
+        def __init__(self, dimensions, level_downsamples):
+            self.dimensions, self.level_downsamples = dimensions, level_downsamples
+
+        def read_downsampled(self, downsample):
+            return downsample
+
+    demo = Pyramid((6144, 6144), (1.0, 4.0, 16.0))
+    assert Slide.read_thumbnail(demo, 2048) == (4.0, 4.0)  # level 1, 1536 px: served as it is
+    assert Slide.read_thumbnail(demo, 4096) == (1.5, 1.5)  # no level gives 2048-4096 px: resampled to 4096
+    assert Slide.read_thumbnail(Pyramid((1000, 800), (1.0,)), 2048) == (1.0, 1.0)  # smaller than max_side
+    assert Slide.read_thumbnail(Pyramid((100_000, 50_000), (1.0, 4.0, 16.0, 32.0, 64.0)), 2048) == (64.0, 64.0)
+
+
 def test_heatmap_of_truth_is_hot_inside_truth(tumor_slide, tmp_path):
     """Tiles scored by their truth tumor share: the hot pixels of the map fall inside the truth tumor."""
     truth = cv2.imread(str(tumor_slide["truth"]), cv2.IMREAD_GRAYSCALE)

@@ -65,7 +65,7 @@ def slide_statistics(stream_of_sample, prepare=None) -> tuple[tuple[float, ...],
 BF16_MIN_COSINE = 0.99  # bf16 features must point where fp32 features point, tile by tile
 
 
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 CPU flags of native bf16 arithmetic (Linux names)
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # CPU flags of native bf16 (Linux names: x86 two, ARM one)
 
 
 def cpu_flags() -> set[str] | None:
@@ -87,7 +87,7 @@ def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
     where they can be read; elsewhere oneDNN's check does."""
     flags = cpu_flags() if flags is None else flags
     if flags is not None:
-        return bool(flags & {*NATIVE_BF16_FLAGS, "bf16"})
+        return bool(flags & set(NATIVE_BF16_FLAGS))
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
