@@ -34,10 +34,9 @@ MIL_SETTINGS = {
         witness_rate=0.05, oracle_auc=0.92, slide_sd=0.0, sites=4, site_sd=0.5
     ),
 }
-# batch-effect remedies applied to the tile features before MIL (--remedies): none (the fold's standardisation
-# only, as the workflow trains), site (each site's tiles standardised with the mean and sd of its training slides'
-# tiles), slide (each slide's tiles centred on the slide's own mean tile; label-free)
-REMEDIES = ("none", "site", "slide")
+# batch-effect remedies before MIL (--remedies): the workflow's training.batch_correction (mil.correction), fitted
+# per fold on its training slides: none, site, slide, slide_mean
+REMEDIES = ("none", "site", "slide", "slide_mean")
 MIL_BASE = dict(n_slides=100, tiles_per_slide=(1000, 3000), dim=512, signal_dims=8)  # tiles: a WSI at 20x
 PU_PRIORS = (0.02, 0.05, 0.1, 0.2)
 
@@ -59,29 +58,29 @@ def oracle_tile_auc(cohort, train: list[str], test: list[str]) -> float:
     )
 
 
-def remedied(cohort, train: list[str], remedy: str) -> dict[str, np.ndarray]:
-    """The cohort's tile features after a remedy (REMEDIES), its statistics from the `train` slides only."""
-    if remedy == "none":
-        return cohort.features
-    if remedy == "slide":
-        return {s: x - x.mean(0) for s, x in cohort.features.items()}
-    statistics = {}
-    for site in set(cohort.site.values()):
-        tiles = np.concatenate([cohort.features[s] for s in train if cohort.site[s] == site])
-        statistics[site] = tiles.mean(0), tiles.std(0) + 1e-6
-    return {s: (x - statistics[cohort.site[s]][0]) / statistics[cohort.site[s]][1] for s, x in cohort.features.items()}
+def remedied_bags(cohort, train: list[str], test: list[str], remedy: str):
+    """The cohort's bags for one fold: with remedy site, standardised per site as the workflow does it
+    (mil.correction.SiteStandardisation: statistics of the `train` slides, and of a test site's own slides where
+    it has no training slide); the per-bag remedies are applied by the model itself."""
+    from slidesnake.mil.correction import SITE, SiteStandardisation
+    from slidesnake.mil.train import Bags
+
+    bags = Bags.in_memory(cohort.features)
+    if remedy != SITE:
+        return bags
+    return SiteStandardisation.fit(bags, train, cohort.site).covering(bags, test, cohort.site).apply(bags, cohort.site)
 
 
 def mil_task(setting: str, model: str, seed: int, remedy: str = "none", tiles: tuple[int, int] | None = None) -> dict:
     """5-fold cross-validation of one model on one simulated cohort (`tiles`: other bag sizes), its features
-    after `remedy` (fitted per fold on its training slides)."""
+    after `remedy` (training.batch_correction, fitted per fold on its training slides)."""
     import torch
     from sklearn.metrics import roc_auc_score
 
     from slidesnake.evaluation.metrics import grouped_auc_interval, mean_interval
     from slidesnake.evaluation.simulation import TileProblem, simulate
     from slidesnake.mil.params import TrainParams
-    from slidesnake.mil.train import Bags, predict, train_fold
+    from slidesnake.mil.train import predict, train_fold
     from slidesnake.workflow.config import default_params
 
     torch.set_num_threads(1)
@@ -90,13 +89,13 @@ def mil_task(setting: str, model: str, seed: int, remedy: str = "none", tiles: t
     cohort = simulate(TileProblem(seed=seed, **base, **MIL_SETTINGS[setting]))
     slides = cohort.slides()
     folds = np.array_split(np.random.default_rng(seed).permutation(slides), 5)
-    params = default_params(TrainParams, "training", seed=seed, max_tiles=512)
+    params = default_params(TrainParams, "training", seed=seed, max_tiles=512, batch_correction=remedy)
     probability, evidence, attention, oracle = {}, [], [], []
     for test in folds:
         test = list(test)
         rest = [s for s in slides if s not in test]
         val, train = rest[: len(rest) // 5], rest[len(rest) // 5 :]
-        bags = Bags.in_memory(remedied(cohort, rest, remedy))
+        bags = remedied_bags(cohort, rest, test, remedy)
         fitted, _ = train_fold(model, bags, cohort.labels, train, val, 2, params)
         p, scores = predict(fitted, bags, test, torch.device("cpu"))
         probability.update({s: float(row[1]) for s, row in zip(test, p, strict=False)})

@@ -101,8 +101,14 @@ def train_endpoint_fold(
     scale = (0.0, 1.0)
     if endpoint.kind != SURVIVAL and endpoint.standardise:
         scale = (float(arrays["value"].mean()), float(arrays["value"].std()) or 1.0)
-    mean, std = bags.statistics(train)
-    model = build_mil_model(model_name, bags.dim(), 1, mean, std, **params.model_kwargs).to(device)
+    model = build_mil_model(
+        model_name,
+        bags.dim(),
+        1,
+        *bags.statistics(train, params.batch_correction),
+        correction=params.batch_correction,
+        **params.model_kwargs,
+    ).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=params.model_lr.get(model_name, params.lr), weight_decay=params.weight_decay
     )

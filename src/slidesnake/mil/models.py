@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slidesnake.mil.correction import BATCH_CORRECTIONS, NO_CORRECTION, corrected_dim, correct_bag
 from slidesnake.core.labels import POSITIVE_INDEX
 from slidesnake.io.tile_scores import MIL_ATTENTION, MIL_SCORE
 
@@ -306,20 +307,23 @@ class HIPTGlobal(MILModel):
 
 
 class Standardized(MILModel):
-    """Any MIL model behind per-dimension feature standardisation with training-set statistics
-    (kept as buffers, so checkpoints carry them)."""
+    """Any MIL model behind a per-bag batch correction (mil.correction.correct_bag) and per-dimension feature
+    standardisation with training-set statistics (kept as buffers, so checkpoints carry them)."""
 
-    def __init__(self, inner: MILModel, mean: torch.Tensor, std: torch.Tensor):
+    def __init__(self, inner: MILModel, mean: torch.Tensor, std: torch.Tensor, correction: str = NO_CORRECTION):
         super().__init__()
-        self.inner = inner
+        self.inner, self.correction = inner, correction
         self.register_buffer("mean", mean.float())
         self.register_buffer("std", std.float().clamp_min(1e-6))
 
+    def standardised(self, bag):
+        return (correct_bag(bag, self.correction) - self.mean) / self.std
+
     def forward(self, bag):
-        return self.inner((bag - self.mean) / self.std)
+        return self.inner(self.standardised(bag))
 
     def forward_with_aux(self, bag, label):
-        return self.inner.forward_with_aux((bag - self.mean) / self.std, label)
+        return self.inner.forward_with_aux(self.standardised(bag), label)
 
 
 MIL_MODELS = {
@@ -356,11 +360,21 @@ def score_kinds(name: str, kind: str = "classification") -> dict[str, str]:
 
 
 def build_mil_model(
-    name: str, in_dim: int, n_classes: int, mean: torch.Tensor | None = None, std: torch.Tensor | None = None, **kwargs
+    name: str,
+    in_dim: int,
+    n_classes: int,
+    mean: torch.Tensor | None = None,
+    std: torch.Tensor | None = None,
+    correction: str = NO_CORRECTION,
+    **kwargs,
 ) -> Standardized:
-    """Registry model behind feature standardisation (identity until statistics are given or loaded)."""
+    """Registry model for `in_dim` features behind a per-bag batch `correction` and feature standardisation
+    (identity until statistics, of the corrected features, are given or loaded)."""
     if name not in MIL_MODELS:
         raise ValueError(f"unknown MIL model '{name}'; choose one of {sorted(MIL_MODELS)}")
-    mean = torch.zeros(in_dim) if mean is None else mean
-    std = torch.ones(in_dim) if std is None else std
-    return Standardized(MIL_MODELS[name](in_dim, n_classes, **kwargs), mean, std)
+    if correction not in BATCH_CORRECTIONS:
+        raise ValueError(f"unknown batch correction '{correction}'; choose one of {BATCH_CORRECTIONS}")
+    dim = corrected_dim(correction, in_dim)
+    mean = torch.zeros(dim) if mean is None else mean
+    std = torch.ones(dim) if std is None else std
+    return Standardized(MIL_MODELS[name](dim, n_classes, **kwargs), mean, std, correction)

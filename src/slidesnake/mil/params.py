@@ -21,6 +21,7 @@ class TrainParams:
     class_weighting: bool
     clam_bag_weight: float  # CLAM: share of the bag loss against the instance loss
     instance_weight: float  # weight of the loss on annotated tiles' evidence (0: slide labels only)
+    batch_correction: str  # batch-effect remedy on the features before MIL (mil.correction.BATCH_CORRECTIONS)
     seed: int
     device: str
     model_kwargs: dict

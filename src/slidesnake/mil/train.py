@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from slidesnake.core.errors import InputFileError, SlideError
 from slidesnake.core.logs import progress
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
+from slidesnake.mil.correction import NO_CORRECTION, SiteStandardisation, correct_bag
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
 from slidesnake.mil.params import TrainParams
 
@@ -23,10 +25,20 @@ log = logging.getLogger(__name__)
 
 
 class Bags:
-    """Tile features per slide, read from the feature files when first needed and kept."""
+    """Tile features per slide, read from the feature files when first needed and kept; with `transform`
+    (slide, features) -> features, kept after it (see mapped)."""
 
-    def __init__(self, paths: dict[str, Path]):
-        self.paths, self.cache = paths, {}
+    def __init__(self, paths: dict[str, Path], transform: Callable[[str, torch.Tensor], torch.Tensor] | None = None):
+        self.paths, self.cache, self.transform = paths, {}, transform
+
+    def mapped(self, transform: Callable[[str, torch.Tensor], torch.Tensor]) -> "Bags":
+        """These bags with `transform` applied to each slide's features (the slides already read move over
+        transformed; the rest are read and transformed when first needed)."""
+        inner = self.transform
+        composed = transform if inner is None else (lambda slide, x: transform(slide, inner(slide, x)))
+        bags = Bags(self.paths, composed)
+        bags.cache = {s: (transform(s, x), coords) for s, (x, coords) in self.cache.items()}
+        return bags
 
     @classmethod
     def in_memory(cls, features: dict[str, np.ndarray]) -> "Bags":
@@ -39,14 +51,16 @@ class Bags:
     def __getitem__(self, slide: str) -> tuple[torch.Tensor, np.ndarray]:
         if slide not in self.cache:
             features, coords, _ = read_feature_file(self.paths[slide])
-            self.cache[slide] = (torch.from_numpy(features), coords)
+            features = torch.from_numpy(features)
+            self.cache[slide] = (features if self.transform is None else self.transform(slide, features), coords)
         return self.cache[slide]
 
-    def statistics(self, slides: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-dimension mean and std over every tile of `slides`."""
+    def statistics(self, slides: list[str], correction: str = NO_CORRECTION) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-dimension mean and std over every tile of `slides`, each bag after a per-bag `correction`
+        (mil.correction.correct_bag)."""
         total, total_sq, n = 0.0, 0.0, 0
         for slide in slides:
-            features = self[slide][0].double()
+            features = correct_bag(self[slide][0], correction).double()
             total, total_sq, n = total + features.sum(0), total_sq + (features**2).sum(0), n + len(features)
         mean = total / max(n, 1)
         return mean.float(), (total_sq / max(n, 1) - mean**2).clamp_min(0).sqrt().float()
@@ -186,8 +200,14 @@ def train_fold(
     if not early:
         train, val = train + val, []
     train = [s for s in train if len(bags[s][0])]
-    mean, std = bags.statistics(train)
-    model = build_mil_model(model_name, bags.dim(), n_classes, mean, std, **params.model_kwargs).to(device)
+    model = build_mil_model(
+        model_name,
+        bags.dim(),
+        n_classes,
+        *bags.statistics(train, params.batch_correction),
+        correction=params.batch_correction,
+        **params.model_kwargs,
+    ).to(device)
     lr = params.model_lr.get(model_name, params.lr)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(params.epochs * len(train)))
@@ -248,10 +268,11 @@ def save_mil_checkpoint(
     classes: list[str],
     params: TrainParams,
     endpoint: dict | None = None,
+    site_standardisation: SiteStandardisation | None = None,
 ) -> None:
     """state_dict plus what is needed to rebuild the model; loadable with weights_only=True. A survival or
     regression model has one output (`classes` names it) and its `endpoint` (mil.endpoints.Endpoint.record:
-    task type and target scale)."""
+    task type and target scale); with training.batch_correction site, the training sites' statistics."""
     torch.save(
         {
             "state_dict": model.state_dict(),
@@ -261,15 +282,28 @@ def save_mil_checkpoint(
             "params": {k: v for k, v in asdict(params).items() if k != "model_kwargs"},
             "model_kwargs": dict(params.model_kwargs),
             "endpoint": endpoint,
+            "site_standardisation": None if site_standardisation is None else site_standardisation.record(),
         },
         path,
     )
 
 
 def load_mil_checkpoint(path: Path, device="cpu") -> tuple[MILModel, dict]:
+    """The model (its per-bag batch correction included) and the checkpoint dict (`site_standardisation`, read
+    with checkpoint_site_standardisation, is applied to the bags by the caller)."""
     checkpoint = torch.load(path, map_location=device, weights_only=True)
     model = build_mil_model(
-        checkpoint["model"], checkpoint["in_dim"], len(checkpoint["classes"]), **checkpoint["model_kwargs"]
+        checkpoint["model"],
+        checkpoint["in_dim"],
+        len(checkpoint["classes"]),
+        correction=checkpoint["params"].get("batch_correction", NO_CORRECTION),
+        **checkpoint["model_kwargs"],
     )
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), checkpoint
+
+
+def checkpoint_site_standardisation(checkpoint: dict) -> SiteStandardisation | None:
+    """The training sites' statistics a checkpoint carries (None unless trained with batch_correction site)."""
+    record = checkpoint.get("site_standardisation")
+    return None if record is None else SiteStandardisation.from_record(record)
