@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from slidesnake.mil.names import BATCH_CORRECTIONS
+
 MIL_SETTINGS = {
     "witness 5%, oracle 0.9": dict(witness_rate=0.05, oracle_auc=0.92, slide_sd=0.0),
     "witness 1%, oracle 0.9": dict(witness_rate=0.01, oracle_auc=0.92, slide_sd=0.0),
@@ -36,7 +38,7 @@ MIL_SETTINGS = {
 }
 # batch-effect remedies before MIL (--remedies): the workflow's training.batch_correction (mil.correction), fitted
 # per fold on its training slides: none, site, slide, slide_mean
-REMEDIES = ("none", "site", "slide", "slide_mean")
+REMEDIES = BATCH_CORRECTIONS
 MIL_BASE = dict(n_slides=100, tiles_per_slide=(1000, 3000), dim=512, signal_dims=8)  # tiles: a WSI at 20x
 PU_PRIORS = (0.02, 0.05, 0.1, 0.2)
 
@@ -62,11 +64,12 @@ def remedied_bags(cohort, train: list[str], test: list[str], remedy: str):
     """The cohort's bags for one fold: with remedy site, standardised per site as the workflow does it
     (mil.correction.SiteStandardisation: statistics of the `train` slides, and of a test site's own slides where
     it has no training slide); the per-bag remedies are applied by the model itself."""
-    from slidesnake.mil.correction import SITE, SiteStandardisation
+    from slidesnake.mil.correction import SiteStandardisation
+    from slidesnake.mil.names import SITE_CORRECTION
     from slidesnake.mil.train import Bags
 
     bags = Bags.in_memory(cohort.features)
-    if remedy != SITE:
+    if remedy != SITE_CORRECTION:
         return bags
     return SiteStandardisation.fit(bags, train, cohort.site).covering(bags, test, cohort.site).apply(bags, cohort.site)
 

@@ -43,5 +43,6 @@ rule deploy_predictions:
         runtime=IN.training_minutes,
     params:
         patients=IN.patients(paths.NEW_COHORT),
+        sites=IN.cohort_sites(paths.NEW_COHORT),
     script:
         "../scripts/deploy_predictions.py"

@@ -16,4 +16,5 @@ with job_logging(snakemake.log[0]), claim_gpu():
         Path(o.patients),
         Path(o.tile_scores),
         [Path(p) for p in i.oof],
+        snakemake.params.sites,
     )

@@ -8,6 +8,21 @@ from slidesnake.core.errors import SiteError
 SPLIT_BY_PATIENT, SPLIT_BY_SITE = "patient", "site"  # training.split_by
 
 
+def require_sites(
+    sites: dict[str, str | None], needed_by: str, sheet: str | None = None, rows: dict[str, int] | None = None
+) -> None:
+    """Raise a SiteError naming the sheet and the row of the first slide without a site (`needed_by`: the setting
+    that needs them)."""
+    rows = rows or {}
+    for slide, site in sites.items():
+        if site is None:
+            raise SiteError(
+                f"slide '{slide}' has no site, and {needed_by} needs one for every slide",
+                row=rows.get(slide),
+                sheet=sheet,
+            )
+
+
 def check_sites(
     sites: dict[str, str | None],
     patients: dict[str, str],
@@ -20,14 +35,7 @@ def check_sites(
     every slide has a site, no patient spans two sites, there are at least `folds` sites and, with `classes`
     (slide -> class of a classification task), every site has slides of every class (a held-out site needs
     both to have an AUC, and the folds need them to stay stratified)."""
-    rows = rows or {}
-    for slide, site in sites.items():
-        if site is None:
-            raise SiteError(
-                f"slide '{slide}' has no site, and training.split_by: site needs one for every slide",
-                row=rows.get(slide),
-                sheet=sheet,
-            )
+    require_sites(sites, "training.split_by: site", sheet, rows)
     per_patient: dict[str, set] = {}
     for slide, site in sites.items():
         per_patient.setdefault(patients[slide], set()).add(site)

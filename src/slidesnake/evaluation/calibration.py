@@ -154,17 +154,19 @@ def operating_point(
     }
 
 
+def threshold_rules(target: float = TARGET_SENSITIVITY) -> dict[str, Callable[[np.ndarray, np.ndarray], float | None]]:
+    """The operating-point rules, name -> the threshold it chooses from (y, p): Youden's J, and the highest
+    threshold reaching the `target` sensitivity."""
+    return {YOUDEN: youden_threshold, TARGET: lambda y, p: sensitivity_threshold(y, p, target)}
+
+
 def operating_points(
     y: np.ndarray, p: np.ndarray, folds: np.ndarray, patients: np.ndarray, target: float = TARGET_SENSITIVITY
 ) -> dict:
-    """Both rules (YOUDEN and TARGET) as operating_point dicts; TARGET's also holds its target sensitivity."""
-    return {
-        YOUDEN: operating_point(y, p, folds, patients, youden_threshold),
-        TARGET: {
-            "target": target,
-            **operating_point(y, p, folds, patients, lambda y_, p_: sensitivity_threshold(y_, p_, target)),
-        },
-    }
+    """Both rules (threshold_rules) as operating_point dicts; TARGET's also holds its target sensitivity."""
+    points = {rule: operating_point(y, p, folds, patients, choose) for rule, choose in threshold_rules(target).items()}
+    points[TARGET] = {"target": target, **points[TARGET]}
+    return points
 
 
 def calibration(y: np.ndarray, p: np.ndarray, patients: np.ndarray, bins: int = CALIBRATION_BINS) -> dict:

@@ -142,3 +142,10 @@ def usable_splits(splits: pd.DataFrame, passed) -> pd.DataFrame:
     if not keep.all():
         log.info("left out, excluded: %s", ", ".join(splits.loc[~keep, "slide_id"]))
     return splits[keep].reset_index(drop=True)
+
+
+def splits_sites(splits: pd.DataFrame) -> dict[str, str]:
+    """slide -> site of a splits table's slides that have one (none when the sheet has no site column)."""
+    if SITE_COLUMN not in splits:
+        return {}
+    return splits.dropna(subset=[SITE_COLUMN]).set_index("slide_id")[SITE_COLUMN].astype(str).to_dict()

@@ -31,6 +31,12 @@ def calibrated_column(cls: str) -> str:
     return f"calibrated_{probability_column(cls)}"
 
 
+def called_column(cls: str, rule: str) -> str:
+    """The column of a new slide's call (1: called `cls`) at an operating-point `rule`'s threshold, chosen on the
+    out-of-fold probabilities (evaluation.calibration: youden, target_sensitivity)."""
+    return f"called_{cls}_at_{rule}"
+
+
 def probability_columns(classes: list[str]) -> list[str]:
     return [probability_column(c) for c in classes]
 

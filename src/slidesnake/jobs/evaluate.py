@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 from slidesnake.core.atomic import atomic_output
-from slidesnake.core.labels import CLASSIFICATION, ENDPOINTS, OUTPUT_NAMES, SITE_COLUMN, positive_class
+from slidesnake.core.labels import CLASSIFICATION, ENDPOINTS, OUTPUT_NAMES, positive_class
 from slidesnake.evaluation.endpoints import baseline_predictions, endpoint_entry
 from slidesnake.evaluation.entries import excluded_entry, model_entry, pu_entry
 from slidesnake.evaluation.localisation import truth_tumor_fraction
 from slidesnake.evaluation.per_site import SITES, site_entry
 from slidesnake.evaluation.report import markdown_report
-from slidesnake.evaluation.splits import read_splits
+from slidesnake.evaluation.splits import read_splits, splits_sites
 from slidesnake.io.feature_file import read_feature_file
 from slidesnake.io.manifest import read_manifest
 from slidesnake.io.mask_info import MaskInfo
@@ -53,14 +53,6 @@ def truth_of_boxes(
         for s, (coords, _) in boxes.items()
         if s in truth
     }
-
-
-def slide_sites(splits_csv: Path) -> dict[str, str]:
-    """slide -> site of the splits table's slides that have one (none when the sheet has no site column)."""
-    splits = read_splits(splits_csv)
-    if SITE_COLUMN not in splits:
-        return {}
-    return splits.dropna(subset=[SITE_COLUMN]).set_index("slide_id")[SITE_COLUMN].to_dict()
 
 
 BASELINE = "covariate_baseline"  # the entry of the Cox / ridge model on slide covariates in an endpoint report
@@ -161,7 +153,9 @@ def run(
             read_scores(files, MIL_ATTENTION) if boxes_truth and MIL_ATTENTION in score_names(files[0]) else None
         )
         report["models"][model] = model_entry(table, classes, boxes_truth, scores, attention)
-    report[SITES] = site_entry(tables, classes, slide_sites(splits_csv)) if splits_csv is not None else None
+    report[SITES] = (
+        site_entry(tables, classes, splits_sites(read_splits(splits_csv))) if splits_csv is not None else None
+    )
     if pu:
         pu_scores = {m: read_scores([pu["tile_scores"]], m) for m in (*PU_MODES, PU_MASK)} if truth else {}
         report["pu"] = pu_entry(

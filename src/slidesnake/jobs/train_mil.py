@@ -23,6 +23,7 @@ from slidesnake.evaluation.splits import (
     VALUE,
     fold_partitions,
     read_splits,
+    splits_sites,
     usable_splits,
 )
 from slidesnake.io.corrected_labels import read_corrected_labels
@@ -31,8 +32,10 @@ from slidesnake.io.manifest import read_manifest
 from slidesnake.io.predictions import endpoint_table, prediction_table, write_predictions
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_scores import write_tile_scores
+from slidesnake.mil.correction import SiteStandardisation
 from slidesnake.mil.endpoints import Endpoint, predict_endpoint, target_arrays, train_endpoint_fold
 from slidesnake.mil.models import score_kinds
+from slidesnake.mil.names import SITE_CORRECTION
 from slidesnake.mil.params import TrainParams
 from slidesnake.mil.train import Bags, instance_targets, predict, save_mil_checkpoint, train_fold
 
@@ -62,6 +65,17 @@ def annotation_targets(
         annotated = np.zeros(len(tiles), bool) if annotated is None else annotated >= tumor_threshold
         targets[slide] = instance_targets(annotated, label == positive)
     return targets
+
+
+def fold_bags(bags: Bags, params: TrainParams, splits, parts: dict) -> tuple[Bags, SiteStandardisation | None]:
+    """The fold's bags after training.batch_correction site (each site standardised with the statistics of its
+    training and validation slides; a test site without any, with its own test slides', label-free), and the
+    training sites' statistics the checkpoint keeps; other corrections are applied by the model itself."""
+    if params.batch_correction != SITE_CORRECTION:
+        return bags, None
+    sites = splits_sites(splits)
+    fitted = SiteStandardisation.fit(bags, parts[TRAIN] + parts[VALIDATION], sites)
+    return fitted.covering(bags, parts[TEST], sites).apply(bags, sites), fitted
 
 
 def target_columns(kind: str) -> tuple[str, ...]:
@@ -98,7 +112,9 @@ def run_endpoint(
     parts = fold_partitions(splits, fold)
     targets = slide_targets(splits, endpoint.kind)
     features = {s: row["features"] for s, row in manifest.items()}
-    bags = Bags({s: Path(features[s]) for s in splits["slide_id"]})
+    bags, site_standardisation = fold_bags(
+        Bags({s: Path(features[s]) for s in splits["slide_id"]}), params, splits, parts
+    )
     model, history, scale = train_endpoint_fold(
         model_name,
         bags,
@@ -128,7 +144,16 @@ def run_endpoint(
         "partitions": {k: len(v) for k, v in parts.items()},
     }
     record = {"type": endpoint.kind, "target_scale": list(scale)}
-    save_mil_checkpoint(model_path, model, model_name, bags.dim(), [OUTPUT_NAMES[endpoint.kind]], params, record)
+    save_mil_checkpoint(
+        model_path,
+        model,
+        model_name,
+        bags.dim(),
+        [OUTPUT_NAMES[endpoint.kind]],
+        params,
+        record,
+        site_standardisation,
+    )
     rows = splits.set_index("slide_id").loc[test]
     known = {c: rows[c].astype(float).tolist() for c in target_columns(endpoint.kind)}
     write_predictions(
@@ -193,7 +218,9 @@ def run(
     parts = fold_partitions(splits, fold)
     labels = {s: classes.index(label) for s, label in zip(splits["slide_id"], splits["label"], strict=False)}
     features = {s: row["features"] for s, row in manifest.items()}
-    bags = Bags({s: Path(features[s]) for s in splits["slide_id"]})
+    bags, site_standardisation = fold_bags(
+        Bags({s: Path(features[s]) for s in splits["slide_id"]}), params, splits, parts
+    )
     instance_labels = None
     if params.instance_weight > 0:
         training = {s: labels[s] for s in parts[TRAIN] + parts[VALIDATION]}
@@ -222,7 +249,9 @@ def run(
         "params": asdict(params),
         "partitions": {k: len(v) for k, v in parts.items()},
     }
-    save_mil_checkpoint(model_path, model, model_name, bags.dim(), classes, params)
+    save_mil_checkpoint(
+        model_path, model, model_name, bags.dim(), classes, params, site_standardisation=site_standardisation
+    )
     patients = splits.set_index("slide_id")["patient_id"]
     write_predictions(
         predictions_path,

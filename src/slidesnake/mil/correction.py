@@ -18,16 +18,16 @@ import logging
 
 import torch
 
+from slidesnake.mil.names import SLIDE_CORRECTION, SLIDE_MEAN_CORRECTION
+
 log = logging.getLogger(__name__)
 
-NO_CORRECTION, SITE, SLIDE, SLIDE_MEAN = "none", "site", "slide", "slide_mean"
-BATCH_CORRECTIONS = (NO_CORRECTION, SITE, SLIDE, SLIDE_MEAN)  # the schema's enum of training.batch_correction
-PER_BAG = (SLIDE, SLIDE_MEAN)  # the remedies applied inside the model, to one bag at a time
+PER_BAG = (SLIDE_CORRECTION, SLIDE_MEAN_CORRECTION)  # the remedies applied inside the model, to one bag at a time
 
 
 def corrected_dim(correction: str, dim: int) -> int:
     """Feature dimension the MIL model sees after `correction` (slide_mean doubles it)."""
-    return 2 * dim if correction == SLIDE_MEAN else dim
+    return 2 * dim if correction == SLIDE_MEAN_CORRECTION else dim
 
 
 def correct_bag(bag: torch.Tensor, correction: str) -> torch.Tensor:
@@ -35,7 +35,7 @@ def correct_bag(bag: torch.Tensor, correction: str) -> torch.Tensor:
     if correction not in PER_BAG or len(bag) == 0:
         return bag
     mean = bag.mean(0, keepdim=True)
-    if correction == SLIDE:
+    if correction == SLIDE_CORRECTION:
         return bag - mean
     return torch.cat([bag - mean, mean.expand_as(bag)], 1)
 

@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slidesnake.mil.correction import BATCH_CORRECTIONS, NO_CORRECTION, corrected_dim, correct_bag
 from slidesnake.core.labels import POSITIVE_INDEX
 from slidesnake.io.tile_scores import MIL_ATTENTION, MIL_SCORE
+from slidesnake.mil.correction import correct_bag, corrected_dim
+from slidesnake.mil.names import BATCH_CORRECTIONS, NO_CORRECTION
 
 EVIDENCE, ATTENTION = MIL_SCORE, MIL_ATTENTION
 # Dropout on the tile embeddings of the pooling and gated-attention models: 0.5 with training.tile_dropout 0.5

@@ -17,8 +17,9 @@ from slidesnake.core.errors import InputFileError, SlideError
 from slidesnake.core.logs import progress
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
-from slidesnake.mil.correction import NO_CORRECTION, SiteStandardisation, correct_bag
+from slidesnake.mil.correction import SiteStandardisation, correct_bag
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
+from slidesnake.mil.names import NO_CORRECTION
 from slidesnake.mil.params import TrainParams
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from slidesnake.core.errors import ConfigError
 from slidesnake.core.labels import CLASSIFICATION
-from slidesnake.core.sites import SPLIT_BY_SITE, check_sites
+from slidesnake.core.sites import SPLIT_BY_SITE, check_sites, require_sites
 from slidesnake.features.params import FeatureParams
 from slidesnake.io.exclusion import SOURCE
 from slidesnake.io.manifest import read_manifest
-from slidesnake.mil.names import REGION_MODELS
+from slidesnake.mil.names import REGION_MODELS, SITE_CORRECTION
 from slidesnake.stain.methods import NONE as NO_STAIN
 from slidesnake.workflow import paths
 from slidesnake.workflow.cohort import Cohort, pu_enabled, spread
@@ -348,11 +348,25 @@ class RuleInputs:
         """Params function: slide -> patient of a cohort's slides."""
         return lambda wildcards: {s: self.cohort.record(s).patient_id for s in self.cohort.slides(cohort)}
 
+    def cohort_sites(self, cohort: str):
+        """Params function: slide -> site (None where the sheet has none) of a cohort's slides; with
+        training.batch_correction site, every slide must have one (a SiteError naming the sheet and the row)."""
+
+        def sites(wildcards) -> dict[str, str | None]:
+            records = {s: self.cohort.record(s) for s in self.cohort.slides(cohort)}
+            found = {s: r.site for s, r in records.items()}
+            if self.config["training"]["batch_correction"] == SITE_CORRECTION:
+                rows = {s: r.row for s, r in records.items()}
+                require_sites(found, "training.batch_correction: site", self.cohort.sheet, rows)
+            return found
+
+        return sites
+
     def sites(self, cohort: str, task: str, labels: dict) -> dict[str, str | None]:
         """slide -> site (None where the sheet has none) of a cohort's slides; with training.split_by site, checked
         now against the task's `labels` (evaluation.splits.check_sites: errors name the sheet, the site, the row)."""
         records = {s: self.cohort.record(s) for s in self.cohort.slides(cohort)}
-        sites = {s: r.site for s, r in records.items()}
+        sites = self.cohort_sites(cohort)(None)
         if self.config["training"]["split_by"] == SPLIT_BY_SITE:
             check_sites(
                 sites,
