@@ -377,6 +377,8 @@ PLAIN_RAISES = {  # (module, start of the message, f-string fields as {}): why i
     ("jobs/slide_manifest.py", "unknown slide manifest columns"): "rule wiring",
     ("demo/patches.py", "no demo recipe for tissue class"): "PATCH_CLASSES and the recipes disagree",
     ("mil/models.py", "unknown MIL model"): "the schema's enum rules it out",
+    ("mil/models.py", "unknown batch correction"): "the schema's enum rules it out",
+    ("mil/correction.py", "slide {} has no site"): "require_sites names the sheet's row before any job",
     ("mil/losses.py", "unknown regression loss"): "the schema's enum rules it out",
     ("pu/learner.py", "unknown PU mode"): "caller contract",
     ("demo/real_tissue.py", "real-tissue testbed: no crop"): "crop centres are drawn where a crop is tissue",
