@@ -210,3 +210,50 @@ def test_encoder_stain_default_and_bad_value():
     config["features"]["encoders"] = {"x": {"weights": "random", "stain": "vahadane"}}
     with pytest.raises(ConfigError, match=r"features.encoders.x.stain"):
         check_config(config)
+
+
+def mean_optical_density(tiles: torch.Tensor) -> torch.Tensor:
+    return optical_density(fit_pixels(tiles)).mean((1, 2))
+
+
+def test_a_slide_fit_keeps_the_density_differences_between_tiles(reference_tiles):
+    """Per tile, Macenko scales each tile's concentrations to the reference's maxima, so a tile stained 1.6 times
+    denser comes out like its lighter copy; one fit for the whole slide keeps it denser."""
+    reference = fit_reference(MACENKO, reference_tiles, "site 0")
+    light = site_tiles(site=2, seed=5, count=4)
+    dense = ((light + 1) / 256) ** 1.6 * 256 - 1  # optical density x 1.6: the same tissue, denser stain
+    slide = torch.cat([light, dense])
+    per_tile = StainNormaliser(reference)(slide)
+    per_slide = StainNormaliser(reference).for_slide(slide, "s")(slide)
+    ratio_tile = mean_optical_density(per_tile[4:]) / mean_optical_density(per_tile[:4])
+    ratio_slide = mean_optical_density(per_slide[4:]) / mean_optical_density(per_slide[:4])
+    assert (ratio_tile < 1.1).all() and (ratio_slide > 1.4).all(), (ratio_tile, ratio_slide)
+    # one map for the slide: a tile comes out the same in any batch
+    torch.testing.assert_close(StainNormaliser(reference).for_slide(slide, "s")(slide[5:6]), per_slide[5:6])
+
+
+def test_a_slide_without_stain_keeps_the_per_tile_fit(caplog, reference_tiles):
+    normaliser = StainNormaliser(fit_reference(MACENKO, reference_tiles, "site 0"))
+    glass = torch.full((3, 3, 64, 64), 250.0)
+    assert normaliser.for_slide(glass, "blank") is normaliser and "blank: no sampled tile" in caplog.text
+
+
+def test_features_with_a_slide_stain_fit(tmp_path, two_site_slides):
+    """stain_fit: slide encodes every tile with the slide's one fit: other features than the per-tile fit."""
+    reference_json = tmp_path / "reference.json"
+    stain_reference.run(MACENKO, stain_params(tiles_per_slide=6, fit_px=64), two_site_slides, reference_json)
+    files = two_site_slides["site2"]
+    small = replace(feature_params(batch_size=8, num_workers=0), stain=MACENKO)
+    for fit in ("tile", "slide"):
+        extract_features(
+            files["slide"],
+            files["tiles"],
+            tmp_path / f"{fit}.h5",
+            replace(small, stain_fit=fit),
+            "site2",
+            stain_reference=reference_json,
+        )
+    per_tile, _, _ = read_feature_file(tmp_path / "tile.h5")
+    per_slide, _, attrs = read_feature_file(tmp_path / "slide.h5")
+    assert per_tile.shape == per_slide.shape and np.isfinite(per_slide).all()
+    assert not np.allclose(per_tile, per_slide) and '"stain_fit": "slide"' in attrs["params_json"]

@@ -20,7 +20,7 @@ from slidesnake.io.feature_file import WEIGHTS, FeatureAttrs, write_feature_file
 from slidesnake.io.slide import Slide
 from slidesnake.io.tile_file import TileFile
 from slidesnake.io.tile_reader import resolve_device, tile_stream
-from slidesnake.stain.methods import NONE
+from slidesnake.stain.methods import FIT_PER_SLIDE, NONE
 from slidesnake.stain.normalise import StainNormaliser, StainReference
 from slidesnake.stain.sample import resize_tiles
 
@@ -45,7 +45,7 @@ def preprocess(
     return (x - mean) / std
 
 
-SLIDE_NORM_TILES = 256  # tiles sampled evenly over a slide for its channel mean and std
+SLIDE_NORM_TILES = 256  # tiles sampled evenly over a slide for its channel mean and std, and its stain fit
 
 
 def slide_statistics(stream_of_sample, prepare=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -212,28 +212,35 @@ def encode_slide(
             params.num_workers,
             **options,
         )
-        norm = encoder.spec.norm
-        stain_step = encoder.normalise_stain or (lambda x: x)
-        if norm == SLIDE_NORM:
-            sample = (
-                tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))]
-                if len(tiles)
-                else tiles.coords
+        sample = (
+            tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))]
+            if len(tiles)
+            else tiles.coords
+        )
+
+        def sample_stream():  # tiles spread evenly over the slide, for what is fitted to the slide as a whole
+            return tile_stream(
+                slide_path,
+                slide,
+                sample,
+                tiles.size0,
+                tiles.tile_px,
+                params.reader,
+                encoder.device,
+                params.batch_size,
+                params.num_workers,
+                **options,
             )
+
+        normalise_stain = encoder.normalise_stain
+        if normalise_stain is not None and params.stain_fit == FIT_PER_SLIDE and len(tiles):
+            resized = [resize_tiles(b, encoder.spec.input_size) for b in sample_stream()]
+            normalise_stain = normalise_stain.for_slide(torch.cat(resized), slide_id)
+        stain_step = normalise_stain or (lambda x: x)
+        norm = encoder.spec.norm
+        if norm == SLIDE_NORM:
             norm = slide_statistics(
-                tile_stream(
-                    slide_path,
-                    slide,
-                    sample,
-                    tiles.size0,
-                    tiles.tile_px,
-                    params.reader,
-                    encoder.device,
-                    params.batch_size,
-                    params.num_workers,
-                    **options,
-                ),
-                prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size)),
+                sample_stream(), prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size))
             )
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
@@ -241,7 +248,7 @@ def encode_slide(
         for batch_index, batch in enumerate(progress(stream, f"{slide_id} {params.model}", "batch")):
             if stop_after_batches is not None and batch_index >= stop_after_batches:
                 raise KeyboardInterrupt(f"stopped after {batch_index} batches")
-            x = preprocess(batch, encoder.spec, norm, encoder.normalise_stain)
+            x = preprocess(batch, encoder.spec, norm, normalise_stain)
             if encoder.cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             out = encoder.encode(x)
@@ -269,7 +276,7 @@ def encode_slide(
         read_level=stream.geometry.level,
         precision=encoder.precision or FP32,
         stain_normalisation=params.stain,
-        stain_reference=encoder.normalise_stain.reference.describe() if encoder.normalise_stain else "",
+        stain_reference=normalise_stain.reference.describe() if normalise_stain else "",
         provenance=provenance_attrs(asdict(params)),
     )
     write_feature_file(out_h5, features, tiles, attrs)

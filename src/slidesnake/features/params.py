@@ -21,6 +21,7 @@ class FeatureParams:
     device: str  # auto | cpu | cuda
     seed: int  # seed of random weights
     stain: str  # none | macenko | reinhard: normalised to the stain reference before encoding
+    stain_fit: str  # tile | slide: the normalisation fitted to each tile, or once to the slide (stain.methods)
     import_features: dict | None  # {format: clam | trident, folder, encoder}: features read from that tool's files
 
 

@@ -4,11 +4,14 @@ concentration scale in optical density) and Reinhard (mean and spread in l-alpha
 Every function takes float N x 3 x H x W tiles on the 0-255 scale. Each tile is fitted on its own stained
 pixels (optical density above `OD_THRESHOLD` in every channel, on a subsample of at most `FIT_PIXELS`
 pixels); a tile with fewer than `MIN_STAINED_SHARE` stained pixels, or a fit that is not finite, passes
-through unchanged, so near-white tiles never produce artefacts and no output is NaN."""
+through unchanged, so near-white tiles never produce artefacts and no output is NaN. With a slide fit
+(StainNormaliser.for_slide, an encoder's stain_fit: slide) every tile of the slide is mapped with the one fit
+of tiles sampled over it instead."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,8 @@ from slidesnake.core.atomic import atomic_output
 from slidesnake.core.errors import ConfigError
 from slidesnake.stain.methods import MACENKO, METHODS, REINHARD
 from slidesnake.stain.optical_density import optical_density
+
+log = logging.getLogger(__name__)
 
 OD_THRESHOLD = 0.15  # Macenko et al.'s beta: lower optical density is glass or noise
 MIN_STAINED_SHARE = 0.05  # tiles with fewer stained pixels pass through unchanged
@@ -238,12 +243,27 @@ def fit_reference(method: str, tiles: torch.Tensor, source: str) -> StainReferen
 
 
 class StainNormaliser:
-    """Normalises batches of tiles to one reference, on the batches' device."""
+    """Normalises batches of tiles to one reference, on the batches' device: each tile fitted on its own, or
+    every tile with one slide's fit (for_slide)."""
 
-    def __init__(self, reference: StainReference):
+    def __init__(self, reference: StainReference, slide_fit: StainReference | None = None):
         check_method(reference.method)
-        self.reference = reference
+        self.reference, self.slide_fit = reference, slide_fit
         self._device_values: dict[str, dict[str, torch.Tensor]] = {}
+
+    def for_slide(self, sample: torch.Tensor, slide: str) -> "StainNormaliser":
+        """A normaliser that maps every tile of a slide with one fit: the robust median of the fits of `sample`
+        (tiles of the slide, 0-255), so denser tiles stay denser than the slide's others. A slide none of whose
+        sampled tiles can be fitted keeps the per-tile fit, with a warning."""
+        try:
+            fitted = fit_reference(self.reference.method, sample.float(), f"slide {slide}")
+        except ConfigError:
+            log.warning(
+                "slide %s: no sampled tile has enough stain for a slide fit; tiles are fitted one by one", slide
+            )
+            return self
+        log.info("slide %s: stain fit of %d sampled tiles %s", slide, fitted.tiles, fitted.describe())
+        return StainNormaliser(self.reference, fitted)
 
     def __call__(self, tiles: torch.Tensor) -> torch.Tensor:
         """Float 0-255 N x 3 x H x W; tiles with too little stain (or a failed fit) come back unchanged."""
@@ -254,7 +274,11 @@ class StainNormaliser:
         if key not in self._device_values:
             self._device_values[key] = self.reference.tensors(x.device)
         method = self.reference.method
-        fitted, valid = FIT[method](x)
+        if self.slide_fit is not None:
+            fitted = {k: v.expand(len(x), *v.shape) for k, v in self.slide_fit.tensors(x.device).items()}
+            valid = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        else:
+            fitted, valid = FIT[method](x)
         if not valid.any():
             return x
         out = x.clone()

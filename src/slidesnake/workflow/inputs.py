@@ -189,6 +189,7 @@ class RuleInputs:
             model=encoder.get("model", wildcards.encoder),
             weights=encoder.get("weights"),
             stain=encoder["stain"],
+            stain_fit=encoder["stain_fit"],
             import_features=encoder["import_features"],
         )
 
