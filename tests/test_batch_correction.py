@@ -8,7 +8,9 @@ import torch
 
 from slidesnake.core.errors import SiteError
 from slidesnake.core.labels import SITE_COLUMN
+from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION
 from slidesnake.jobs.deploy_predictions import operating_calls, site_bags
+from slidesnake.jobs.train_mil import fold_bags
 from slidesnake.mil.correction import SiteStandardisation, correct_bag
 from slidesnake.mil.models import build_mil_model
 from slidesnake.mil.names import BATCH_CORRECTIONS, NO_CORRECTION
@@ -137,3 +139,23 @@ def test_site_correction_needs_a_site_for_every_slide_of_the_users_sheet(tmp_pat
         r"training.batch_correction: site needs one",
     ):
         inputs.sites("train", "tumor", {})
+
+
+def test_a_folds_site_statistics_leave_its_test_slides_out():
+    """train_mil.fold_bags: the statistics of seen sites come from the fold's training and validation slides; the
+    held-out site's from its own test slides; the checkpoint keeps only the former."""
+    features, sites, _ = site_cohort()
+    splits = pd.DataFrame({"slide_id": list(features), SITE_COLUMN: [sites[s] for s in features]})
+    parts = {
+        TRAIN: [s for s in features if sites[s] == "site0"],
+        VALIDATION: [s for s in features if sites[s] == "site1"],
+        TEST: [s for s in features if sites[s] == "site2"],
+    }
+    moved = {**features, **{s: features[s] + 50 for s in parts[TEST]}}  # the test site's offset
+    params = default_params(TrainParams, "training", batch_correction="site")
+    bags, fitted = fold_bags(Bags.in_memory(moved), params, splits, parts)
+    assert fitted.trained == {"site0", "site1"} and set(fitted.statistics) == {"site0", "site1"}
+    for slide in features:
+        assert abs(float(bags[slide][0].mean())) < 1.0  # every site centred, the unseen one on its own slides
+    unchanged, none = fold_bags(Bags.in_memory(moved), default_params(TrainParams, "training"), splits, parts)
+    assert none is None and float(unchanged[parts[TEST][0]][0].mean()) > 40
