@@ -36,9 +36,11 @@ MIL_SETTINGS = {
         witness_rate=0.05, oracle_auc=0.92, slide_sd=0.0, sites=4, site_sd=0.5
     ),
 }
-# batch-effect remedies before MIL (--remedies): the workflow's training.batch_correction (mil.correction), fitted
-# per fold on its training slides: none, site, slide, slide_mean
-REMEDIES = BATCH_CORRECTIONS
+# batch-effect remedies (--remedies): the workflow's training.batch_correction (mil.correction), fitted per fold
+# on its training slides (none, site, slide, slide_mean), and its domain-adversarial site head at weight
+# ADVERSARY_WEIGHT (training.site_adversary)
+ADVERSARY, ADVERSARY_WEIGHT = "site_adversary", 1.0
+REMEDIES = (*BATCH_CORRECTIONS, ADVERSARY)
 MIL_BASE = dict(n_slides=100, tiles_per_slide=(1000, 3000), dim=512, signal_dims=8)  # tiles: a WSI at 20x
 PU_PRIORS = (0.02, 0.05, 0.1, 0.2)
 
@@ -92,14 +94,21 @@ def mil_task(setting: str, model: str, seed: int, remedy: str = "none", tiles: t
     cohort = simulate(TileProblem(seed=seed, **base, **MIL_SETTINGS[setting]))
     slides = cohort.slides()
     folds = np.array_split(np.random.default_rng(seed).permutation(slides), 5)
-    params = default_params(TrainParams, "training", seed=seed, max_tiles=512, batch_correction=remedy)
+    params = default_params(
+        TrainParams,
+        "training",
+        seed=seed,
+        max_tiles=512,
+        batch_correction=remedy if remedy in BATCH_CORRECTIONS else "none",
+        site_adversary=ADVERSARY_WEIGHT if remedy == ADVERSARY else 0.0,
+    )
     probability, evidence, attention, oracle = {}, [], [], []
     for test in folds:
         test = list(test)
         rest = [s for s in slides if s not in test]
         val, train = rest[: len(rest) // 5], rest[len(rest) // 5 :]
         bags = remedied_bags(cohort, rest, test, remedy)
-        fitted, _ = train_fold(model, bags, cohort.labels, train, val, 2, params)
+        fitted, _ = train_fold(model, bags, cohort.labels, train, val, 2, params, sites=cohort.site)
         p, scores = predict(fitted, bags, test, torch.device("cpu"))
         probability.update({s: float(row[1]) for s, row in zip(test, p, strict=False)})
         for s in test:

@@ -11,7 +11,7 @@ from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION
 from slidesnake.jobs.deploy_predictions import operating_calls, site_bags
 from slidesnake.jobs.train_mil import fold_bags
-from slidesnake.mil.correction import SiteStandardisation, correct_bag
+from slidesnake.mil.correction import GradientReversal, SiteStandardisation, correct_bag
 from slidesnake.mil.models import build_mil_model
 from slidesnake.mil.names import BATCH_CORRECTIONS, NO_CORRECTION
 from slidesnake.mil.params import TrainParams
@@ -159,3 +159,27 @@ def test_a_folds_site_statistics_leave_its_test_slides_out():
         assert abs(float(bags[slide][0].mean())) < 1.0  # every site centred, the unseen one on its own slides
     unchanged, none = fold_bags(Bags.in_memory(moved), default_params(TrainParams, "training"), splits, parts)
     assert none is None and float(unchanged[parts[TEST][0]][0].mean()) > 40
+
+
+def test_gradient_reversal_negates_the_gradient():
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    (GradientReversal.apply(x) * torch.tensor([3.0, 4.0])).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([-3.0, -4.0]))
+
+
+def test_the_site_adversary_trains_beside_the_model_and_leaves_no_trace(caplog):
+    features, sites, labels = site_cohort()
+    slides = list(features)
+    bags = Bags.in_memory(features)
+    params = default_params(TrainParams, "training", epochs=3, site_adversary=1.0)
+    plain, _ = train_fold("abmil", bags, labels, slides[:9], [], 2, default_params(TrainParams, "training", epochs=3))
+    model, history = train_fold("abmil", bags, labels, slides[:9], [], 2, params, sites=sites)
+    assert not model.inner.embed._forward_hooks  # the hook is gone: predictions never see the adversary
+    a, _ = predict(plain, bags, slides[9:], torch.device("cpu"))
+    b, _ = predict(model, bags, slides[9:], torch.device("cpu"))
+    assert not np.allclose(a, b) and np.isfinite(history["train_loss"]).all()
+    one_site = {s: "A" for s in slides}
+    train_fold("abmil", bags, labels, slides[:9], [], 2, params, sites=one_site)
+    assert "come from one site; no adversary" in caplog.text
+    with pytest.raises(ValueError, match="has no site"):
+        train_fold("abmil", bags, labels, slides[:9], [], 2, params, sites={})

@@ -235,6 +235,7 @@ def run(
         params,
         desc=f"{task} {model_name} fold{fold}",
         instance_labels=instance_labels,
+        sites=splits_sites(splits) if params.site_adversary > 0 else None,
     )
     test = [s for s in parts[TEST] if len(bags[s][0])]
     probabilities, tile_scores = predict(model, bags, test, next(model.parameters()).device)

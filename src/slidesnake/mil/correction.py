@@ -105,3 +105,48 @@ def site_of(sites: dict[str, str | None], slide: str) -> str:
     if site is None or site == "":
         raise ValueError(f"slide {slide} has no site, and training.batch_correction is 'site': give it one")
     return str(site)
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward, negated gradient backward (Ganin & Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+ADVERSARY_HIDDEN = 64
+
+
+class SiteAdversary(torch.nn.Module):
+    """A domain-adversarial site head (training.site_adversary): it learns to tell the training sites apart from
+    the mean of a bag's tile embeddings (the output of the model's `embed`), and its reversed gradient teaches the
+    embedding to carry no site. Training only: predictions and checkpoints never see it."""
+
+    def __init__(self, model: torch.nn.Module, in_dim: int, sites: list[str]):
+        super().__init__()
+        embed = model.inner.embed
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            hidden = embed(torch.zeros(1, in_dim, device=device)).shape[-1]
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(hidden, ADVERSARY_HIDDEN), torch.nn.ReLU(), torch.nn.Linear(ADVERSARY_HIDDEN, len(sites))
+        ).to(device)
+        self.index = {site: i for i, site in enumerate(sites)}
+        self.embedded: torch.Tensor | None = None
+        self.hook = embed.register_forward_hook(lambda _module, _inputs, output: setattr(self, "embedded", output))
+
+    def loss(self, site: str) -> torch.Tensor:
+        """Cross-entropy of the site head on the last bag the model embedded (its gradient reversed)."""
+        bag = self.embedded.reshape(-1, self.embedded.shape[-1]).mean(0)
+        logits = self.head(GradientReversal.apply(bag))
+        return torch.nn.functional.cross_entropy(logits[None], torch.tensor([self.index[site]], device=logits.device))
+
+    def detach(self) -> None:
+        """Remove the hook from the model (after training)."""
+        self.hook.remove()
+        self.embedded = None

@@ -22,6 +22,7 @@ class TrainParams:
     clam_bag_weight: float  # CLAM: share of the bag loss against the instance loss
     instance_weight: float  # weight of the loss on annotated tiles' evidence (0: slide labels only)
     batch_correction: str  # batch-effect remedy on the features before MIL (mil.correction.BATCH_CORRECTIONS)
+    site_adversary: float  # weight of the domain-adversarial site head's loss (0: none; mil.correction)
     seed: int
     device: str
     model_kwargs: dict

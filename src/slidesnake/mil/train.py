@@ -17,7 +17,7 @@ from slidesnake.core.errors import InputFileError, SlideError
 from slidesnake.core.logs import progress
 from slidesnake.evaluation.metrics import classification_metrics
 from slidesnake.io.feature_file import feature_shape, read_feature_file
-from slidesnake.mil.correction import SiteStandardisation, correct_bag
+from slidesnake.mil.correction import SiteAdversary, SiteStandardisation, correct_bag, corrected_dim, site_of
 from slidesnake.mil.models import EVIDENCE, MILModel, build_mil_model
 from slidesnake.mil.names import NO_CORRECTION
 from slidesnake.mil.params import TrainParams
@@ -177,6 +177,20 @@ def can_stop_early(val: list[str], labels: dict[str, int], n_classes: int, param
     return len(val) >= params.min_validation_slides and len({labels[s] for s in val}) == n_classes
 
 
+def site_adversary(
+    model: MILModel, bags: Bags, train: list[str], sites: dict[str, str] | None, params: TrainParams
+) -> SiteAdversary | None:
+    """The fold's domain-adversarial site head, when params.site_adversary asks for one and the training slides
+    come from two sites or more (else None, with a warning where it was asked for)."""
+    if params.site_adversary <= 0:
+        return None
+    training_sites = sorted({site_of(sites or {}, s) for s in train})
+    if len(training_sites) < 2:
+        log.warning("training.site_adversary: the training slides come from one site; no adversary")
+        return None
+    return SiteAdversary(model, corrected_dim(params.batch_correction, bags.dim()), training_sites)
+
+
 def train_fold(
     model_name: str,
     bags: Bags,
@@ -187,12 +201,15 @@ def train_fold(
     params: TrainParams,
     desc: str = "",
     instance_labels: dict[str, np.ndarray] | None = None,
+    sites: dict[str, str] | None = None,
 ) -> tuple[MILModel, dict]:
     """Train on `train` for `params.epochs` (AdamW, warm-up and cosine decay, one bag per step), keeping the
     epoch with the lowest smoothed validation loss and stopping after `patience` epochs without improvement.
     When `val` is too small to judge (see can_stop_early), train on train + val for the whole budget and
     keep the last epoch. With `instance_labels` (slide -> instance_targets) and params.instance_weight > 0,
-    the tile evidence is also trained on the annotated tiles. Returns the model and the per-epoch history."""
+    the tile evidence is also trained on the annotated tiles. With params.site_adversary > 0 and `sites` (slide ->
+    site) of two training sites or more, a domain-adversarial site head (mil.correction.SiteAdversary) adds its
+    loss at that weight. Returns the model and the per-epoch history."""
     torch.manual_seed(params.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = torch.device("cuda" if params.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
@@ -209,8 +226,10 @@ def train_fold(
         correction=params.batch_correction,
         **params.model_kwargs,
     ).to(device)
+    adversary = site_adversary(model, bags, train, sites, params)
     lr = params.model_lr.get(model_name, params.lr)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=params.weight_decay)
+    trained = list(model.parameters()) + (list(adversary.parameters()) if adversary else [])
+    optimizer = torch.optim.AdamW(trained, lr=lr, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(params.epochs * len(train)))
     weights = (
         class_weights([labels[s] for s in train], n_classes) if params.class_weighting else torch.ones(n_classes)
@@ -228,6 +247,8 @@ def train_fold(
             loss = F.cross_entropy(logits[None], torch.tensor([labels[slide]], device=device), weight=weights)
             if aux is not None:
                 loss = params.clam_bag_weight * loss + (1 - params.clam_bag_weight) * aux
+            if adversary is not None:
+                loss = loss + params.site_adversary * adversary.loss(site_of(sites, slide))
             if instance_labels is not None and params.instance_weight > 0:
                 targets = instance_labels[slide] if index is None else instance_labels[slide][index]
                 supervised = instance_loss(tile_scores[EVIDENCE], torch.from_numpy(targets).to(device))
@@ -251,6 +272,8 @@ def train_fold(
         smoothed = val_loss if smoothed is None else SMOOTHING * val_loss + (1 - SMOOTHING) * smoothed
         if stopping.check(smoothed, epoch):
             break
+    if adversary is not None:
+        adversary.detach()
     if early and not stopping.restore():
         raise InputFileError(
             desc or model_name,

@@ -351,14 +351,24 @@ class RuleInputs:
 
     def cohort_sites(self, cohort: str):
         """Params function: slide -> site (None where the sheet has none) of a cohort's slides; with
-        training.batch_correction site, every slide must have one (a SiteError naming the sheet and the row)."""
+        training.batch_correction site or a training.site_adversary, every slide must have one (a SiteError naming
+        the sheet and the row)."""
 
         def sites(wildcards) -> dict[str, str | None]:
             records = {s: self.cohort.record(s) for s in self.cohort.slides(cohort)}
             found = {s: r.site for s, r in records.items()}
-            if self.config["training"]["batch_correction"] == SITE_CORRECTION:
+            training = self.config["training"]
+            needed_by = [
+                key
+                for key, on in (
+                    ("training.batch_correction: site", training["batch_correction"] == SITE_CORRECTION),
+                    ("training.site_adversary", training["site_adversary"] > 0),
+                )
+                if on
+            ]
+            if needed_by:
                 rows = {s: r.row for s, r in records.items()}
-                require_sites(found, "training.batch_correction: site", self.cohort.sheet, rows)
+                require_sites(found, " and ".join(needed_by), self.cohort.sheet, rows)
             return found
 
         return sites
