@@ -8,7 +8,9 @@ import torch
 
 from slidesnake.core.errors import SiteError
 from slidesnake.core.labels import SITE_COLUMN
+from slidesnake.evaluation.calibration import TARGET, YOUDEN
 from slidesnake.evaluation.splits import TEST, TRAIN, VALIDATION
+from slidesnake.io.predictions import called_column
 from slidesnake.jobs.deploy_predictions import operating_calls, site_bags
 from slidesnake.jobs.train_mil import fold_bags
 from slidesnake.mil.correction import GradientReversal, SiteStandardisation, correct_bag
@@ -112,10 +114,10 @@ def test_new_slides_are_called_at_the_out_of_fold_thresholds():
     oof = pd.DataFrame({"label": ["t", "t", "t", "n", "n"], "prob_t": [0.9, 0.8, 0.4, 0.5, 0.2]})
     calls = operating_calls(oof, "t", np.array([0.85, 0.6, 0.3]))
     assert {k: v.tolist() for k, v in calls.items()} == {
-        "called_t_at_youden": [1, 0, 0],
-        "called_t_at_target_sensitivity": [1, 1, 0],
+        called_column("t", YOUDEN): [1, 0, 0],
+        called_column("t", TARGET): [1, 1, 0],
     }
-    assert operating_calls(oof.assign(label="t"), "t", np.array([0.5])).keys() == {"called_t_at_target_sensitivity"}
+    assert operating_calls(oof.assign(label="t"), "t", np.array([0.5])).keys() == {called_column("t", TARGET)}
 
 
 def test_site_correction_needs_a_site_for_every_slide_of_the_users_sheet(tmp_path):

@@ -12,7 +12,8 @@ import yaml
 from helpers import TEST_CONFIGS, config_arg, run_snakemake
 from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.demo.plan import site_name
-from slidesnake.evaluation.calibration import platt_apply, platt_fit
+from slidesnake.evaluation.calibration import YOUDEN, platt_apply, platt_fit, youden_threshold
+from slidesnake.io.predictions import called_column
 from slidesnake.io.tile_scores import MIL_SCORE, score_kind
 from viewer_check import check_viewer_in_browser
 
@@ -166,6 +167,8 @@ def test_predictions_out_of_fold_and_on_new_unlabelled_slides(demo_run):
     assert (new["prob_tumor"] - new[["fold0_prob_tumor", "fold1_prob_tumor"]].mean(axis=1)).abs().max() < 1e-6
     cohort_map = platt_fit((oof["label"] == "tumor").to_numpy(), oof["prob_tumor"].to_numpy())  # all OOF slides
     assert np.allclose(new["calibrated_prob_tumor"], platt_apply(cohort_map, new["prob_tumor"].to_numpy()))
+    youden = youden_threshold((oof["label"] == "tumor").to_numpy(), oof["prob_tumor"].to_numpy())
+    assert list(new[called_column("tumor", YOUDEN)]) == list((new["prob_tumor"] >= youden).astype(int))
     with h5py.File(workdir / "results/predictions/tumor/abmil_new_tile_scores.h5") as h5:
         assert set(h5) == {"new_000", "new_001"} and len(h5["new_000/score"]) == len(h5["new_000/coords"])
     # the new slides went through masks, tiles and features like any slide, and are not in training
