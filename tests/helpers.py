@@ -18,7 +18,7 @@ from slidesnake.figures.params import HeatmapParams
 from slidesnake.mil.params import TrainParams
 from slidesnake.pu.params import PUParams
 from slidesnake.tissue.params import MaskParams, TilingParams
-from slidesnake.workflow.config import default_params
+from slidesnake.workflow.config import default_config, default_params
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -343,3 +343,28 @@ def check_qupath_project(
             features[layer] += len(collection["features"])
     assert (folder / qupath.SCRIPT_DIR / qupath.IMPORT_SCRIPT).exists()
     return features
+
+
+def site_sheet_inputs(folder: Path, sites: list[str], training: dict):
+    """A sheet of one slide per site in `sites` ("" for none; labels alternate a / b, one patient each) in
+    `folder`, and the rule inputs of a two-class task `tumor` on it with `training` settings: (sheet, inputs)."""
+    import pandas as pd
+
+    from slidesnake.core.labels import SITE_COLUMN
+    from slidesnake.workflow.cohort import load_cohort
+    from slidesnake.workflow.inputs import RuleInputs
+
+    (folder / "a.svs").write_bytes(b"x")
+    rows = [
+        {"slide_id": f"s{i}", "source": "a.svs", "label": "ab"[i % 2], "patient_id": f"p{i}", SITE_COLUMN: site}
+        for i, site in enumerate(sites)
+    ]
+    sheet = folder / "samples.tsv"
+    pd.DataFrame(rows).to_csv(sheet, sep="\t", index=False)
+    config = default_config(
+        samples=str(sheet),
+        tasks={"tumor": {"label_column": "label", "classes": ["a", "b"]}},
+        training=training,
+        pu={"enabled": False},
+    )
+    return sheet, RuleInputs(config, load_cohort(config))

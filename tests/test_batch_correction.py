@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import site_sheet_inputs
 from slidesnake.core.errors import SiteError
 from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.evaluation.calibration import TARGET, YOUDEN
@@ -18,9 +19,7 @@ from slidesnake.mil.models import build_mil_model
 from slidesnake.mil.names import BATCH_CORRECTIONS, NO_CORRECTION
 from slidesnake.mil.params import TrainParams
 from slidesnake.mil.train import Bags, load_mil_checkpoint, predict, save_mil_checkpoint, train_fold
-from slidesnake.workflow.cohort import load_cohort
-from slidesnake.workflow.config import default_config, default_params, load_schema
-from slidesnake.workflow.inputs import RuleInputs
+from slidesnake.workflow.config import default_params, load_schema
 
 
 def site_cohort(seed: int = 0):
@@ -121,20 +120,7 @@ def test_new_slides_are_called_at_the_out_of_fold_thresholds():
 
 
 def test_site_correction_needs_a_site_for_every_slide_of_the_users_sheet(tmp_path):
-    (tmp_path / "a.svs").write_bytes(b"x")
-    rows = [
-        {"slide_id": f"s{i}", "source": "a.svs", "label": "ab"[i % 2], "patient_id": f"p{i}", SITE_COLUMN: site}
-        for i, site in enumerate(["A", "A", "", "B"])
-    ]
-    sheet = tmp_path / "samples.tsv"
-    pd.DataFrame(rows).to_csv(sheet, sep="\t", index=False)
-    config = default_config(
-        samples=str(sheet),
-        tasks={"tumor": {"label_column": "label", "classes": ["a", "b"]}},
-        training={"batch_correction": "site", "folds": 2},
-        pu={"enabled": False},
-    )
-    inputs = RuleInputs(config, load_cohort(config))
+    sheet, inputs = site_sheet_inputs(tmp_path, ["A", "A", "", "B"], {"batch_correction": "site", "folds": 2})
     with pytest.raises(
         SiteError,
         match=rf"{sheet}, row 3, column 'site': slide 's2' has no site, and "

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from helpers import site_sheet_inputs
 from slidesnake.core.errors import SiteError
 from slidesnake.core.labels import SITE_COLUMN
 from slidesnake.demo.plan import site_name
@@ -16,7 +17,6 @@ from slidesnake.evaluation.splits import TEST, check_no_leakage, check_site_pres
 from slidesnake.jobs import splits as splits_job
 from slidesnake.workflow.cohort import load_cohort
 from slidesnake.workflow.config import default_config
-from slidesnake.workflow.inputs import RuleInputs
 from slidesnake.workflow.sheet import read_sheet
 
 
@@ -92,27 +92,13 @@ def test_splits_job_keeps_the_site_column_and_follows_split_by(tmp_path):
 
 
 def test_the_sheet_reads_sites_and_site_splits_name_the_users_sheet(tmp_path):
-    (tmp_path / "a.svs").write_bytes(b"x")
-    rows = [
-        {"slide_id": f"s{i}", "source": "a.svs", "label": "ab"[i % 2], "patient_id": f"p{i}", SITE_COLUMN: site}
-        for i, site in enumerate(["A", "A", "B", "B", "", "C"])
-    ]
-    sheet = tmp_path / "samples.tsv"
-    pd.DataFrame(rows).to_csv(sheet, sep="\t", index=False)
+    by_site = {"split_by": "site", "folds": 2}
+    sheet, inputs = site_sheet_inputs(tmp_path, ["A", "A", "B", "B", "", "C"], by_site)
     assert [r.site for r in read_sheet(sheet).values()] == ["A", "A", "B", "B", None, "C"]
-    config = default_config(
-        samples=str(sheet),
-        tasks={"tumor": {"label_column": "label", "classes": ["a", "b"]}},
-        training={"split_by": "site", "folds": 2},
-        pu={"enabled": False},
-    )
-    inputs = RuleInputs(config, load_cohort(config))
     labels = {f"s{i}": "ab"[i % 2] for i in range(6)}
     with pytest.raises(SiteError, match=rf"{sheet}, row 5, column 'site': slide 's4' has no site"):
         inputs.sites("train", "tumor", labels)
-    rows[4][SITE_COLUMN] = "C"
-    pd.DataFrame(rows).to_csv(sheet, sep="\t", index=False)
-    inputs = RuleInputs(config, load_cohort(config))
+    sheet, inputs = site_sheet_inputs(tmp_path, ["A", "A", "B", "B", "C", "C"], by_site)
     with pytest.raises(SiteError, match=rf"{sheet}, column 'site': site 'C': no slides of class"):
         inputs.sites("train", "tumor", {**labels, "s5": "a"})
     assert inputs.sites("train", "tumor", labels)["s4"] == "C"

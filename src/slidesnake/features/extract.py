@@ -200,29 +200,12 @@ def encode_slide(
     tiles = TileFile.read(tiles_h5)
     options = {} if device_decoder is None else {"decode_on_device": True, "device_decoder": device_decoder}
     with Slide(slide_path, slide_id, require_mpp=False) as slide:
-        stream = tile_stream(
-            slide_path,
-            slide,
-            tiles.coords,
-            tiles.size0,
-            tiles.tile_px,
-            params.reader,
-            encoder.device,
-            params.batch_size,
-            params.num_workers,
-            **options,
-        )
-        sample = (
-            tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))]
-            if len(tiles)
-            else tiles.coords
-        )
 
-        def sample_stream():  # tiles spread evenly over the slide, for what is fitted to the slide as a whole
+        def stream_of(coords):
             return tile_stream(
                 slide_path,
                 slide,
-                sample,
+                coords,
                 tiles.size0,
                 tiles.tile_px,
                 params.reader,
@@ -232,16 +215,17 @@ def encode_slide(
                 **options,
             )
 
-        normalise_stain = encoder.normalise_stain
-        if normalise_stain is not None and params.stain_fit == FIT_PER_SLIDE and len(tiles):
-            resized = [resize_tiles(b, encoder.spec.input_size) for b in sample_stream()]
-            normalise_stain = normalise_stain.for_slide(torch.cat(resized), slide_id)
-        stain_step = normalise_stain or (lambda x: x)
-        norm = encoder.spec.norm
+        stream = stream_of(tiles.coords)
+        normalise_stain, norm = encoder.normalise_stain, encoder.spec.norm
+        fit_stain_to_slide = normalise_stain is not None and params.stain_fit == FIT_PER_SLIDE
+        sample = []  # tiles spread evenly over the slide at the encoder's input size, read once for both fits
+        if len(tiles) and (fit_stain_to_slide or norm == SLIDE_NORM):
+            spread = tiles.coords[np.unique(np.linspace(0, len(tiles) - 1, SLIDE_NORM_TILES).astype(int))]
+            sample = [resize_tiles(b, encoder.spec.input_size) for b in stream_of(spread)]
+        if fit_stain_to_slide and sample:
+            normalise_stain = normalise_stain.for_slide(torch.cat(sample), slide_id)
         if norm == SLIDE_NORM:
-            norm = slide_statistics(
-                sample_stream(), prepare=lambda b: stain_step(resize_tiles(b, encoder.spec.input_size))
-            )
+            norm = slide_statistics(sample, prepare=normalise_stain)
     features = np.empty((len(tiles), encoder.dim), np.float32)
     start, done = time.perf_counter(), 0
     with torch.inference_mode():
